@@ -1,0 +1,43 @@
+"""adjoin: a source-to-source differentiating compiler for Python.
+
+    import adjoin
+
+    @adjoin.differentiable
+    def f(x, n): ...
+
+    adjoin.grad(f)(x, n)
+    print(adjoin.adjoint_source(f, wrt=0))
+
+Imports are lazy (PEP 562): `import adjoin.runtime`, which ahead-of-time
+artifacts need, loads neither gast nor llvmlite.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "differentiable": ".api", "Differentiable": ".api",
+    "CompileError": ".errors", "AdjoinError": ".errors", "UnsupportedSyntax": ".errors",
+    "UnknownCallee": ".errors", "TypingError": ".errors", "NotDifferentiable": ".errors",
+    "BackendError": ".errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["ir", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ir":  # the IR package, callable as adjoin.ir(f, *args)
+        return importlib.import_module(".ir", __name__)
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'adjoin' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,264 @@
+"""Python backend statements: IR functions to readable Python source.
+
+Assumes: verified IR with in-place writes marked (`passes.inplace`), named by
+`naming.Naming`.
+Guarantees: one `def` per IR function, structured like the IR: `if`/`else`,
+`for ... in range(...)` (or `reversed(range(...))`), `while`; loop-carried values
+live in ordinary variables, updated by (parallel) assignments only where they
+could not share one variable; array writes are `a[i] = v` in place where the IR
+allows it and preceded by `.copy()` where it does not; code derived from a source
+line by a transform gets one `# grad of: <line>` (or `# tangent of:`) comment.
+"""
+from __future__ import annotations
+
+import ast
+import linecache
+from typing import List, Optional, Set
+
+from ...ir.core import Function, Op, Value
+from .exprs import Modules, build, call, index_expr, name
+from .naming import Naming
+
+INDENT = "    "
+ROLE_TEXT = {"grad": "grad of", "tangent": "tangent of"}
+
+
+def unparse(node: ast.AST) -> str:
+    return ast.unparse(ast.fix_missing_locations(node))
+
+
+class FunctionEmitter:
+    def __init__(self, f: Function, modules: Modules, reserved: Set[str]):
+        self.f = f
+        self.m = modules
+        self.nm = Naming(f, reserved)
+        self.lines: List[str] = []
+        self.commented: Optional[tuple] = None
+
+    # -- values -----------------------------------------------------------------
+
+    def expr(self, v: Value) -> ast.expr:
+        if id(v) in self.nm.inlined:
+            return self.op_expr(v.op)
+        return name(self.nm.name(v))
+
+    def var(self, v: Value) -> str:
+        return self.nm.name(v)
+
+    def op_expr(self, op: Op) -> ast.expr:
+        if op.name == "if":
+            return self.if_expr(op)
+        return build(self.m, op, [self.expr(v) for v in op.operands])
+
+    def if_expr(self, op: Op) -> ast.expr:
+        cond = self.expr(op.operands[0])
+        then_v, else_v = (rg.block.ops[-1].operands[0] for rg in op.regions)
+        kind = self.nm.and_or.get(id(op))
+        if kind == "and":
+            return _boolop(ast.And(), cond, self.expr(then_v))
+        if kind == "or":
+            return _boolop(ast.Or(), cond, self.expr(else_v))
+        return ast.IfExp(cond, self.expr(then_v), self.expr(else_v))
+
+    # -- output -------------------------------------------------------------------
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append(INDENT * depth + text)
+
+    def comment_for(self, op: Op, depth: int) -> None:
+        role = ROLE_TEXT.get(op.loc.role)
+        if role is None or op.loc.line <= 0:
+            return
+        key = (op.loc.file, op.loc.line, op.loc.role)
+        if key == self.commented:
+            return
+        self.commented = key
+        src = linecache.getline(op.loc.file, op.loc.line).strip()
+        if src:
+            self.emit(depth, f"# {role}: {src}")
+
+    def assign(self, depth: int, targets: List[str], values: List[ast.expr]) -> None:
+        """`a, b = x, y` for the pairs that are not already the same variable."""
+        pairs = [(t, v) for t, v in zip(targets, values)
+                 if not (isinstance(v, ast.Name) and v.id == t)]
+        if not pairs:
+            return
+        if len(pairs) == 1:
+            self.emit(depth, f"{pairs[0][0]} = {unparse(pairs[0][1])}")
+            return
+        lhs = ", ".join(t for t, _ in pairs)
+        rhs = ", ".join(unparse(v) for _, v in pairs)
+        self.emit(depth, f"{lhs} = {rhs}")
+
+    # -- function -------------------------------------------------------------------
+
+    def function(self) -> str:
+        params = ", ".join(self.var(p) for p in self.f.params)
+        self.emit(0, f"def {self.f.name}({params}):")
+        doc = self.f.attrs.get("doc")
+        if doc:
+            self.emit(1, repr(doc))
+        start = len(self.lines)
+        self.block(self.f.body.block, 1)
+        if len(self.lines) == start:
+            self.emit(1, "pass")
+        return "\n".join(self.lines)
+
+    def block(self, b, depth: int) -> None:
+        saved = self.commented
+        self.commented = None
+        for op in b.ops:
+            if op.name in ("yield", "condition"):
+                continue
+            self.statement(op, depth)
+        self.commented = saved
+
+    def statement(self, op: Op, depth: int) -> None:
+        if len(op.results) == 1 and id(op.result) in self.nm.inlined:
+            return
+        handler = getattr(self, "stmt_" + op.name, None)
+        if handler is None and op.name == "if" and id(op) in self.nm.expr_ifs:
+            handler = self.stmt_generic
+        self.comment_for(op, depth)
+        (handler or self.stmt_generic)(op, depth)
+
+    def stmt_generic(self, op: Op, depth: int) -> None:
+        if not op.results:
+            self.emit(depth, unparse(self.op_expr(op)))
+            return
+        value = self.op_expr(op)
+        if len(op.results) == 1:
+            self.emit(depth, f"{self.var(op.result)} = {unparse(value)}")
+        else:
+            lhs = ", ".join(self.var(r) for r in op.results)
+            self.emit(depth, f"{lhs} = {unparse(value)}")
+
+    def stmt_return(self, op: Op, depth: int) -> None:
+        v = op.operands[0] if op.operands else None
+        if v is None or (getattr(v, "op", None) is not None and v.op.name == "const"
+                         and v.op.attrs["value"] is None):
+            self.emit(depth, "return")
+        else:
+            self.emit(depth, f"return {unparse(self.expr(v))}")
+
+    def stmt_assert(self, op: Op, depth: int) -> None:
+        msg = op.attrs.get("msg")
+        tail = f", {msg!r}" if msg else ""
+        self.emit(depth, f"assert {unparse(self.expr(op.operands[0]))}{tail}")
+
+    # -- arrays -----------------------------------------------------------------------
+
+    def stmt_setitem(self, op: Op, depth: int, augmented: bool = False) -> None:
+        target, result = op.operands[0], op.result
+        args = [self.expr(v) for v in op.operands]
+        sl, k = index_expr(op, args)
+        dst = self.var(result)
+        if not op.attrs.get("inplace"):
+            self.emit(depth, f"{dst} = {unparse(self.expr(target))}.copy()")
+        elif self.var(result) != unparse(self.expr(target)):
+            self.emit(depth, f"{dst} = {unparse(self.expr(target))}")
+        lhs = unparse(ast.Subscript(name(dst), sl, ast.Store()))
+        self.emit(depth, f"{lhs} {'+=' if augmented else '='} {unparse(args[k])}")
+
+    def stmt_addat(self, op: Op, depth: int) -> None:
+        self.stmt_setitem(op, depth, augmented=True)
+
+    # -- tape ----------------------------------------------------------------------------
+
+    def stmt_push(self, op: Op, depth: int) -> None:
+        vals = [unparse(self.expr(v)) for v in op.operands[1:]]
+        item = vals[0] if len(vals) == 1 else "(" + ", ".join(vals) + ")"
+        self.emit(depth, f"{unparse(self.expr(op.operands[0]))}.append({item})")
+
+    def stmt_pop(self, op: Op, depth: int) -> None:
+        lhs = ", ".join(self.var(r) if r in self._used_results(op) else "_" for r in op.results)
+        self.emit(depth, f"{lhs} = {unparse(self.expr(op.operands[0]))}.pop()")
+
+    def _used_results(self, op: Op) -> List[Value]:
+        return [r for r in op.results if self.nm.use_count(r)]
+
+    # -- control flow -------------------------------------------------------------------
+
+    def yield_copies(self, op: Op, block, depth: int) -> None:
+        y = block.ops[-1]
+        self.assign(depth, [self.var(r) for r in op.results], [self.expr(v) for v in y.operands])
+
+    def stmt_if(self, op: Op, depth: int) -> None:
+        if id(op) in self.nm.expr_ifs:
+            self.stmt_generic(op, depth)
+            return
+        cond = self.expr(op.operands[0])
+        bodies = []
+        for rg in op.regions:
+            start = len(self.lines)
+            self.block(rg.block, depth + 1)
+            self.yield_copies(op, rg.block, depth + 1)
+            bodies.append(self.lines[start:])
+            del self.lines[start:]
+        then_lines, else_lines = bodies
+        if not then_lines and else_lines:
+            self.emit(depth, f"if {unparse(_negate(cond))}:")
+            self.lines += else_lines
+            return
+        self.emit(depth, f"if {unparse(cond)}:")
+        self.lines += then_lines or [INDENT * (depth + 1) + "pass"]
+        if else_lines:
+            self.emit(depth, "else:")
+            self.lines += else_lines
+
+    def loop_inits(self, op: Op, inits: List[Value], depth: int) -> None:
+        self.assign(depth, [self.var(r) for r in op.results], [self.expr(v) for v in inits])
+
+    def stmt_for(self, op: Op, depth: int) -> None:
+        lo, hi, st = op.operands[:3]
+        self.loop_inits(op, op.operands[3:], depth)
+        body = op.regions[0].block
+        idx = body.args[0]
+        index = self.var(idx) if self.nm.use_count(idx) else "_"
+        rng = call(name("range"), *self.range_args(lo, hi, st))
+        if op.attrs.get("reversed"):
+            rng = call(name("reversed"), rng)
+        self.emit(depth, f"for {index} in {unparse(rng)}:")
+        self.loop_body(op, body, depth)
+
+    def range_args(self, lo: Value, hi: Value, st: Value) -> List[ast.expr]:
+        def const(v):
+            o = getattr(v, "op", None)
+            return o.attrs["value"] if o is not None and o.name == "const" else None
+        if const(st) == 1:
+            return [self.expr(hi)] if const(lo) == 0 else [self.expr(lo), self.expr(hi)]
+        return [self.expr(lo), self.expr(hi), self.expr(st)]
+
+    def loop_body(self, op: Op, body, depth: int) -> None:
+        start = len(self.lines)
+        self.block(body, depth + 1)
+        self.yield_copies(op, body, depth + 1)
+        if len(self.lines) == start:
+            self.emit(depth + 1, "pass")
+
+    def stmt_while(self, op: Op, depth: int) -> None:
+        self.loop_inits(op, op.operands, depth)
+        cond, body = op.regions[0].block, op.regions[1].block
+        c = cond.ops[-1].operands[0]
+        if self.nm.region_is_expression(cond):
+            self.emit(depth, f"while {unparse(self.expr(c))}:")
+            self.loop_body(op, body, depth)
+            return
+        self.emit(depth, "while True:")
+        self.block(cond, depth + 1)
+        self.emit(depth + 1, f"if {unparse(_negate(self.expr(c)))}:")
+        self.emit(depth + 2, "break")
+        self.loop_body(op, body, depth)
+
+
+def _boolop(op, a: ast.expr, b: ast.expr) -> ast.expr:
+    if isinstance(b, ast.BoolOp) and type(b.op) is type(op):
+        return ast.BoolOp(op, [a] + b.values)
+    return ast.BoolOp(op, [a, b])
+
+
+def _negate(e: ast.expr) -> ast.expr:
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+        return e.operand
+    return ast.UnaryOp(ast.Not(), e)
+

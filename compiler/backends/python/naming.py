@@ -1,0 +1,284 @@
+"""Out of SSA for the Python backend: which values become expressions, which variables.
+
+Assumes: verified IR on which `passes.inplace.mark_inplace` ran.
+Guarantees:
+  * `inlined` values are emitted as expressions at their single use: pure,
+    region-free temporaries (no source name) used once in the same block with no
+    array write, region op or effect in between; unnamed constants anywhere.
+  * every other value gets a Python variable. Values joined by control flow (a
+    loop's initial value, block argument, yielded value and result; an if's
+    yields and result) and an in-place write's target and result share one
+    variable whenever their live ranges do not overlap, so code reads
+    `acc = acc + t` rather than `acc_1 = acc + t; acc = acc_1`. Where sharing is
+    impossible the emitter copies, and the copy's own live range is accounted
+    for. Names come from source names; clashes get `_1`, `_2` suffixes.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set, Tuple
+
+from ...ir.core import BlockArg, Function, Op, OpResult, Value
+from ...ir.ops import is_pure
+from ...ir.types import I64
+from ...passes.liveness import Liveness, overlap
+
+BARRIERS = ("setitem", "addat", "push", "pop", "assert", "tape_new")
+CHEAP_INT = ("add", "sub", "mul", "neg")
+
+
+class Naming:
+    def __init__(self, f: Function, reserved: Set[str]):
+        self.f = f
+        self.lv = Liveness(f)
+        self.reserved = set(reserved)
+        self.uses: Dict[int, List[Op]] = {}
+        for op in f.walk():
+            for v in op.operands:
+                self.uses.setdefault(id(v), []).append(op)
+        self.inlined: Set[int] = set()
+        self.and_or: Dict[int, str] = {}
+        self.expr_ifs: Set[int] = set()
+        self._decide_inlining(f.body.block)
+        self._extend_inlined_operands()
+        self.parent: Dict[int, int] = {}
+        self.members: Dict[int, List[Value]] = {}
+        self.spans: Dict[int, List[Tuple[int, int]]] = {}
+        self._classes()
+        self.var: Dict[int, str] = {}
+        self._names()
+
+    # -- inlining ----------------------------------------------------------------
+
+    def use_count(self, v: Value) -> int:
+        return len(self.uses.get(id(v), []))
+
+    def _decide_inlining(self, block) -> None:
+        for op in block.ops:
+            for region in op.regions:
+                self._decide_inlining(region.block)
+        for op in reversed(block.ops):
+            if len(op.results) != 1:
+                continue
+            r = op.result
+            if op.name in ("const", "undef") and (not r.name or self.use_count(r) <= 1):
+                self.inlined.add(id(r))
+            elif self._cheap(op):
+                self.inlined.add(id(r))
+            elif op.name == "if":
+                self._inline_if(op)
+            elif self._inlinable(op):
+                self.inlined.add(id(r))
+
+    def _cheap(self, op: Op) -> bool:
+        """Shapes and integer index arithmetic: recomputed at each use, never named."""
+        r = op.result
+        if r.name or not self.uses.get(id(r)):
+            return False
+        if op.name in ("dim", "size"):
+            return True
+        if op.name in CHEAP_INT and r.type == I64 and all(
+                v.type == I64 and (getattr(v, "op", None) is None or v.op.name == "const"
+                                   or id(v) in self.inlined) for v in op.operands):
+            return all(u.parent is op.parent for u in self.uses[id(r)])
+        return False
+
+    def _inlinable(self, op: Op) -> bool:
+        r = op.result
+        if r.name or op.regions or not is_pure(op) or op.name in BARRIERS:
+            return False
+        users = self.uses.get(id(r), [])
+        if len(users) != 1 or users[0].parent is not op.parent:
+            return False
+        user = users[0]
+        blk = op.parent.ops
+        between = blk[blk.index(op) + 1:blk.index(user)]
+        return not any(b.regions or b.name in BARRIERS or not is_pure(b) for b in between) \
+            and user.name not in ("for", "while")
+
+    def leaves(self, op: Op) -> List[Value]:
+        """The variables an op's (inlined) expression reads."""
+        out: List[Value] = []
+        for v in op.operands:
+            if id(v) in self.inlined:
+                out += self.leaves(v.op)
+            else:
+                out.append(v)
+        for rg in op.regions if id(op) in self.expr_ifs else ():
+            for inner in rg.block.ops:
+                out += self.leaves(inner)
+        return out
+
+    def _extend_inlined_operands(self) -> None:
+        """An inlined expression runs at its use: its operands must live until then."""
+        for op in self.f.walk():
+            owner = op.parent_op()
+            if owner is not None and id(owner) in self.expr_ifs:
+                continue  # evaluated wherever the whole if-expression is
+            if len(op.results) == 1 and id(op.result) in self.inlined:
+                continue
+            for leaf in self.leaves(op):
+                self.lv.add_use(leaf, op)
+
+    def region_is_expression(self, block) -> bool:
+        return all(id(o.result) in self.inlined for o in block.ops[:-1]
+                   if len(o.results) == 1) and all(len(o.results) == 1 for o in block.ops[:-1])
+
+    def _inline_if(self, op: Op) -> None:
+        """An if with one result and expression-only branches becomes an expression."""
+        if not all(self.region_is_expression(rg.block) for rg in op.regions):
+            return
+        self.expr_ifs.add(id(op))
+        cond = op.operands[0]
+        t_val = op.regions[0].block.ops[-1].operands[0]
+        e_val = op.regions[1].block.ops[-1].operands[0]
+        if e_val is cond and len(op.regions[1].block.ops) == 1:
+            self.and_or[id(op)] = "and"
+        elif t_val is cond and len(op.regions[0].block.ops) == 1:
+            self.and_or[id(op)] = "or"
+        if id(op) in self.and_or:
+            # The pattern reads the condition once: discount its yield use.
+            self.uses[id(cond)] = [u for u in self.uses[id(cond)]
+                                   if not (u.name == "yield" and u.parent_op() is op)]
+            self._maybe_inline_value(cond, op)
+        r = op.result
+        users = self.uses.get(id(r), [])
+        if not r.name and len(users) == 1 and users[0].parent is op.parent \
+                and users[0].name not in ("for", "while"):
+            blk = op.parent.ops
+            between = blk[blk.index(op) + 1:blk.index(users[0])]
+            if not any(b.regions or b.name in BARRIERS for b in between):
+                self.inlined.add(id(r))
+
+    def _maybe_inline_value(self, v: Value, user: Op) -> None:
+        if isinstance(v, OpResult) and len(v.op.results) == 1 and self._inlinable(v.op):
+            self.inlined.add(id(v))
+
+    # -- classes of values sharing a variable ---------------------------------------
+
+    def find(self, k: int) -> int:
+        while self.parent[k] != k:
+            self.parent[k] = self.parent[self.parent[k]]
+            k = self.parent[k]
+        return k
+
+    def needs_var(self, v: Value) -> bool:
+        return id(v) not in self.inlined
+
+    def add(self, v: Value, span: Optional[Tuple[int, int]] = None) -> None:
+        k = id(v)
+        if k in self.parent:
+            return
+        self.parent[k] = k
+        self.members[k] = [v]
+        d, e = span or self.lv.interval(v)
+        self.spans[k] = [(d, e)]
+
+    def hint(self, k: int) -> str:
+        for v in self.members[self.find(k)]:
+            if isinstance(v, BlockArg) and v.block.parent is not None and \
+                    v.block.parent.parent is self.f and v.name:
+                return v.name  # a parameter's name wins
+        for v in self.members[self.find(k)]:
+            if v.name:
+                return v.name
+        return ""
+
+    def is_param_class(self, k: int) -> bool:
+        return any(isinstance(v, BlockArg) and v.block is self.f.body.block
+                   for v in self.members[self.find(k)])
+
+    def merge(self, a: Value, b: Value, force: bool = False) -> bool:
+        if not (self.needs_var(a) and self.needs_var(b)):
+            return False
+        ka, kb = self.find(id(a)), self.find(id(b))
+        if ka == kb:
+            return True
+        if any(overlap(x, y) for x in self.spans[ka] for y in self.spans[kb]):
+            if force:
+                raise AssertionError(f"cannot share a variable between %{a.name} and %{b.name}")
+            return False
+        if not force:
+            ha, hb = self.hint(ka), self.hint(kb)
+            pa, pb = self.is_param_class(ka), self.is_param_class(kb)
+            if (pa and pb) or ((pa or pb) and ha != hb) or (ha and hb and ha != hb):
+                return False
+        self.parent[kb] = ka
+        self.members[ka] += self.members.pop(kb)
+        self.spans[ka] += self.spans.pop(kb)
+        return True
+
+    def add_span(self, v: Value, span: Tuple[int, int]) -> None:
+        self.spans[self.find(id(v))].append(span)
+
+    def _classes(self) -> None:
+        for k, v in self.lv.values.items():
+            if self.needs_var(v):
+                self.add(v)
+        ops = list(self.f.walk())
+        for op in ops:  # forced: a loop's result and its block arguments are one variable
+            if op.name in ("for", "while"):
+                shift = 1 if op.name == "for" else 0
+                for r in op.results:
+                    self.merge(r, op.regions[-1].block.args[r.index + shift], force=True)
+                    if op.name == "while":
+                        self.merge(r, op.regions[0].block.args[r.index], force=True)
+        for op in ops:
+            if op.name in ("setitem", "addat") and op.attrs.get("inplace"):
+                self.merge(op.operands[0], op.result)
+        for op in ops:
+            if op.name in ("for", "while"):
+                self._loop_copies(op)
+            elif op.name == "if":
+                self._if_copies(op)
+        by_hint: Dict[str, List[Value]] = {}
+        for v in self.lv.values.values():
+            if self.needs_var(v) and v.name:
+                by_hint.setdefault(v.name, []).append(v)
+        for vals in by_hint.values():
+            vals.sort(key=lambda v: self.lv.defs[id(v)])
+            for a, b in zip(vals, vals[1:]):
+                self.merge(a, b)
+
+    def _loop_copies(self, op: Op) -> None:
+        offset, shift = (3, 1) if op.name == "for" else (0, 0)
+        body = op.regions[-1].block
+        y = body.ops[-1]
+        start, end = self.lv.pos[id(op)], self.lv.end[id(op)]
+        for r in op.results:
+            k = r.index
+            if not self.merge(y.operands[k], r):
+                self.add_span(r, (self.lv.pos[id(y)] - 1, end))
+            if not self.merge(op.operands[offset + k], r):
+                self.add_span(r, (start - 1, start))
+
+    def _if_copies(self, op: Op) -> None:
+        if id(op) in self.expr_ifs:
+            return
+        for rg in op.regions:
+            y = rg.block.ops[-1]
+            at = self.lv.pos[id(y)]
+            for r in op.results:
+                if not self.merge(y.operands[r.index], r):
+                    self.add_span(r, (at - 1, at))
+
+    # -- names -------------------------------------------------------------------
+
+    def _names(self) -> None:
+        taken = set(self.reserved)
+        roots = sorted({self.find(k) for k in self.parent},
+                       key=lambda k: (not self.is_param_class(k),
+                                      min(self.lv.defs[id(v)] for v in self.members[k])))
+        for k in roots:
+            base = self.hint(k) or "t"
+            name, i = base, 1
+            if base == "t":
+                name, i = "t1", 2
+            while name in taken:
+                name = f"{base}_{i}" if base != "t" else f"t{i}"
+                i += 1
+            taken.add(name)
+            for v in self.members[k]:
+                self.var[id(v)] = name
+
+    def name(self, v: Value) -> str:
+        return self.var[id(v)]

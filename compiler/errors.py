@@ -1,0 +1,103 @@
+"""Errors raised by adjoin, and source locations.
+
+Assumes: nothing (imported by every layer, imports only the standard library).
+Guarantees: every error about user code carries a `Loc` and renders as
+``file:line:col: message`` followed by the source line and a caret, the way
+compilers print diagnostics.
+"""
+from __future__ import annotations
+
+import linecache
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in a source file: 1-based line, 0-based column (as in `ast`).
+
+    `role` marks code a transform derived from that position ("grad" for adjoint
+    code, "tangent" for tangent code); emitters use it for `# grad of:` comments.
+    """
+
+    file: str
+    line: int
+    col: int = 0
+    role: str = ""
+
+    def with_role(self, role: str) -> "Loc":
+        return Loc(self.file, self.line, self.col, role)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col + 1}"
+
+    def source_line(self) -> str:
+        return linecache.getline(self.file, self.line).rstrip("\n")
+
+
+UNKNOWN_LOC = Loc("<unknown>", 0, 0)
+
+
+class AdjoinError(Exception):
+    """Base class of every error adjoin raises on purpose."""
+
+
+class CompileError(AdjoinError):
+    """The function cannot be compiled (or differentiated) correctly.
+
+    `construct` names the offending Python construct; `loc` points at it.
+    """
+
+    def __init__(self, message: str, loc: Optional[Loc] = None, construct: str = ""):
+        self.message = message
+        self.loc = loc
+        self.construct = construct
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if self.loc is None or self.loc.line <= 0:
+            return self.message
+        text = f"{self.loc}: {self.message}"
+        line = self.loc.source_line()
+        if line:
+            stripped = line.expandtabs()
+            text += "\n    " + stripped + "\n    " + " " * self.loc.col + "^"
+        return text
+
+    def one_line(self) -> str:
+        """The message with its location, without the source excerpt."""
+        if self.loc is None or self.loc.line <= 0:
+            return self.message
+        return f"{self.loc}: {self.message}"
+
+
+class UnsupportedSyntax(CompileError):
+    """A Python construct adjoin does not compile (try, with, class, ...)."""
+
+
+class UnknownCallee(CompileError):
+    """A call to something that is neither a known primitive nor a Python function."""
+
+
+class TypingError(CompileError):
+    """Operand types that no typing rule accepts."""
+
+
+class NotDifferentiable(CompileError):
+    """A construct that compiles but whose derivative adjoin cannot produce correctly."""
+
+
+class BackendError(CompileError):
+    """A backend cannot lower a construct or type (the message suggests another backend)."""
+
+
+class IRParseError(AdjoinError):
+    """Malformed IR text given to the IR parser."""
+
+    def __init__(self, message: str, line: int = 0, col: int = 0):
+        self.line, self.col = line, col
+        super().__init__(f"line {line}, column {col + 1}: {message}" if line else message)
+
+
+class VerifyError(AdjoinError):
+    """The IR breaks an invariant: a compiler bug, never the user's fault."""

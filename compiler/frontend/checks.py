@@ -1,0 +1,108 @@
+"""Rejection of Python syntax adjoin does not compile.
+
+Assumes: a gast FunctionDef with file positions (from `source.get_source`).
+Guarantees: returns normally only if every node is of a kind the later stages
+handle; otherwise raises `UnsupportedSyntax` naming the construct at its position,
+so that no later stage ever meets an unexpected node kind.
+"""
+from __future__ import annotations
+
+import gast
+
+from ..errors import UnsupportedSyntax
+from .source import SourceInfo
+
+_REJECTED = {
+    gast.Try: "try/except",
+    gast.With: "the 'with' statement",
+    gast.AsyncWith: "'async with'",
+    gast.AsyncFor: "'async for'",
+    gast.AsyncFunctionDef: "async functions",
+    gast.Await: "'await'",
+    gast.Yield: "'yield' (generators)",
+    gast.YieldFrom: "'yield from' (generators)",
+    gast.ClassDef: "class definitions",
+    gast.Global: "the 'global' statement",
+    gast.Nonlocal: "the 'nonlocal' statement",
+    gast.Raise: "the 'raise' statement",
+    gast.Import: "import statements inside the function",
+    gast.ImportFrom: "import statements inside the function",
+    gast.Delete: "the 'del' statement",
+    gast.Starred: "starred expressions (*args)",
+    gast.DictComp: "dict comprehensions",
+    gast.SetComp: "set comprehensions",
+    gast.Dict: "dicts",
+    gast.Set: "sets",
+    gast.JoinedStr: "f-strings",
+    gast.FormattedValue: "f-strings",
+    gast.NamedExpr: "the walrus operator ':='",
+    gast.Match: "the 'match' statement",
+}
+for _name in ("TryStar",):
+    if hasattr(gast, _name):
+        _REJECTED[getattr(gast, _name)] = "try/except*"
+
+
+def check_function(src: SourceInfo) -> None:
+    """Raise UnsupportedSyntax at the first construct adjoin cannot compile."""
+    fdef = src.node
+    _check_signature(src, fdef)
+    docstring = _docstring_node(fdef)
+    for node in gast.walk(fdef):
+        kind = _REJECTED.get(type(node))
+        if kind is not None:
+            raise UnsupportedSyntax(f"{kind} is not supported by adjoin", src.loc(node), kind)
+        if isinstance(node, (gast.FunctionDef, gast.Lambda)) and node is not fdef:
+            _check_signature(src, node)
+        if isinstance(node, gast.Constant) and isinstance(node.value, (str, bytes)):
+            if node is not docstring and not _is_assert_message(fdef, node):
+                raise UnsupportedSyntax("strings are not supported by adjoin (only as docstrings "
+                                        "and assert messages)", src.loc(node), "strings")
+        if isinstance(node, gast.Constant) and isinstance(node.value, complex):
+            raise UnsupportedSyntax("complex numbers are not supported by adjoin",
+                                    src.loc(node), "complex numbers")
+        if isinstance(node, gast.Constant) and node.value is Ellipsis:
+            raise UnsupportedSyntax("'...' is not supported by adjoin", src.loc(node), "Ellipsis")
+        if isinstance(node, gast.Call):
+            for kw in node.keywords:
+                if kw.arg is None:
+                    raise UnsupportedSyntax("'**' in calls is not supported by adjoin",
+                                            src.loc(node), "**kwargs")
+        if isinstance(node, gast.FunctionDef) and node.decorator_list and node is not fdef:
+            raise UnsupportedSyntax("decorators on nested functions are not supported",
+                                    src.loc(node), "decorators")
+        if isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+            for comp in node.generators:
+                if comp.is_async:
+                    raise UnsupportedSyntax("async comprehensions are not supported",
+                                            src.loc(node), "async comprehension")
+
+
+def _check_signature(src: SourceInfo, fdef) -> None:
+    args = fdef.args
+    if args.vararg is not None:
+        raise UnsupportedSyntax("*args parameters are not supported by adjoin",
+                                src.loc(args.vararg), "*args")
+    if args.kwarg is not None:
+        raise UnsupportedSyntax("**kwargs parameters are not supported by adjoin",
+                                src.loc(args.kwarg), "**kwargs")
+    if args.kwonlyargs:
+        raise UnsupportedSyntax("keyword-only parameters are not supported by adjoin",
+                                src.loc(args.kwonlyargs[0]), "keyword-only parameters")
+
+
+def _docstring_node(fdef):
+    if fdef.body and isinstance(fdef.body[0], gast.Expr):
+        v = fdef.body[0].value
+        if isinstance(v, gast.Constant) and isinstance(v.value, str):
+            return v
+    return None
+
+
+def _is_assert_message(fdef, node) -> bool:
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Assert) and n.msg is node:
+            return True
+        if isinstance(n, gast.FunctionDef) and n is not fdef and _docstring_node(n) is node:
+            return True
+    return False

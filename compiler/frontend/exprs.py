@@ -1,0 +1,443 @@
+"""AST -> typed IR: expressions (operators, names, indexing, short-circuit logic).
+
+Assumes: used as the base class of `to_ir.FunctionTranslator`, which provides
+the builder `b`, the environment `env` and statement translation.
+Guarantees: `expr` returns an IR `Value`, a `Static` (a Python object known at
+compile time: a module, a function, a class), a `Closure`, or a Python tuple of
+those (a static sequence). `value` insists on an IR value. `and`, `or`, chained
+comparisons and conditional expressions evaluate lazily, as in Python.
+"""
+from __future__ import annotations
+
+import types as pytypes
+from typing import Any, List, Optional, Tuple
+
+import gast
+import numpy as np
+
+from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
+from ..ir.core import Block, Op, Region, Value
+from ..ir.types import ArrayType, BOOL, I64, NONE, ScalarType, TupleType, UnknownType, join
+from .desugar import UNDEF
+from .scope import Closure, NOT_YET, Origins, Unbound
+
+
+class Static:
+    """A Python object known at compile time (module, function, class, ...)."""
+
+    def __init__(self, obj: Any, name: str = ""):
+        self.obj = obj
+        self.name = name or getattr(obj, "__name__", repr(obj))
+
+    def __repr__(self) -> str:
+        return f"<static {self.name}>"
+
+
+_BINOPS = {
+    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div",
+    gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow", gast.MatMult: "matmul",
+    gast.BitAnd: "and", gast.BitOr: "or", gast.BitXor: "xor",
+}
+_OP_TEXT = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//",
+            gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&",
+            gast.BitOr: "|", gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>"}
+_CMPOPS = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
+           gast.NotEq: "ne"}
+
+
+class ExprTranslator:
+    def __init__(self, ctx, src):
+        self.ctx = ctx
+        self.src = src
+        self.origins = Origins()
+
+    def loc(self, node) -> Loc:
+        return self.src.loc(node)
+
+    # -- kinds of results --------------------------------------------------
+
+    def as_value(self, v, node) -> Value:
+        if isinstance(v, Value):
+            return v
+        if isinstance(v, tuple):
+            return self.b.emit("tuple", *[self.as_value(x, node) for x in v])
+        if isinstance(v, Closure):
+            raise UnsupportedSyntax(f"the function '{v.name}' can only be called, not used as "
+                                    "a value", self.loc(node), "function value")
+        if isinstance(v, Static):
+            raise UnsupportedSyntax(f"'{v.name}' can only be called or have attributes read, "
+                                    "not used as a value", self.loc(node), "static value")
+        raise CompileError(f"cannot use {v!r} as a value", self.loc(node))
+
+    def value(self, node) -> Value:
+        return self.as_value(self.expr(node), node)
+
+    def expr(self, node):
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            raise UnsupportedSyntax(f"'{type(node).__name__}' expressions are not supported",
+                                    self.loc(node), type(node).__name__)
+        with self.b.at_loc(self.loc(node)):
+            return method(node)
+
+    def op_text(self, op) -> str:
+        return _OP_TEXT.get(type(op), type(op).__name__)
+
+    # -- leaves --------------------------------------------------------------
+
+    def expr_Constant(self, node):
+        v = node.value
+        if isinstance(v, (bool, int, float)) or v is None:
+            if isinstance(v, int) and not isinstance(v, bool) and not -2**63 <= v < 2**63:
+                raise TypingError("integer constant does not fit in 64 bits", self.loc(node),
+                                  "integer constant")
+            return self.b.const(v)
+        raise UnsupportedSyntax(f"constants of type {type(v).__name__} are not supported",
+                                self.loc(node), "constant")
+
+    def expr_Name(self, node):
+        if node.id == UNDEF:
+            return NOT_YET
+        return self.read_name(node.id, node)
+
+    def read_name(self, name: str, node):
+        v = self.env.get(name)
+        if isinstance(v, Unbound):
+            if name in self.hidden:
+                return v
+            why = f": {v.reason}" if v.reason else ""
+            raise CompileError(f"'{name}' may be used before it is assigned{why}",
+                               self.loc(node), "unbound variable")
+        if v is not None:
+            if name in self.env.unsure and name not in self.hidden:
+                raise CompileError(f"'{name}' is assigned on some paths only and may be unbound "
+                                   "here; assign it on every path (or before the branch/loop)",
+                                   self.loc(node), "unbound variable")
+            return v
+        return self.global_value(name, node)
+
+    def global_value(self, name: str, node):
+        found, obj = self.ctx.resolve_global(self.src.fn, name)
+        if not found:
+            raise CompileError(f"name '{name}' is not defined", self.loc(node), "unknown name")
+        return self.static_object(obj, name, node)
+
+    def static_object(self, obj, name: str, node):
+        if isinstance(obj, (bool, int, float, np.floating, np.integer, np.bool_)) or obj is None:
+            return self.expr_Constant(gast.Constant(value=_py_scalar(obj), kind=None))
+        if isinstance(obj, tuple) and all(isinstance(x, (bool, int, float)) for x in obj):
+            return self.b.emit("tuple", *[self.b.const(x) for x in obj])
+        if isinstance(obj, np.ndarray):
+            raise UnsupportedSyntax(f"the global array '{name}' cannot be embedded; pass it as "
+                                    "an argument", self.loc(node), "global array")
+        return Static(obj, name)
+
+    # -- operators -----------------------------------------------------------
+
+    def expr_BinOp(self, node):
+        left = self.expr(node.left)
+        right = self.expr(node.right)
+        if isinstance(left, tuple) or isinstance(right, tuple) or self.is_tuple(left) \
+                or self.is_tuple(right):
+            return self.tuple_binop(node, left, right)
+        return self.binop(node.op, self.as_value(left, node.left),
+                          self.as_value(right, node.right), node)
+
+    def is_tuple(self, v) -> bool:
+        return isinstance(v, Value) and isinstance(v.type, TupleType)
+
+    def tuple_binop(self, node, left, right):
+        if isinstance(node.op, gast.Add):
+            items = self.tuple_items(left, node) + self.tuple_items(right, node)
+            return self.b.emit("tuple", *items)
+        raise UnsupportedSyntax(f"'{self.op_text(node.op)}' on tuples is not supported",
+                                self.loc(node), "tuple operator")
+
+    def tuple_items(self, v, node) -> List[Value]:
+        if isinstance(v, tuple):
+            return [self.as_value(x, node) for x in v]
+        v = self.as_value(v, node)
+        if not isinstance(v.type, TupleType):
+            raise TypingError(f"cannot add a tuple and {v.type}", self.loc(node), "tuple +")
+        return [self.tuple_item(v, i) for i in range(len(v.type.elts))]
+
+    def tuple_item(self, v: Value, i: int) -> Value:
+        if isinstance(v, Value) and hasattr(v, "op") and v.op.name == "tuple":
+            return v.op.operands[i]
+        return self.b.op("tuple_get", [v], {"index": i}).result
+
+    def binop(self, op, a: Value, b: Value, node) -> Value:
+        name = _BINOPS.get(type(op))
+        if name is None:
+            raise UnsupportedSyntax(f"the operator '{self.op_text(op)}' is not supported",
+                                    self.loc(node), "operator")
+        for v in (a, b):
+            if isinstance(v.type, TupleType) or v.type == NONE:
+                raise TypingError(f"'{self.op_text(op)}' does not apply to {v.type}",
+                                  self.loc(node), "operator")
+        if name in ("and", "or", "xor"):
+            if _elt(a.type) != BOOL or _elt(b.type) != BOOL:
+                raise UnsupportedSyntax("bitwise operators are supported on booleans only",
+                                        self.loc(node), "bitwise operator")
+        attrs = {}
+        if name == "pow" and _elt(a.type) in (I64, BOOL) and _elt(b.type) in (I64, BOOL):
+            k = self.const_value(b)
+            if k is not None and k >= 0:
+                attrs["int_result"] = True
+        if name == "matmul":
+            return self.b.emit("matmul", a, b)
+        return self.b.op(name, [a, b], attrs).result
+
+    def expr_UnaryOp(self, node):
+        v = self.value(node.operand)
+        if isinstance(node.op, gast.USub):
+            return self.b.emit("neg", v)
+        if isinstance(node.op, gast.UAdd):
+            return self.b.convert(v, I64) if v.type == BOOL else v
+        if isinstance(node.op, gast.Not):
+            return self.b.emit("not", self.truth(v, node.operand))
+        if isinstance(node.op, gast.Invert) and _elt(v.type) == BOOL:
+            return self.b.emit("not", v)
+        raise UnsupportedSyntax("the '~' operator is supported on booleans only",
+                                self.loc(node), "operator")
+
+    def truth(self, v: Value, node) -> Value:
+        """Python truthiness of a scalar, as a bool."""
+        if v.type == BOOL or isinstance(v.type, UnknownType):
+            return v
+        if isinstance(v.type, ScalarType) and (v.type.is_float or v.type == I64):
+            return self.b.emit("ne", v, self.b.const(0, v.type))
+        if v.type == NONE:
+            return self.b.const(False)
+        raise TypingError(f"the truth value of {v.type} is ambiguous; use a comparison or "
+                          "np.any/np.all", self.loc(node), "truth value")
+
+    def lazy(self, cond: Value, then_fn, else_fn, node) -> Value:
+        """`then_fn() if cond else else_fn()`, each evaluated in its own region."""
+        op = self.b.insert(Op("if", [cond], [], {}, [Region([Block()]), Region([Block()])],
+                              self.loc(node)))
+        vals = []
+        for k, fn in enumerate((then_fn, else_fn)):
+            with self.b.at_end(op.regions[k].block):
+                vals.append(self.as_value(fn(), node))
+        t = join(vals[0].type, vals[1].type)
+        if t is None:
+            raise TypingError(f"the two outcomes have different types: {vals[0].type} and "
+                              f"{vals[1].type}", self.loc(node), "conditional expression")
+        for k in range(2):
+            with self.b.at_end(op.regions[k].block):
+                self.b.yield_([self.coerce(vals[k], t)])
+        op.set_results([t])
+        if isinstance(t, ArrayType):
+            self.origins.same_as(op.result, *vals)
+        return op.result
+
+    def expr_IfExp(self, node):
+        cond = self.truth(self.value(node.test), node.test)
+        return self.lazy(cond, lambda: self.expr(node.body), lambda: self.expr(node.orelse), node)
+
+    def expr_BoolOp(self, node):
+        is_and = isinstance(node.op, gast.And)
+
+        def chain(values) -> Value:
+            first = self.value(values[0])
+            if len(values) == 1:
+                return first
+            cond = self.truth(first, values[0])
+            rest = lambda: chain(values[1:])  # noqa: E731
+            keep = lambda: first  # noqa: E731
+            return self.lazy(cond, rest, keep, node) if is_and else \
+                self.lazy(cond, keep, rest, node)
+        return chain(node.values)
+
+    def expr_Compare(self, node):
+        left = self.value(node.left)
+
+        def chain(left: Value, k: int) -> Value:
+            right = self.value(node.comparators[k])
+            c = self.compare(node.ops[k], left, right, node)
+            if k == len(node.ops) - 1:
+                return c
+            if c.type != BOOL:
+                raise UnsupportedSyntax("chained comparisons of arrays are not supported",
+                                        self.loc(node), "chained comparison")
+            return self.lazy(c, lambda: chain(right, k + 1), lambda: c, node)
+        return chain(left, 0)
+
+    def compare(self, op, a: Value, b: Value, node) -> Value:
+        if isinstance(op, (gast.Is, gast.IsNot)):
+            if b.type == NONE or a.type == NONE:
+                same = a.type == b.type
+                return self.b.const(same if isinstance(op, gast.Is) else not same)
+            raise UnsupportedSyntax("'is' is supported only to compare with None",
+                                    self.loc(node), "'is'")
+        name = _CMPOPS.get(type(op))
+        if name is None:
+            raise UnsupportedSyntax(f"the comparison '{type(op).__name__}' is not supported",
+                                    self.loc(node), "comparison")
+        for v in (a, b):
+            if isinstance(v.type, TupleType) or v.type == NONE:
+                raise TypingError(f"comparing {v.type} values is not supported",
+                                  self.loc(node), "comparison")
+        return self.b.emit(name, a, b)
+
+    # -- tuples, lists, subscripts --------------------------------------------
+
+    def expr_Tuple(self, node):
+        items = [self.expr(e) for e in node.elts]
+        if any(isinstance(x, (Static, Closure)) for x in items):
+            return tuple(items)
+        return self.b.emit("tuple", *[self.as_value(x, e) for x, e in zip(items, node.elts)])
+
+    def expr_List(self, node):
+        raise UnsupportedSyntax("lists are supported only inside np.array([...]) and sum/min/"
+                                "max([...]); use a tuple or an array", self.loc(node), "list")
+
+    def expr_ListComp(self, node):
+        raise UnsupportedSyntax("list comprehensions are supported only as the argument of "
+                                "sum, min, max or np.array", self.loc(node), "list comprehension")
+
+    expr_GeneratorExp = expr_ListComp
+
+    def expr_Lambda(self, node):
+        fdef = gast.FunctionDef(name="<lambda>", args=node.args,
+                                body=[gast.Return(value=node.body)], decorator_list=[],
+                                returns=None, type_comment=None, type_params=[])
+        gast.copy_location(fdef, node)
+        gast.copy_location(fdef.body[0], node.body)
+        return Closure(fdef, "lambda", self.env)
+
+    def const_value(self, v) -> Any:
+        """The Python value of a constant IR value, or None."""
+        if isinstance(v, Value) and hasattr(v, "op"):
+            if v.op.name == "const":
+                return v.op.attrs["value"]
+            if v.op.name == "neg":
+                inner = self.const_value(v.op.operands[0])
+                return -inner if isinstance(inner, (int, float)) else None
+        return None
+
+    def static_dim(self, v: Value) -> Optional[int]:
+        return None
+
+    def expr_Subscript(self, node):
+        base = self.expr(node.value)
+        if isinstance(base, tuple):
+            k = self.static_index(node.slice)
+            return base[k]
+        base = self.as_value(base, node.value)
+        if isinstance(base.type, TupleType):
+            return self.tuple_subscript(base, node)
+        if not isinstance(base.type, (ArrayType, UnknownType)):
+            raise TypingError(f"a value of type {base.type} cannot be indexed",
+                              self.loc(node), "indexing")
+        spec, idx = self.index_spec(node.slice)
+        return self.getitem(base, spec, idx, node)
+
+    def static_index(self, sl) -> int:
+        v = self.value(sl)
+        k = self.const_value(v)
+        if not isinstance(k, int) or isinstance(k, bool):
+            raise TypingError("a tuple can only be indexed by a constant integer",
+                              self.loc(sl), "tuple indexing")
+        return k
+
+    def tuple_subscript(self, base: Value, node):
+        n = len(base.type.elts)
+        if isinstance(node.slice, gast.Slice):
+            parts = [None if p is None else self.static_index(p)
+                     for p in (node.slice.lower, node.slice.upper, node.slice.step)]
+            idxs = range(n)[slice(*parts)]
+            return self.b.emit("tuple", *[self.tuple_item(base, i) for i in idxs])
+        k = self.static_index(node.slice)
+        if not -n <= k < n:
+            raise TypingError(f"tuple index {k} out of range (length {n})", self.loc(node),
+                              "tuple indexing")
+        return self.tuple_item(base, k % n)
+
+    def index_spec(self, sl) -> Tuple[tuple, List[Value]]:
+        parts = sl.elts if isinstance(sl, gast.Tuple) else [sl]
+        spec, ops = [], []
+        for p in parts:
+            if isinstance(p, gast.Slice):
+                flags = "s"
+                for q in (p.lower, p.upper, p.step):
+                    if q is None or (isinstance(q, gast.Constant) and q.value is None):
+                        flags += "0"
+                    else:
+                        flags += "1"
+                        ops.append(self.index_value(q))
+                spec.append(flags)
+            else:
+                if isinstance(p, gast.Constant) and p.value is None:
+                    raise UnsupportedSyntax("np.newaxis / None in an index is not supported; use "
+                                            "reshape", self.loc(p), "newaxis")
+                spec.append("i")
+                ops.append(self.index_value(p))
+        return tuple(spec), ops
+
+    def index_value(self, node) -> Value:
+        v = self.value(node)
+        if isinstance(v.type, ArrayType):
+            raise UnsupportedSyntax("indexing with an array (fancy or boolean indexing) is not "
+                                    "supported; use a loop or np.where", self.loc(node),
+                                    "fancy indexing")
+        if v.type == BOOL:
+            return self.b.convert(v, I64)
+        if v.type != I64 and not isinstance(v.type, UnknownType):
+            raise TypingError(f"indices must be integers, got {v.type}", self.loc(node),
+                              "indexing")
+        return v
+
+    def getitem(self, arr: Value, spec, idx: List[Value], node) -> Value:
+        if isinstance(arr.type, ArrayType) and len(spec) > arr.type.ndim:
+            raise TypingError(f"too many indices ({len(spec)}) for a {arr.type.ndim}-d array",
+                              self.loc(node), "indexing")
+        r = self.b.op("getitem", [arr] + list(idx), {"index": tuple(spec)}).result
+        if isinstance(r.type, ArrayType):
+            self.origins.same_as(r, arr)  # a view
+        return r
+
+    # -- attributes and calls ---------------------------------------------------
+
+    def expr_Attribute(self, node):
+        base = self.expr(node.value)
+        if isinstance(base, Static):
+            if not hasattr(base.obj, node.attr):
+                raise CompileError(f"'{base.name}' has no attribute '{node.attr}'",
+                                   self.loc(node), "attribute")
+            return self.static_object(getattr(base.obj, node.attr),
+                                      f"{base.name}.{node.attr}", node)
+        v = self.as_value(base, node.value)
+        from .primitives import array_attribute
+        return array_attribute(self, v, node.attr, node)
+
+    def static_callee(self, func) -> Any:
+        """The Python object a call's function expression names, if static."""
+        if isinstance(func, gast.Name) and func.id not in self.env:
+            found, obj = self.ctx.resolve_global(self.src.fn, func.id)
+            return obj if found else None
+        if isinstance(func, gast.Attribute):
+            base = self.static_callee(func.value)
+            if base is not None and isinstance(base, pytypes.ModuleType):
+                return getattr(base, func.attr, None)
+        return None
+
+    def expr_Call(self, node):
+        from .primitives import call
+        return call(self, node)
+
+
+def _elt(t):
+    return t.dtype if isinstance(t, ArrayType) else t
+
+
+def _py_scalar(obj):
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    return obj
+

@@ -1,0 +1,655 @@
+"""Calls: numeric primitives (math, NumPy, builtins, array methods) and user functions.
+
+Assumes: called from `ExprTranslator.expr_Call` with the translator in hand.
+Guarantees: each supported callee maps to IR ops with Python's (or NumPy's)
+meaning; a call to a plain Python function becomes a `call` op on its
+specialization; anything else is an `UnknownCallee` CompileError at the call.
+Primitives are registered by object identity, so `from math import sin` and
+`import numpy as xp` resolve as well as `math.sin` and `np.sin`.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import types as pytypes
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import gast
+import numpy as np
+
+from ..errors import TypingError, UnknownCallee, UnsupportedSyntax
+from ..ir.core import Value
+from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleType,
+                        UnknownType)
+from .scope import Closure
+
+Handler = Callable[[Any, Any], Any]
+_PRIMS: Dict[int, Tuple[Any, Handler]] = {}
+
+
+def prim(*objs):
+    def deco(fn: Handler) -> Handler:
+        for o in objs:
+            if o is not None:
+                _PRIMS[id(o)] = (o, fn)
+        return fn
+    return deco
+
+
+def lookup(obj) -> Optional[Handler]:
+    hit = _PRIMS.get(id(obj))
+    return hit[1] if hit is not None and hit[0] is obj else None
+
+
+# ---------------------------------------------------------------------------
+# Argument helpers
+
+
+def args_of(tr, node, lo: int, hi: int, kw=()) -> Tuple[List[Value], Dict[str, Any]]:
+    """Evaluate positional args (between lo and hi of them) and allowed keywords."""
+    name = _callee_text(node.func)
+    if not lo <= len(node.args) <= hi:
+        want = str(lo) if lo == hi else f"{lo} to {hi}"
+        raise TypingError(f"{name}() takes {want} positional argument(s), got {len(node.args)}",
+                          tr.loc(node), name)
+    kws = {}
+    for k in node.keywords:
+        if k.arg not in kw:
+            raise UnsupportedSyntax(f"{name}() does not support the keyword '{k.arg}' in adjoin",
+                                    tr.loc(k.value), name)
+        kws[k.arg] = k.value
+    return [tr.value(a) for a in node.args], kws
+
+
+def _callee_text(func) -> str:
+    try:
+        return gast.unparse(func).strip()
+    except Exception:  # pragma: no cover - unparse handles every expression
+        return "function"
+
+
+def static_int(tr, node, what: str) -> Optional[int]:
+    if node is None or (isinstance(node, gast.Constant) and node.value is None):
+        return None
+    v = tr.const_value(tr.value(node))
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypingError(f"{what} must be a constant integer", tr.loc(node), what)
+    return v
+
+
+def dtype_of(tr, node) -> Optional[ScalarType]:
+    if node is None:
+        return None
+    obj = tr.expr(node)
+    obj = getattr(obj, "obj", obj)
+    table = {float: F64, np.float64: F64, np.float32: F32, int: I64, np.int64: I64,
+             np.int32: I64, bool: BOOL, np.bool_: BOOL}
+    for k, v in table.items():
+        if obj is k:
+            return v
+    if isinstance(obj, np.dtype) or isinstance(obj, str):
+        try:
+            kind = np.dtype(obj)
+        except TypeError:
+            kind = None
+        names = {"float64": F64, "float32": F32, "int64": I64, "int32": I64, "bool": BOOL}
+        if kind is not None and str(kind) in names:
+            return names[str(kind)]
+    raise TypingError("unsupported dtype; use float64, float32, int64 or bool", tr.loc(node),
+                      "dtype")
+
+
+def shape_of(tr, node) -> List[Value]:
+    """Dimensions from an int, a tuple literal or a tuple value (e.g. x.shape)."""
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return [_dim_value(tr, tr.value(e), e) for e in node.elts]
+    v = tr.value(node)
+    if isinstance(v.type, TupleType):
+        return [_dim_value(tr, tr.tuple_item(v, i), node) for i in range(len(v.type.elts))]
+    return [_dim_value(tr, v, node)]
+
+
+def _dim_value(tr, v: Value, node) -> Value:
+    if v.type == BOOL:
+        return tr.b.convert(v, I64)
+    if v.type != I64 and not isinstance(v.type, UnknownType):
+        raise TypingError(f"array dimensions must be integers, got {v.type}", tr.loc(node),
+                          "shape")
+    return v
+
+
+def fresh(tr, v: Value) -> Value:
+    if isinstance(v.type, ArrayType):
+        tr.origins.fresh(v)
+    return v
+
+
+# ---------------------------------------------------------------------------
+# Elementwise math
+
+
+def _unary(opname: str, result: Optional[ScalarType] = None, to_float: bool = False):
+    def handler(tr, node):
+        (x,), _ = args_of(tr, node, 1, 1)
+        if to_float:
+            x = tr.b.convert(x, F64) if not isinstance(x.type, ArrayType) else x
+        r = tr.b.emit(opname, x)
+        if result is not None:
+            r = tr.b.convert(r, result)
+        return fresh(tr, r)
+    return handler
+
+
+_SAME_NAME = ["sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log2", "log10",
+              "log1p", "sqrt", "erf", "erfc", "lgamma", "gamma", "floor", "ceil", "trunc",
+              "asinh", "acosh", "atanh", "asin", "acos", "atan", "exp2", "cbrt", "isnan",
+              "isinf"]
+for _n in _SAME_NAME:
+    prim(getattr(math, _n, None))(
+        _unary(_n, I64 if _n in ("floor", "ceil", "trunc") else None, to_float=True))
+    prim(getattr(np, _n, None))(_unary(_n))
+for _n in ("asin", "acos", "atan", "asinh", "acosh", "atanh"):
+    prim(getattr(np, "arc" + _n[1:]))(_unary(_n))
+prim(np.rint)(_unary("rint"))
+prim(np.sign)(_unary("sign"))
+prim(np.negative)(_unary("neg"))
+prim(builtins.abs, np.abs, np.absolute)(_unary("abs"))
+prim(math.fabs, np.fabs)(_unary("abs", to_float=True))
+prim(math.log)(lambda tr, node: _log(tr, node))
+prim(np.log)(_unary("log"))
+
+
+def _log(tr, node):
+    (x, *base), _ = args_of(tr, node, 1, 2)
+    r = tr.b.emit("log", tr.b.convert(x, F64))
+    if base:
+        r = tr.b.emit("div", r, tr.b.emit("log", tr.b.convert(base[0], F64)))
+    return r
+
+
+@prim(np.square)
+def _square(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    return fresh(tr, tr.b.emit("mul", x, x))
+
+
+@prim(math.degrees, np.degrees, np.rad2deg)
+def _degrees(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    return fresh(tr, tr.b.emit("mul", x, tr.b.const(180.0 / math.pi)))
+
+
+@prim(math.radians, np.radians, np.deg2rad)
+def _radians(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    return fresh(tr, tr.b.emit("mul", x, tr.b.const(math.pi / 180.0)))
+
+
+def _binary(opname: str, to_float: bool = False):
+    def handler(tr, node):
+        (a, b), _ = args_of(tr, node, 2, 2)
+        if to_float:
+            a, b = tr.b.convert(a, F64), tr.b.convert(b, F64)
+        return fresh(tr, tr.b.emit(opname, a, b))
+    return handler
+
+
+prim(np.maximum, np.fmax)(_binary("maximum"))
+prim(np.minimum, np.fmin)(_binary("minimum"))
+prim(math.atan2, np.arctan2)(_binary("atan2"))
+prim(math.hypot, np.hypot)(_binary("hypot"))
+prim(math.copysign, np.copysign)(_binary("copysign"))
+prim(math.pow)(_binary("pow", to_float=True))
+prim(np.power)(_binary("pow"))
+prim(np.add)(_binary("add"))
+prim(np.subtract)(_binary("sub"))
+prim(np.multiply)(_binary("mul"))
+prim(np.divide, np.true_divide)(_binary("div"))
+prim(np.floor_divide)(_binary("floordiv"))
+prim(np.mod, np.remainder)(_binary("mod"))
+
+
+@prim(builtins.pow)
+def _pow(tr, node):
+    (a, b), _ = args_of(tr, node, 2, 2)
+    return tr.binop(gast.Pow(), a, b, node)
+
+
+@prim(np.where)
+def _where(tr, node):
+    (c, a, b), _ = args_of(tr, node, 3, 3)
+    return fresh(tr, tr.b.emit("where", c, a, b))
+
+
+@prim(np.clip)
+def _clip(tr, node):
+    (x, lo, hi), _ = args_of(tr, node, 3, 3)
+    return fresh(tr, tr.b.emit("minimum", tr.b.emit("maximum", x, lo), hi))
+
+
+# ---------------------------------------------------------------------------
+# Conversions
+
+
+def _convert(to: ScalarType):
+    def handler(tr, node):
+        (x,), _ = args_of(tr, node, 1, 1)
+        if isinstance(x.type, ArrayType):
+            if x.type.dtype == to:
+                return x
+            return fresh(tr, tr.b.convert(x, to))
+        if isinstance(x.type, TupleType) or x.type == NONE:
+            raise TypingError(f"cannot convert {x.type} to a number", tr.loc(node), "conversion")
+        if to == BOOL:
+            return tr.truth(x, node)
+        return tr.b.convert(x, to)
+    return handler
+
+
+prim(builtins.float, np.float64, np.double)(_convert(F64))
+prim(np.float32)(_convert(F32))
+prim(builtins.int, np.int64, np.int32, np.intp)(_convert(I64))
+prim(builtins.bool, np.bool_)(_convert(BOOL))
+
+
+@prim(builtins.round, np.round, np.around)
+def _round(tr, node):
+    (x, *nd), _ = args_of(tr, node, 1, 2)
+    if nd and tr.const_value(nd[0]) not in (0, None):
+        raise UnsupportedSyntax("round() with a number of digits is not supported",
+                                tr.loc(node), "round")
+    if x.type == I64:
+        return x
+    r = tr.b.emit("rint", x)
+    builtin = tr.static_callee(node.func) is builtins.round
+    return tr.b.convert(r, I64) if builtin and not nd and not isinstance(x.type, ArrayType) else r
+
+
+# ---------------------------------------------------------------------------
+# min, max, sum, len (builtins) and reductions (NumPy)
+
+
+def _fold(tr, values: List[Value], opname: str) -> Value:
+    acc = values[0]
+    for v in values[1:]:
+        acc = tr.b.emit(opname, acc, v)
+    return acc
+
+
+def _reduce_iterable(tr, node, kind: str):
+    """sum/min/max over a comprehension, list, tuple or array argument."""
+    arg = node.args[0]
+    if isinstance(arg, (gast.GeneratorExp, gast.ListComp)):
+        return _comprehension(tr, arg, kind, node)
+    if isinstance(arg, (gast.List, gast.Tuple)):
+        vals = [tr.value(e) for e in arg.elts]
+    else:
+        v = tr.value(arg)
+        if isinstance(v.type, TupleType):
+            vals = [tr.tuple_item(v, i) for i in range(len(v.type.elts))]
+        elif isinstance(v.type, ArrayType):
+            axis = None if v.type.ndim == 1 else 0
+            op = {"sum": "sum", "min": "amin", "max": "amax"}[kind]
+            return fresh(tr, tr.b.emit(op, v, axis=axis) if axis is not None
+                         else tr.b.emit(op, v))
+        else:
+            raise TypingError(f"{kind}() needs an iterable, got {v.type}", tr.loc(arg), kind)
+    if not vals:
+        if kind == "sum":
+            return tr.b.const(0)
+        raise TypingError(f"{kind}() of an empty sequence", tr.loc(arg), kind)
+    if kind == "sum":
+        return _fold(tr, [tr.b.const(0)] + vals, "add")
+    return _fold(tr, vals, "minimum" if kind == "min" else "maximum")
+
+
+def _minmax(kind: str):
+    def handler(tr, node):
+        if node.keywords:
+            raise UnsupportedSyntax(f"{kind}() with keywords is not supported", tr.loc(node), kind)
+        if len(node.args) == 1:
+            return _reduce_iterable(tr, node, kind)
+        vals = [tr.value(a) for a in node.args]
+        if len(vals) == 0:
+            raise TypingError(f"{kind}() needs arguments", tr.loc(node), kind)
+        return _fold(tr, vals, "minimum" if kind == "min" else "maximum")
+    return handler
+
+
+prim(builtins.min)(_minmax("min"))
+prim(builtins.max)(_minmax("max"))
+
+
+@prim(builtins.sum, math.fsum)
+def _sum(tr, node):
+    if not 1 <= len(node.args) <= 2 or node.keywords:
+        raise TypingError("sum() takes an iterable and an optional start", tr.loc(node), "sum")
+    r = _reduce_iterable(tr, node, "sum")
+    if len(node.args) == 2:
+        r = tr.b.emit("add", tr.value(node.args[1]), r)
+    return r
+
+
+def _comprehension(tr, comp, kind: str, node) -> Value:
+    """Lower `sum(e for t in it if c)` (and min/max) into an accumulating loop."""
+    if len(comp.generators) != 1:
+        raise UnsupportedSyntax("comprehensions with more than one 'for' are not supported",
+                                tr.loc(comp), "comprehension")
+    gen = comp.generators[0]
+    acc = tr.fresh_name(f"{kind}_acc")
+    init = {"sum": gast.Constant(value=0, kind=None),
+            "min": gast.Constant(value=math.inf, kind=None),
+            "max": gast.Constant(value=-math.inf, kind=None)}[kind]
+    load = gast.Name(id=acc, ctx=gast.Load(), annotation=None, type_comment=None)
+    if kind == "sum":
+        update = gast.BinOp(left=load, op=gast.Add(), right=comp.elt)
+    else:
+        fn = gast.Name(id=kind, ctx=gast.Load(), annotation=None, type_comment=None)
+        update = gast.Call(func=fn, args=[load, comp.elt], keywords=[])
+    store = gast.Name(id=acc, ctx=gast.Store(), annotation=None, type_comment=None)
+    body: List[Any] = [gast.Assign(targets=[store], value=update, type_comment=None)]
+    for cond in reversed(gen.ifs):
+        body = [gast.If(test=cond, body=body, orelse=[])]
+    loop = gast.For(target=gen.target, iter=gen.iter, body=body, orelse=[], type_comment=None)
+    first = gast.Assign(targets=[gast.Name(id=acc, ctx=gast.Store(), annotation=None,
+                                           type_comment=None)], value=init, type_comment=None)
+    for n in (loop, first, *body):
+        for m in gast.walk(n):
+            if "lineno" in getattr(m, "_attributes", ()) and not getattr(m, "lineno", None):
+                gast.copy_location(m, comp)
+    saved = tr.env.copy()
+    tr.block([first, loop])
+    result = tr.env[acc]
+    tr.env = saved
+    return result
+
+
+@prim(builtins.len)
+def _len(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    if isinstance(x.type, TupleType):
+        return tr.b.const(len(x.type.elts))
+    if isinstance(x.type, ArrayType):
+        return tr.b.emit("dim", x, axis=0)
+    raise TypingError(f"len() of {x.type} is not defined", tr.loc(node), "len")
+
+
+def _reduction(opname: str):
+    def handler(tr, node):
+        (x,), kws = args_of(tr, node, 1, 2, kw=("axis",))
+        axis_node = node.args[1] if len(node.args) > 1 else kws.get("axis")
+        return reduce_value(tr, opname, x, static_int(tr, axis_node, "axis"), node)
+    return handler
+
+
+def reduce_value(tr, opname: str, x: Value, axis: Optional[int], node) -> Value:
+    if not isinstance(x.type, ArrayType):
+        if opname in ("argmax", "argmin"):
+            return tr.b.const(0)
+        return x if opname != "mean" else tr.b.convert(x, F64)
+    attrs = {} if axis is None else {"axis": axis}
+    return fresh(tr, tr.b.op(opname, [x], attrs).result)
+
+
+for _op, _objs in (("sum", (np.sum,)), ("prod", (np.prod,)), ("mean", (np.mean,)),
+                   ("amax", (np.max, np.amax)), ("amin", (np.min, np.amin)),
+                   ("argmax", (np.argmax,)), ("argmin", (np.argmin,))):
+    prim(*_objs)(_reduction(_op))
+
+
+@prim(np.linalg.norm)
+def _norm(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    sq = tr.b.emit("mul", x, x)
+    total = tr.b.emit("sum", sq) if isinstance(x.type, ArrayType) else sq
+    return tr.b.emit("sqrt", total)
+
+
+# ---------------------------------------------------------------------------
+# Linear algebra
+
+
+def _linalg(opname: str):
+    def handler(tr, node):
+        (a, b), _ = args_of(tr, node, 2, 2)
+        if not isinstance(a.type, ArrayType) or not isinstance(b.type, ArrayType):
+            return tr.b.emit("mul", a, b)
+        return fresh(tr, tr.b.emit(opname, a, b))
+    return handler
+
+
+prim(np.dot, np.vdot, np.inner)(_linalg("dot"))
+prim(np.matmul)(_linalg("matmul"))
+prim(np.outer)(_linalg("outer"))
+
+
+@prim(np.transpose)
+def _transpose(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    return _view(tr, tr.b.emit("transpose", x), x)
+
+
+@prim(np.reshape)
+def _reshape(tr, node):
+    (x, _s), _ = args_of(tr, node, 2, 2)
+    return _view(tr, tr.b.emit("reshape", x, *shape_of(tr, node.args[1])), x)
+
+
+@prim(np.ravel)
+def _ravel(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    return fresh(tr, tr.b.emit("ravel", x))
+
+
+def _view(tr, r: Value, base: Value) -> Value:
+    tr.origins.same_as(r, base)
+    return r
+
+
+# ---------------------------------------------------------------------------
+# Array construction
+
+
+def _alloc(opname: str):
+    def handler(tr, node):
+        lo, hi = (2, 2) if opname == "full" else (1, 1)
+        _, kws = args_of(tr, node, lo, hi + 1, kw=("dtype",))
+        dims = shape_of(tr, node.args[0])
+        dtype = dtype_of(tr, kws.get("dtype") or (node.args[hi] if len(node.args) > hi else None))
+        attrs = {"dtype": dtype} if dtype is not None else {}
+        operands = dims + ([tr.value(node.args[1])] if opname == "full" else [])
+        return fresh(tr, tr.b.op(opname, operands, attrs).result)
+    return handler
+
+
+prim(np.zeros)(_alloc("zeros"))
+prim(np.ones)(_alloc("ones"))
+prim(np.empty)(_alloc("empty"))
+prim(np.full)(_alloc("full"))
+
+
+def _alloc_like(opname: str):
+    def handler(tr, node):
+        n = 2 if opname == "full_like" else 1
+        (x, *rest), kws = args_of(tr, node, n, n, kw=("dtype",))
+        if not isinstance(x.type, ArrayType):
+            raise TypingError(f"{opname}() needs an array, got {x.type}", tr.loc(node), opname)
+        dtype = dtype_of(tr, kws.get("dtype"))
+        attrs = {"dtype": dtype} if dtype is not None else {}
+        if opname == "full_like":
+            r = tr.b.op("full_like", [x, tr.b.convert(rest[0], x.type.dtype)]).result
+            return fresh(tr, tr.b.convert(r, dtype) if dtype else r)
+        return fresh(tr, tr.b.op(opname, [x], attrs).result)
+    return handler
+
+
+prim(np.zeros_like)(_alloc_like("zeros_like"))
+prim(np.ones_like)(_alloc_like("ones_like"))
+prim(np.empty_like)(_alloc_like("empty_like"))
+prim(np.full_like)(_alloc_like("full_like"))
+
+
+@prim(np.copy)
+def _copy(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    return fresh(tr, tr.b.emit("copy", x) if isinstance(x.type, ArrayType) else x)
+
+
+@prim(np.array, np.asarray, np.stack)
+def _array(tr, node):
+    _, kws = args_of_lazy(tr, node, 1, 1, kw=("dtype",))
+    dtype = dtype_of(tr, kws.get("dtype"))
+    arg = node.args[0]
+    if isinstance(arg, (gast.List, gast.Tuple)):
+        r = _pack(tr, arg)
+    else:
+        v = tr.value(arg)
+        if isinstance(v.type, TupleType):
+            r = tr.b.emit("pack", *[tr.tuple_item(v, i) for i in range(len(v.type.elts))])
+        elif isinstance(v.type, ArrayType):
+            is_asarray = tr.static_callee(node.func) is np.asarray
+            r = v if is_asarray else tr.b.emit("copy", v)
+        else:
+            raise UnsupportedSyntax("np.array() of a scalar (a 0-d array) is not supported",
+                                    tr.loc(arg), "np.array")
+    if dtype is not None:
+        r = tr.b.convert(r, dtype)
+    return fresh(tr, r)
+
+
+def args_of_lazy(tr, node, lo, hi, kw=()):
+    """Like args_of but leaves positional arguments unevaluated."""
+    if not lo <= len(node.args) <= hi:
+        raise TypingError(f"{_callee_text(node.func)}() takes {lo} positional argument(s)",
+                          tr.loc(node), "call")
+    kws = {}
+    for k in node.keywords:
+        if k.arg not in kw:
+            raise UnsupportedSyntax(f"the keyword '{k.arg}' is not supported here",
+                                    tr.loc(k.value), "keyword")
+        kws[k.arg] = k.value
+    return None, kws
+
+
+def _pack(tr, node) -> Value:
+    if not node.elts:
+        raise UnsupportedSyntax("an empty array literal has no type; use np.zeros(0)",
+                                tr.loc(node), "np.array")
+    items = [_pack(tr, e) if isinstance(e, (gast.List, gast.Tuple)) else tr.value(e)
+             for e in node.elts]
+    return tr.b.emit("pack", *items)
+
+
+@prim(np.arange)
+def _arange(tr, node):
+    args, kws = args_of(tr, node, 1, 3, kw=("dtype",))
+    if len(args) == 1:
+        args = [tr.b.const(0)] + args
+    if len(args) == 2:
+        args = args + [tr.b.const(1)]
+    r = tr.b.emit("arange", *args)
+    dtype = dtype_of(tr, kws.get("dtype"))
+    return fresh(tr, tr.b.convert(r, dtype) if dtype else r)
+
+
+@prim(np.linspace)
+def _linspace(tr, node):
+    (a, b, *n), _ = args_of(tr, node, 2, 3)
+    count = n[0] if n else tr.b.const(50)
+    return fresh(tr, tr.b.emit("linspace", tr.b.convert(a, F64), tr.b.convert(b, F64), count))
+
+
+@prim(builtins.range, builtins.enumerate, builtins.zip, builtins.reversed)
+def _iter_only(tr, node):
+    raise UnsupportedSyntax(f"{_callee_text(node.func)}() is supported only as the iterable of "
+                            "a for loop", tr.loc(node), "iterator")
+
+
+# ---------------------------------------------------------------------------
+# Array attributes and methods
+
+
+def array_attribute(tr, v: Value, attr: str, node):
+    if isinstance(v.type, UnknownType):
+        return v
+    if not isinstance(v.type, ArrayType):
+        if attr in ("real",) and v.type in (F64, F32, I64):
+            return v
+        raise UnsupportedSyntax(f"attribute '{attr}' of {v.type} is not supported",
+                                tr.loc(node), "attribute")
+    if attr == "shape":
+        return tr.b.emit("tuple", *[tr.b.emit("dim", v, axis=k) for k in range(v.type.ndim)])
+    if attr == "T":
+        return _view(tr, tr.b.emit("transpose", v), v)
+    if attr == "size":
+        return tr.b.emit("size", v)
+    if attr == "ndim":
+        return tr.b.const(v.type.ndim)
+    raise UnsupportedSyntax(f"the array attribute '{attr}' is not supported", tr.loc(node),
+                            "attribute")
+
+
+def method_call(tr, v: Value, name: str, node):
+    if not isinstance(v.type, ArrayType):
+        raise UnsupportedSyntax(f"method '{name}' of {v.type} is not supported", tr.loc(node),
+                                "method call")
+    if name in ("sum", "prod", "mean", "max", "min", "argmax", "argmin"):
+        _, kws = args_of_lazy(tr, node, 0, 1, kw=("axis",))
+        axis_node = node.args[0] if node.args else kws.get("axis")
+        op = {"max": "amax", "min": "amin"}.get(name, name)
+        return reduce_value(tr, op, v, static_int(tr, axis_node, "axis"), node)
+    if name == "copy" or name == "flatten":
+        args_of(tr, node, 0, 0)
+        return fresh(tr, tr.b.emit("copy" if name == "copy" else "ravel", v))
+    if name == "ravel":
+        args_of(tr, node, 0, 0)
+        return fresh(tr, tr.b.emit("ravel", v))
+    if name == "dot":
+        (w,), _ = args_of(tr, node, 1, 1)
+        return fresh(tr, tr.b.emit("dot", v, w) if isinstance(w.type, ArrayType)
+                     else tr.b.emit("mul", v, w))
+    if name == "reshape":
+        dims = shape_of(tr, node.args[0]) if len(node.args) == 1 else \
+            [_dim_value(tr, tr.value(a), a) for a in node.args]
+        return _view(tr, tr.b.emit("reshape", v, *dims), v)
+    if name == "transpose":
+        args_of(tr, node, 0, 0)
+        return _view(tr, tr.b.emit("transpose", v), v)
+    if name == "astype":
+        args_of_lazy(tr, node, 1, 1)
+        return fresh(tr, tr.b.convert(v, dtype_of(tr, node.args[0])))
+    raise UnsupportedSyntax(f"the array method '{name}' is not supported", tr.loc(node),
+                            "method call")
+
+
+# ---------------------------------------------------------------------------
+# Dispatch
+
+
+def call(tr, node):
+    func = node.func
+    if isinstance(func, gast.Attribute):
+        base = tr.expr(func.value)
+        if isinstance(base, Value):
+            return method_call(tr, base, func.attr, node)
+    callee = tr.expr(func)
+    if isinstance(callee, Closure):
+        return tr.ctx.call_closure(tr, callee, node)
+    obj = getattr(callee, "obj", None)
+    if obj is None:
+        what = getattr(callee, "type", type(callee).__name__)
+        raise UnknownCallee(f"a value of type {what} is not callable", tr.loc(node), "call")
+    handler = lookup(obj)
+    if handler is not None:
+        return handler(tr, node)
+    inner = getattr(obj, "__adjoin_function__", None)
+    if inner is not None:
+        obj = inner
+    if isinstance(obj, pytypes.FunctionType):
+        return tr.ctx.call_python(tr, obj, node)
+    if isinstance(obj, (pytypes.BuiltinFunctionType, np.ufunc)) or callable(obj):
+        raise UnknownCallee(f"'{callee.name}' is not supported by adjoin (neither a known "
+                            "primitive nor a Python function it can compile); to use it anyway,"
+                            " give it a derivative with @adjoin.custom_vjp", tr.loc(node), "call")
+    raise UnknownCallee(f"'{callee.name}' is not callable", tr.loc(node), "call")
+

@@ -1,0 +1,130 @@
+"""Syntactic name analyses on gast trees, and the translator's environment.
+
+Assumes: desugared gast statements (see desugar.py).
+Guarantees: `assigned_names` over-approximates the names a statement list may
+rebind (plain, tuple, augmented and subscript assignment, loop targets, nested
+defs), never looking inside nested function bodies. `Env` maps names to IR
+values or markers and tracks which array values may share memory.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterable, Optional, Set
+
+import gast
+
+
+def _target_names(t, out: Set[str]) -> None:
+    if isinstance(t, gast.Name):
+        out.add(t.id)
+    elif isinstance(t, (gast.Tuple, gast.List)):
+        for e in t.elts:
+            _target_names(e, out)
+    elif isinstance(t, gast.Subscript):
+        base = t.value
+        while isinstance(base, gast.Subscript):
+            base = base.value
+        if isinstance(base, gast.Name):
+            out.add(base.id)
+
+
+def assigned_names(stmts: Iterable) -> Set[str]:
+    out: Set[str] = set()
+    stack = list(stmts)
+    while stack:
+        s = stack.pop()
+        if isinstance(s, gast.Assign):
+            for t in s.targets:
+                _target_names(t, out)
+        elif isinstance(s, (gast.AugAssign, gast.AnnAssign)):
+            _target_names(s.target, out)
+        elif isinstance(s, gast.For):
+            _target_names(s.target, out)
+            stack += s.body + s.orelse
+        elif isinstance(s, (gast.While, gast.If)):
+            stack += s.body + s.orelse
+        elif isinstance(s, gast.FunctionDef):
+            out.add(s.name)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Environment
+
+
+class Unbound:
+    """Marker: the name has no value on some path reaching here."""
+
+    def __init__(self, reason: str = ""):
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"<unbound {self.reason}>"
+
+
+NOT_YET = Unbound()  # the desugarer's "no value yet" marker
+
+
+@dataclass
+class Closure:
+    """A nested def or lambda: compiled when called, free names read at the call."""
+
+    node: object           # gast.FunctionDef
+    name: str
+    env: "Env"             # the environment the function was defined in (for free names)
+
+
+class Env:
+    """Name bindings of one program point, copied at branches.
+
+    `unsure` holds names bound on some paths only (read them and it is an error).
+    """
+
+    def __init__(self, vars: Optional[Dict[str, object]] = None, unsure: Iterable[str] = ()):
+        self.vars: Dict[str, object] = dict(vars or {})
+        self.unsure: Set[str] = set(unsure)
+
+    def copy(self) -> "Env":
+        return Env(self.vars, self.unsure)
+
+    def get(self, name: str):
+        return self.vars.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.vars
+
+    def __getitem__(self, name: str):
+        return self.vars[name]
+
+    def __setitem__(self, name: str, value) -> None:
+        self.vars[name] = value
+        self.unsure.discard(name)
+
+    def names(self):
+        return list(self.vars)
+
+
+class Origins:
+    """Which array objects each IR value may refer to, for aliasing checks.
+
+    Fresh arrays get a new origin; views share their base's; merges unite.
+    """
+
+    def __init__(self) -> None:
+        self.of: Dict[int, FrozenSet[int]] = {}
+        self.counter = 0
+
+    def fresh(self, value) -> FrozenSet[int]:
+        self.counter += 1
+        s = frozenset([self.counter])
+        self.of[id(value)] = s
+        return s
+
+    def same_as(self, value, *sources) -> None:
+        s: FrozenSet[int] = frozenset()
+        for src in sources:
+            s |= self.get(src)
+        self.of[id(value)] = s
+
+    def get(self, value) -> FrozenSet[int]:
+        return self.of.get(id(value), frozenset())

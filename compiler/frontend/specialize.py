@@ -1,0 +1,324 @@
+"""Specialization: Python functions to IR functions, one per argument signature.
+
+Assumes: functions whose source `source.get_source` can read.
+Guarantees: `Registry.specialize(fn, types)` returns the IR function for that
+signature, translating it once (the result is cached, like Numba's dispatch
+cache) and running the default pass pipeline on it. Calls translate their callee
+on demand; a recursive call sees the callee's return type as unknown first, and
+the function is re-translated until its return type settles. Nested functions
+and lambdas are specialized like any function, with the enclosing variables they
+read passed as extra parameters.
+"""
+from __future__ import annotations
+
+import builtins
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import gast
+import numpy as np
+
+from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
+from ..ir.core import Function, Module, Value
+from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, TupleType, Type, UNKNOWN,
+                        contains_unknown, join)
+from .checks import check_function
+from .desugar import desugar
+from .scope import Closure, Unbound, assigned_names
+from .source import SourceInfo, get_source
+
+_DTYPES = {np.dtype(np.float64): F64, np.dtype(np.float32): F32, np.dtype(np.int64): I64,
+           np.dtype(np.int32): I64, np.dtype(np.bool_): BOOL}
+
+
+def typeof(value: Any, what: str = "argument") -> Type:
+    """The IR type of a Python argument value, or TypeError naming it."""
+    if isinstance(value, (bool, np.bool_)):
+        return BOOL
+    if isinstance(value, (int, np.integer)):
+        if not -2**63 <= int(value) < 2**63:
+            raise TypeError(f"adjoin: {what} = {value} does not fit in 64 bits")
+        return I64
+    if isinstance(value, np.float32):
+        return F32
+    if isinstance(value, (float, np.floating)):
+        return F64
+    if isinstance(value, np.ndarray):
+        dtype = _DTYPES.get(value.dtype)
+        if dtype is None:
+            raise TypeError(f"adjoin: {what} is an array of dtype {value.dtype}; supported "
+                            "dtypes are float64, float32, int64, int32 and bool")
+        if value.ndim == 0:
+            raise TypeError(f"adjoin: {what} is a 0-d array; pass a Python float instead")
+        return ArrayType(dtype, value.ndim)
+    if isinstance(value, tuple):
+        return TupleType(tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value)))
+    if value is None:
+        return NONE
+    raise TypeError(f"adjoin: {what} has unsupported type {type(value).__name__}; adjoin "
+                    "compiles floats, ints, bools, NumPy arrays and tuples of them")
+
+
+@dataclass
+class Parsed:
+    src: SourceInfo
+    fdef: Any
+    hidden: set
+
+
+@dataclass
+class InProgress:
+    key: Any
+    stub: Function
+    used: bool = False
+    tainted: bool = False
+
+
+@dataclass
+class Registry:
+    cache: Dict[Any, Function] = field(default_factory=dict)
+    by_symbol: Dict[str, Function] = field(default_factory=dict)
+    symbol_of: Dict[Any, str] = field(default_factory=dict)
+    parsed: Dict[Any, Parsed] = field(default_factory=dict)
+    nested: Dict[int, Tuple[Any, set]] = field(default_factory=dict)
+    stack: List[InProgress] = field(default_factory=list)
+
+    # -- names -----------------------------------------------------------------
+
+    def resolve_global(self, fn, name: str) -> Tuple[bool, Any]:
+        code = fn.__code__
+        if fn.__closure__:
+            for var, cell in zip(code.co_freevars, fn.__closure__):
+                if var == name:
+                    try:
+                        return True, cell.cell_contents
+                    except ValueError:
+                        return False, None
+        if name in fn.__globals__:
+            return True, fn.__globals__[name]
+        if hasattr(builtins, name):
+            return True, getattr(builtins, name)
+        return False, None
+
+    def symbol_for(self, key, base: str) -> str:
+        sym = self.symbol_of.get(key)
+        if sym is None:
+            base = re.sub(r"\W", "_", base.replace("<lambda>", "lambda")) or "f"
+            sym, k = base, 2
+            taken = set(self.symbol_of.values())
+            while sym in taken:
+                sym, k = f"{base}_{k}", k + 1
+            self.symbol_of[key] = sym
+        return sym
+
+    # -- parsing -----------------------------------------------------------------
+
+    def parse(self, fn) -> Parsed:
+        p = self.parsed.get(fn)
+        if p is None:
+            src = get_source(fn)
+            check_function(src)
+            fdef, hidden = desugar(src.node)
+            p = self.parsed[fn] = Parsed(src, fdef, hidden)
+        return p
+
+    # -- specialization ------------------------------------------------------------
+
+    def specialize(self, fn, types: List[Type], loc: Optional[Loc] = None) -> Function:
+        key = (fn, tuple(types))
+        hit = self.lookup(key)
+        if hit is not None:
+            return hit
+        p = self.parse(fn)
+        n_params = len(p.fdef.args.args)
+        if len(types) != n_params:
+            raise TypingError(f"{fn.__name__}() takes {n_params} arguments, got {len(types)}",
+                              loc, "call")
+        return self.translate(key, fn.__name__, p.src, p.fdef, p.hidden, types, {}, loc)
+
+    def lookup(self, key) -> Optional[Function]:
+        if key in self.cache:
+            return self.cache[key]
+        for i, e in enumerate(self.stack):
+            if e.key == key:  # a recursive call: its return type is provisional
+                e.used = True
+                for deeper in self.stack[i + 1:]:
+                    deeper.tainted = True
+                return e.stub
+        return None
+
+    def translate(self, key, base: str, src, fdef, hidden, types, statics, loc) -> Function:
+        from ..passes.manager import run_default_pipeline
+        from .to_ir import FunctionTranslator
+        symbol = self.symbol_for(key, base)
+        assumed: Type = UNKNOWN
+        for _ in range(6):
+            stub = Function(symbol, types, [], assumed, src.loc(fdef))
+            entry = InProgress(key, stub)
+            self.stack.append(entry)
+            try:
+                f = FunctionTranslator(self, src, fdef, symbol, types, hidden, statics).build()
+            finally:
+                self.stack.pop()
+            if not entry.used:
+                break
+            new = join(assumed, f.result_type)
+            if new is None:
+                raise TypingError(f"the recursive function '{base}' returns {f.result_type} but "
+                                  f"its recursive call was typed {assumed}", src.loc(fdef),
+                                  "recursion")
+            if new == assumed:
+                break
+            assumed = new
+        if contains_unknown(f.result_type):
+            raise TypingError(f"cannot infer the return type of the recursive function '{base}': "
+                              "no path returns without recursing", src.loc(fdef), "recursion")
+        if entry.used and f.attrs.get("mutates"):
+            raise UnsupportedSyntax(f"the recursive function '{base}' writes into its array "
+                                    "arguments; this is not supported", src.loc(fdef),
+                                    "recursion")
+        run_default_pipeline(f)
+        self.by_symbol[symbol] = f
+        if not entry.tainted:
+            self.cache[key] = f
+        return f
+
+    # -- calls from a translator -----------------------------------------------------
+
+    def call_python(self, tr, fn, node) -> Value:
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            sig = None
+        args = [tr.expr(a) for a in node.args]
+        kwargs = {k.arg: tr.expr(k.value) for k in node.keywords}
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypingError(f"bad call to {fn.__name__}(): {e}", tr.loc(node), "call") from None
+        bound.apply_defaults()
+        values = [self.argument(tr, v, name, node) for name, v in bound.arguments.items()]
+        f = self.specialize(fn, [v.type for v in values], tr.loc(node))
+        return self.emit_call(tr, f, values, node)
+
+    def argument(self, tr, v, name: str, node) -> Value:
+        if isinstance(v, (Closure,)) or (not isinstance(v, Value) and hasattr(v, "obj")):
+            raise UnsupportedSyntax(f"passing a function as the argument '{name}' is not "
+                                    "supported", tr.loc(node), "function argument")
+        if isinstance(v, Value):
+            return v
+        if isinstance(v, tuple):
+            return tr.as_value(v, node)
+        return tr.as_value(tr.static_object(v, name, node), node)
+
+    def emit_call(self, tr, f: Function, values: List[Value], node) -> Value:
+        r = tr.b.op("call", values, {"callee": f.name}, result_types=[f.result_type]).result
+        mutated = f.attrs.get("mutates", ())
+        if mutated:
+            out = tr.tuple_item(r, 0)
+            for k, idx in enumerate(mutated):
+                self.rebind_mutated(tr, values[idx], tr.tuple_item(r, k + 1), node)
+            r = out
+        if isinstance(r.type, ArrayType):
+            aliased = [values[i] for i in f.attrs.get("aliases", ()) if i < len(values)]
+            if aliased:
+                tr.origins.same_as(r, *aliased)
+            else:
+                tr.origins.fresh(r)
+        return r
+
+    def rebind_mutated(self, tr, arg: Value, new: Value, node) -> None:
+        names = [n for n in tr.env.names() if tr.env.get(n) is arg and not n.startswith("$")]
+        if names:
+            tr.write_array(names[0], arg, new, node)
+            return
+        for n in tr.env.names():
+            v = tr.env.get(n)
+            if isinstance(v, Value) and tr.origins.get(v) & tr.origins.get(arg):
+                tr.refuse_aliased_write("the argument", n, node)
+
+    def call_closure(self, tr, closure: Closure, node) -> Value:
+        fdef = closure.node
+        nested = self.nested.get(id(fdef))
+        if nested is None:
+            nested = self.nested[id(fdef)] = desugar(fdef)
+        dfdef, hidden = nested
+        values = self.bind_closure_args(tr, fdef, node)
+        frees, statics = self.free_names(tr, dfdef, closure, node)
+        free_values = [tr.env[n] for n in frees]
+        for n in frees:
+            statics["$free:" + n] = None
+        types = [v.type for v in values + free_values]
+        key = ("closure", tr.src.fn, id(fdef), tuple(types),
+               tuple(sorted((k, id(v)) for k, v in statics.items() if isinstance(v, Closure))))
+        hit = self.lookup(key)
+        f = hit if hit is not None else self.translate(
+            key, closure.name, tr.src, dfdef, set(hidden) | set(frees), types, statics,
+            tr.loc(node))
+        return self.emit_call(tr, f, values + free_values, node)
+
+    def bind_closure_args(self, tr, fdef, node) -> List[Value]:
+        params = [a.id for a in fdef.args.args]
+        defaults = dict(zip(params[len(params) - len(fdef.args.defaults):], fdef.args.defaults))
+        given: Dict[str, Any] = {}
+        if len(node.args) > len(params):
+            raise TypingError(f"{len(params)} arguments expected, got {len(node.args)}",
+                              tr.loc(node), "call")
+        for p, a in zip(params, node.args):
+            given[p] = tr.value(a)
+        for k in node.keywords:
+            if k.arg not in params or k.arg in given:
+                raise TypingError(f"unexpected or repeated keyword argument '{k.arg}'",
+                                  tr.loc(k.value), "call")
+            given[k.arg] = tr.value(k.value)
+        for p in params:
+            if p not in given:
+                if p not in defaults:
+                    raise TypingError(f"missing argument '{p}'", tr.loc(node), "call")
+                given[p] = tr.value(defaults[p])
+        return [given[p] for p in params]
+
+    def free_names(self, tr, fdef, closure: Closure, node) -> Tuple[List[str], Dict[str, Any]]:
+        params = {a.id for a in fdef.args.args}
+        local = assigned_names(fdef.body) | params
+        loads = sorted({n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+                        and isinstance(n.ctx, gast.Load)} - local)
+        frees, statics = [], {}
+        for n in loads:
+            v = tr.env.get(n)
+            if v is None:
+                continue  # a global: resolved through the module's namespace
+            if isinstance(v, Closure):
+                statics[n] = v
+            elif isinstance(v, Unbound) or n in tr.env.unsure:
+                raise CompileError(f"'{n}' is used by the nested function '{closure.name}' but "
+                                   "may be unbound at this call", tr.loc(node), "closure")
+            elif isinstance(v, Value):
+                frees.append(n)
+            else:
+                raise UnsupportedSyntax(f"the nested function '{closure.name}' reads '{n}', "
+                                        "which is not a number, array or tuple", tr.loc(node),
+                                        "closure")
+        return frees, statics
+
+    # -- modules ----------------------------------------------------------------------
+
+    def module_for(self, entry: Function) -> Module:
+        m = Module()
+        work = [entry]
+        while work:
+            f = work.pop()
+            if f.name in m:
+                continue
+            m.add(f)
+            for callee in f.callees():
+                g = self.by_symbol.get(callee)
+                if g is None:
+                    raise CompileError(f"internal: missing function @{callee}")
+                work.append(g)
+        return m
+
+
+REGISTRY = Registry()

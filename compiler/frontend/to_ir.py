@@ -1,0 +1,550 @@
+"""AST -> typed IR: statements, control flow, merges and loops.
+
+Assumes: a desugared gast FunctionDef (one final return, no break/continue) and
+the parameter types of the signature being specialized.
+Guarantees: builds an IR function whose types are inferred while building: at
+`if` merges and loop back-edges the types of a variable are joined (i64 with
+f64 gives f64, a conversion is inserted); loops are rebuilt until their carried
+variables and types stop changing. A name unbound on some path is a
+CompileError where it is read (names the desugarer introduced are exempt: it
+guarantees they are set where read). A write through one name to an array
+reaches every other name bound to the same array; a write that would change a
+view still read under another name is refused.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import gast
+
+from ..errors import CompileError, TypingError, UnsupportedSyntax
+from ..ir.builder import Builder
+from ..ir.core import Block, Function, Op, Region, Value
+from ..ir.types import ArrayType, I64, TupleType, Type, UNKNOWN, UnknownType, join
+from .exprs import ExprTranslator
+from .scope import Closure, Env, Unbound, assigned_names
+
+MAX_LOOP_PASSES = 8
+FREE = "$free:"      # statics key prefix: extra parameters for a closure's free names
+PARAM = "$param:"    # env key prefix: the current version of an array argument
+
+
+class FunctionTranslator(ExprTranslator):
+    """Translates one function body for one signature."""
+
+    def __init__(self, ctx, src, fdef, symbol: str, param_types: Sequence[Type],
+                 hidden: set, statics: Optional[Dict[str, object]] = None):
+        super().__init__(ctx, src)
+        self.fdef = fdef
+        self.symbol = symbol
+        self.param_types = list(param_types)
+        self.hidden = set(hidden)
+        self.statics = dict(statics or {})
+        self.returned: Optional[Value] = None
+        self._reads = None
+
+    # -- entry ---------------------------------------------------------------
+
+    def param_names(self) -> List[str]:
+        names = [a.id for a in self.fdef.args.args]
+        return names + [k[len(FREE):] for k in self.statics if k.startswith(FREE)]
+
+    def build(self) -> Function:
+        names = self.param_names()
+        f = Function(self.symbol, self.param_types, names, UNKNOWN, self.loc(self.fdef))
+        self.function = f
+        self.b = Builder(f.body.block, self.loc(self.fdef))
+        self.env = Env()
+        for name, p in zip(names, f.params):
+            self.env[name] = p
+            if isinstance(p.type, ArrayType):
+                self.origins.fresh(p)
+                self.env[PARAM + name] = p
+        for k, v in self.statics.items():
+            if not k.startswith(FREE):
+                self.env[k] = v
+        self.block(self.fdef.body)
+        if self.returned is None:
+            self.emit_return(None, self.fdef)
+        return f
+
+    # -- statements ----------------------------------------------------------
+
+    def block(self, stmts) -> None:
+        for s in stmts:
+            with self.b.at_loc(self.loc(s)):
+                self.stmt(s)
+
+    def stmt(self, s) -> None:
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is None:
+            raise UnsupportedSyntax(f"'{type(s).__name__}' statements are not supported",
+                                    self.loc(s), type(s).__name__)
+        method(s)
+
+    def stmt_Pass(self, s) -> None:
+        pass
+
+    def stmt_Expr(self, s) -> None:
+        v = s.value
+        if isinstance(v, gast.Constant):
+            return  # a docstring: no effect
+        if isinstance(v, gast.Call):
+            self.expr(v)  # a call kept for its effect on array arguments
+            return
+        raise UnsupportedSyntax("this expression statement has no effect", self.loc(s),
+                                "expression statement")
+
+    def stmt_Assert(self, s) -> None:
+        cond = self.truth(self.value(s.test), s.test)
+        msg = s.msg.value if isinstance(s.msg, gast.Constant) else ""
+        self.b.op("assert", [cond], {"msg": msg} if msg else {}, result_types=[])
+
+    def stmt_AnnAssign(self, s) -> None:
+        if s.value is not None:
+            self.assign(s.target, self.expr(s.value), s)
+
+    def stmt_Assign(self, s) -> None:
+        value = self.expr(s.value)
+        for t in s.targets:
+            self.assign(t, value, s)
+
+    def stmt_AugAssign(self, s) -> None:
+        t = s.target
+        if isinstance(t, gast.Name):
+            old = self.read_name(t.id, t)
+            new = self.binop(s.op, old, self.value(s.value), s)
+            if isinstance(old.type, ArrayType):
+                if not isinstance(new.type, ArrayType) or new.type.ndim != old.type.ndim:
+                    raise TypingError(f"'{t.id} {self.op_text(s.op)}= ...' would change the "
+                                      "shape of the array", self.loc(s), "augmented assignment")
+                new = self.b.convert(new, old.type.dtype)
+                self.name_value(new, t.id)
+                self.write_array(t.id, old, new, s)
+            else:
+                self.bind(t.id, self.name_value(new, t.id))
+            return
+        if isinstance(t, gast.Subscript):
+            base, spec, idx = self.subscript_target(t)
+            arr = self.read_name(base, t)
+            cur = self.getitem(arr, spec, idx, t)
+            new = self.binop(s.op, cur, self.value(s.value), s)
+            self.store_item(base, arr, spec, idx, new, s)
+            return
+        raise UnsupportedSyntax("augmented assignment to this target is not supported",
+                                self.loc(t), "augmented assignment")
+
+    def stmt_FunctionDef(self, s) -> None:
+        for d in s.args.defaults:
+            if not isinstance(d, gast.Constant):
+                raise UnsupportedSyntax("nested functions may only have constant defaults",
+                                        self.loc(d), "default argument")
+        self.env[s.name] = Closure(s, s.name, self.env)
+
+    def stmt_Return(self, s) -> None:
+        if self.returned is not None:
+            raise CompileError("internal: more than one return after desugaring", self.loc(s))
+        value = self.expr(s.value) if s.value is not None else None
+        self.emit_return(value, s)
+
+    def emit_return(self, value, node) -> None:
+        if value is not None:
+            value = self.as_value(value, node)
+        mutated = []
+        for name, p in zip(self.param_names(), self.function.params):
+            cur = self.env.get(PARAM + name)
+            if isinstance(cur, Value) and cur is not p:
+                mutated.append((p.index, cur))
+        with self.b.at_loc(self.loc(node)):
+            if value is None:
+                value = self.b.const(None)
+            self.function.attrs["aliases"] = self.returned_aliases(value)
+            if mutated:
+                self.function.attrs["mutates"] = tuple(i for i, _ in mutated)
+                value = self.b.emit("tuple", value, *[v for _, v in mutated])
+            self.function.result_type = value.type
+            self.b.op("return", [value], result_types=[])
+        self.returned = value
+
+    def returned_aliases(self, value: Value) -> tuple:
+        """Indices of array parameters the returned value may share memory with."""
+        parts = value.op.operands if hasattr(value, "op") and value.op.name == "tuple" \
+            else [value]
+        mine = frozenset()
+        for v in parts:
+            mine |= self.origins.get(v)
+        return tuple(p.index for p in self.function.params
+                     if isinstance(p.type, ArrayType) and self.origins.get(p) & mine)
+
+    def fresh_name(self, base: str) -> str:
+        """A hidden variable name that clashes with nothing in the function."""
+        k = 0
+        name = base
+        while name in self.env or name in self.hidden:
+            k += 1
+            name = f"{base}_{k}"
+        self.hidden.add(name)
+        return name
+
+    # -- assignment ------------------------------------------------------------
+
+    def bind(self, name: str, value) -> None:
+        self.env[name] = value
+
+    def name_value(self, v: Value, name: str) -> Value:
+        """Give `v` the source name `name` unless it already carries one."""
+        if isinstance(v, Value) and not v.name:
+            v.name = name
+        return v
+
+    def assign(self, target, value, node) -> None:
+        if isinstance(target, gast.Name):
+            if isinstance(value, Value):
+                self.name_value(value, target.id)
+            self.bind(target.id, value)
+            return
+        if isinstance(target, (gast.Tuple, gast.List)):
+            self.unpack(target, value, node)
+            return
+        if isinstance(target, gast.Subscript):
+            base, spec, idx = self.subscript_target(target)
+            arr = self.read_name(base, target)
+            self.store_item(base, arr, spec, idx, self.as_value(value, node), node)
+            return
+        raise UnsupportedSyntax(f"assignment to {type(target).__name__} is not supported",
+                                self.loc(target), "assignment target")
+
+    def unpack(self, target, value, node) -> None:
+        n = len(target.elts)
+        if isinstance(value, tuple):  # a static sequence (e.g. from zip/enumerate)
+            items = list(value)
+        else:
+            v = self.as_value(value, node)
+            if isinstance(v.type, TupleType):
+                items = [self.tuple_item(v, i) for i in range(len(v.type.elts))]
+            else:
+                raise TypingError(f"cannot unpack a value of type {v.type} (only tuples "
+                                  "unpack)", self.loc(node), "unpacking")
+        if len(items) != n:
+            raise TypingError(f"cannot unpack {len(items)} values into {n} names",
+                              self.loc(node), "unpacking")
+        for t, item in zip(target.elts, items):
+            self.assign(t, item, node)
+
+    def subscript_target(self, t) -> Tuple[str, tuple, List[Value]]:
+        """`a[i][j] = v` and `a[i, j] = v`: the base name and one merged index."""
+        chain = []
+        base = t
+        while isinstance(base, gast.Subscript):
+            chain.append(base.slice)
+            base = base.value
+        if not isinstance(base, gast.Name):
+            raise UnsupportedSyntax("only assignments into named arrays are supported",
+                                    self.loc(t), "subscript assignment")
+        spec: tuple = ()
+        idx: List[Value] = []
+        for k, sl in enumerate(reversed(chain)):
+            s2, i2 = self.index_spec(sl)
+            if k < len(chain) - 1 and any(e != "i" for e in s2):
+                raise UnsupportedSyntax("assigning through a slice of a slice is not "
+                                        "supported; use one index a[i, j]", self.loc(t),
+                                        "chained subscript assignment")
+            spec, idx = spec + s2, idx + i2
+        return base.id, spec, idx
+
+    def store_item(self, base: str, arr: Value, spec, idx, value: Value, node) -> None:
+        if not isinstance(arr.type, ArrayType):
+            raise TypingError(f"'{base}' is {arr.type}, not an array: it cannot be assigned "
+                              "into", self.loc(node), "subscript assignment")
+        value = self.b.convert(value, arr.type.dtype)
+        new = self.b.op("setitem", [arr] + list(idx) + [value], {"index": tuple(spec)},
+                        names=(base,)).result
+        self.write_array(base, arr, new, node)
+
+    def write_array(self, name: str, old: Value, new: Value, node) -> None:
+        """Rebind `name` and every alias of `old` to `new`; refuse unsafe views."""
+        self.origins.same_as(new, old)
+        mine = self.origins.get(old)
+        for other in self.env.names():
+            v = self.env.get(other)
+            if other == name or not isinstance(v, Value):
+                continue
+            if v is old:
+                self.env[other] = new
+            elif mine & self.origins.get(v):
+                self.refuse_aliased_write(name, other, node)
+        self.env[name] = new
+
+    def refuse_aliased_write(self, name: str, other: str, node) -> None:
+        if other.startswith(PARAM):
+            raise CompileError(f"writing into '{name}' changes the argument '{other[7:]}' "
+                               "through a view; write into the argument itself, or copy",
+                               self.loc(node), "aliased write")
+        if other.startswith("$") or other in self.hidden or not self.may_read_later(other, node):
+            return
+        raise CompileError(f"writing into '{name}' would also change '{other}' (they share "
+                           "memory); adjoin treats arrays as values: use .copy() to make "
+                           "an independent array", self.loc(node), "aliased write")
+
+    def may_read_later(self, name: str, node) -> bool:
+        line = getattr(node, "lineno", 0) or 0
+        if self._reads is None:
+            loops = [(s.lineno, s.end_lineno or s.lineno) for s in gast.walk(self.fdef)
+                     if isinstance(s, (gast.For, gast.While)) and getattr(s, "lineno", None)]
+            self._reads = [(n.id, n.lineno or 0, [sp for sp in loops
+                                                   if sp[0] <= (n.lineno or 0) <= sp[1]])
+                           for n in gast.walk(self.fdef)
+                           if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+        return any(n == name and (ln > line or any(a <= line <= b for a, b in spans))
+                   for n, ln, spans in self._reads)
+
+    # -- merges ----------------------------------------------------------------
+
+    def merged_type(self, name: str, types: List[Type], node) -> Type:
+        t = types[0]
+        for u in types[1:]:
+            j = join(t, u)
+            if j is None:
+                what = "the function returns" if name in self.hidden and \
+                    name.startswith("result") else f"'{name}' is"
+                raise TypingError(f"{what} {t} on one path and {u} on another; adjoin needs "
+                                  "one type per variable", self.loc(node), "type merge")
+            t = j
+        return t
+
+    def coerce(self, v: Value, t: Type) -> Value:
+        if v.type == t or isinstance(v.type, UnknownType) or isinstance(t, UnknownType):
+            return v
+        if isinstance(t, TupleType):
+            parts = [self.coerce(self.tuple_item(v, i), et) for i, et in enumerate(t.elts)]
+            return self.b.emit("tuple", *parts)
+        return self.b.convert(v, t.dtype if isinstance(t, ArrayType) else t)
+
+    def finish(self, op: Op, names: List[str], types: List[Type]) -> None:
+        """Give `op` its results, bind them, and record their aliasing."""
+        shown = [n[n.index(":") + 1:] if n.startswith("$") else n for n in names]
+        op.set_results(types, shown)
+        for name, r in zip(names, op.results):
+            self.env[name] = r
+            if isinstance(r.type, ArrayType):
+                srcs = [blk.ops[-1].operands[r.index] for blk in (rg.block for rg in op.regions)
+                        if blk.ops and blk.ops[-1].name == "yield"]
+                if op.name in ("for", "while"):
+                    srcs.append(op.operands[r.index + (3 if op.name == "for" else 0)])
+                self.origins.same_as(r, *srcs)
+
+    def stmt_If(self, s) -> None:
+        cond = self.truth(self.value(s.test), s.test)
+        before = self.env
+        op = self.b.insert(Op("if", [cond], [], {}, [Region([Block()]), Region([Block()])],
+                              self.loc(s)))
+        envs = []
+        for region, body in zip(op.regions, (s.body, s.orelse)):
+            self.env = before.copy()
+            with self.b.at_end(region.block):
+                self.block(body)
+            envs.append(self.env)
+        self.env = before
+        names, types, pairs = [], [], []
+        for name in sorted(set(envs[0].names()) | set(envs[1].names())):
+            a, b = envs[0].get(name), envs[1].get(name)
+            unsure = name in envs[0].unsure or name in envs[1].unsure
+            if a is b:
+                if a is not None:
+                    self.env[name] = a
+                    if unsure:
+                        self.env.unsure.add(name)
+                continue
+            if isinstance(a, Closure) or isinstance(b, Closure):
+                raise UnsupportedSyntax(f"'{name}' is a function on one branch only",
+                                        self.loc(s), "conditional function")
+            vals = [v if isinstance(v, Value) else None for v in (a, b)]
+            if vals == [None, None]:
+                self.env[name] = Unbound(f"no path assigns it before line {s.lineno}")
+                continue
+            names.append(name)
+            types.append(self.merged_type(name, [v.type for v in vals if v is not None], s))
+            pairs.append(vals)
+            if None in vals or unsure:
+                self.env.unsure.add(name)
+        for k in range(2):
+            with self.b.at_end(op.regions[k].block):
+                self.b.yield_([self.coerce(p[k], t) if p[k] is not None else self.b.undef(t)
+                               for p, t in zip(pairs, types)])
+        unsure = set(self.env.unsure)
+        self.finish(op, names, types)
+        self.env.unsure |= {n for n in unsure if n in names}
+
+    # -- loops -----------------------------------------------------------------
+
+    def is_carriable(self, env: Env, n: str) -> bool:
+        """Defined before the loop, or a desugarer variable with no value yet."""
+        v = env.get(n)
+        return isinstance(v, Value) or (n in self.hidden and isinstance(v, Unbound))
+
+    def carried_guess(self, body) -> List[str]:
+        names = [n for n in sorted(assigned_names(body)) if self.is_carriable(self.env, n)]
+        values = {id(self.env.get(n)) for n in names if isinstance(self.env.get(n), Value)}
+        names += [n for n in self.env.names()
+                  if n not in names and id(self.env.get(n)) in values]
+        return names
+
+    @staticmethod
+    def type_before(env: Env, n: str) -> Type:
+        v = env.get(n)
+        return v.type if isinstance(v, Value) else UNKNOWN
+
+    def init_value(self, env: Env, n: str, t: Type) -> Value:
+        v = env.get(n)
+        return self.coerce(v, t) if isinstance(v, Value) else self.b.undef(t)
+
+    def build_loop(self, node, kind: str, operands: List[Value], body_stmts,
+                   bind_index=None, test=None) -> None:
+        """Build a `for` (operands lo, hi, step) or a `while` loop over `body_stmts`."""
+        before = self.env
+        carried = self.carried_guess(body_stmts)
+        types = [self.type_before(before, n) for n in carried]
+        for _ in range(MAX_LOOP_PASSES):
+            mark = len(self.b.block.ops) if self.b.index is None else None
+            op, body_env = self.loop_attempt(node, kind, operands, body_stmts, carried, types,
+                                             bind_index, test, before)
+            grown = [n for n in before.names() if n not in carried
+                     and self.is_carriable(before, n) and body_env.get(n) is not before[n]]
+            new_types = []
+            for n, t in zip(carried, types):
+                v = body_env.get(n)
+                if not isinstance(v, Value):
+                    raise CompileError(f"'{n}' may be unbound at the end of the loop body",
+                                       self.loc(node), "loop variable")
+                new_types.append(self.merged_type(n, [t, v.type], node))
+            if not grown and new_types == types:
+                break
+            self.discard(op, mark)
+            carried = carried + grown
+            types = new_types + [self.type_before(before, n) for n in grown]
+        else:
+            raise CompileError("the types of the loop's variables do not settle",
+                               self.loc(node), "loop")
+        with self.b.at_end(op.regions[-1].block):
+            self.b.yield_([self.coerce(body_env[n], t) for n, t in zip(carried, types)])
+        self.env = before
+        self.finish(op, carried, types)
+        for n in body_env.names():
+            if n not in before and isinstance(body_env.get(n), Value):
+                self.env[n] = Unbound(f"it is assigned only inside the loop at line "
+                                      f"{node.lineno}, which may run zero times; assign it "
+                                      "before the loop")
+
+    def discard(self, op: Op, mark: Optional[int]) -> None:
+        blk = op.parent
+        op.erase()
+        if mark is not None:
+            del blk.ops[mark:]
+
+    def loop_attempt(self, node, kind, operands, body_stmts, carried, types, bind_index,
+                     test, before: Env):
+        inits = [self.init_value(before, n, t) for n, t in zip(carried, types)]
+        shown = [n[n.index(":") + 1:] if n.startswith("$") else n for n in carried]
+        if kind == "for":
+            index_name = node.target.id if isinstance(node.target, gast.Name) else "k"
+            body = Block([I64] + types, [index_name] + shown)
+            op = Op("for", list(operands) + inits, [], {}, [Region([body])], self.loc(node))
+            args = body.args[1:]
+        else:
+            cond = Block(types, shown)
+            body = Block(types, shown)
+            op = Op("while", inits, [], {}, [Region([cond]), Region([body])], self.loc(node))
+            args = body.args
+            self.env = before.copy()
+            for n, a in zip(carried, cond.args):
+                self.env[n] = a
+            with self.b.at_end(cond), self.b.at_loc(self.loc(node.test)):
+                c = self.truth(self.value(test), test)
+                self.b.op("condition", [c], result_types=[])
+        self.b.insert(op)
+        self.env = before.copy()
+        for n, a in zip(carried, args):
+            self.env[n] = a
+            if isinstance(a.type, ArrayType) and isinstance(before.get(n), Value):
+                self.origins.same_as(a, before[n])
+        with self.b.at_end(body):
+            if bind_index is not None:
+                bind_index(body.args[0])
+            self.block(body_stmts)
+        body_env, self.env = self.env, before
+        return op, body_env
+
+    def stmt_While(self, s) -> None:
+        self.build_loop(s, "while", [], s.body, test=s.test)
+
+    def stmt_For(self, s) -> None:
+        it = s.iter
+        callee = self.static_callee(it.func) if isinstance(it, gast.Call) else None
+        if callee is range:
+            lo, hi, st = self.range_args(it)
+            self.build_loop(s, "for", [lo, hi, st], s.body,
+                            bind_index=lambda i: self.assign(s.target, i, s))
+            return
+        if callee is enumerate or callee is zip:
+            seqs = [self.value(a) for a in it.args[:1 if callee is enumerate else None]]
+        else:
+            seqs = [self.value(it)]
+        if any(isinstance(q.type, TupleType) for q in seqs):
+            self.unrolled_for(s, callee, seqs, it)
+            return
+        for q in seqs:
+            if not isinstance(q.type, ArrayType):
+                raise TypingError(f"cannot iterate over a value of type {q.type}",
+                                  self.loc(it), "for loop")
+        n = self.b.emit("dim", seqs[0], axis=0)
+        for q in seqs[1:]:
+            n = self.b.emit("minimum", n, self.b.emit("dim", q, axis=0))
+        start = self.value(it.args[1]) if callee is enumerate and len(it.args) > 1 else None
+
+        def bind(i):
+            items = [self.getitem(q, ("i",), [i], s) for q in seqs]
+            if callee is enumerate:
+                idx = i if start is None else self.b.emit("add", i, start)
+                self.assign(s.target, (idx, items[0]), s)
+            elif callee is zip:
+                self.assign(s.target, tuple(items), s)
+            else:
+                self.assign(s.target, items[0], s)
+        zero, one = self.b.const(0), self.b.const(1)
+        self.build_loop(s, "for", [zero, n, one], s.body, bind_index=bind)
+
+    def unrolled_for(self, s, callee, seqs, it) -> None:
+        """A loop over a tuple: its elements may differ in type, so the body repeats."""
+        lengths = [len(q.type.elts) if isinstance(q.type, TupleType) else self.static_dim(q)
+                   for q in seqs]
+        if any(n is None for n in lengths):
+            raise CompileError("zip of a tuple with an array is not supported",
+                               self.loc(it), "for loop")
+        for k in range(min(lengths)):
+            items = [self.tuple_item(q, k) if isinstance(q.type, TupleType)
+                     else self.getitem(q, ("i",), [self.b.const(k)], s) for q in seqs]
+            if callee is enumerate:
+                self.assign(s.target, (self.b.const(k), items[0]), s)
+            elif callee is zip:
+                self.assign(s.target, tuple(items), s)
+            else:
+                self.assign(s.target, items[0], s)
+            self.block(s.body)
+
+    def range_args(self, call) -> Tuple[Value, Value, Value]:
+        if call.keywords or not 1 <= len(call.args) <= 3:
+            raise TypingError("range() takes 1 to 3 positional arguments", self.loc(call),
+                              "range")
+        args = [self.value(a) for a in call.args]
+        for a, node in zip(args, call.args):
+            if a.type != I64 and not isinstance(a.type, UnknownType):
+                if a.type.__class__.__name__ == "ScalarType" and a.type.name == "bool":
+                    continue
+                raise TypingError(f"range() needs integers, got {a.type}", self.loc(node),
+                                  "range")
+        args = [self.b.convert(a, I64) for a in args]
+        if len(args) == 1:
+            return self.b.const(0), args[0], self.b.const(1)
+        if len(args) == 2:
+            return args[0], args[1], self.b.const(1)
+        return args[0], args[1], args[2]

@@ -1,0 +1,58 @@
+"""Common subexpression elimination.
+
+Assumes: verified IR.
+Guarantees: a pure, region-free op identical to one that dominates it (same
+name, operands, attributes and result types) is replaced by the earlier one.
+Array allocations are never merged: each stays a distinct array, which keeps
+in-place updates possible.
+"""
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+from ..ir.core import Block, Function, Op, Value, replace_uses
+from ..ir.ops import OPS, is_pure
+
+
+def _freeze(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, float) and v != v:
+        return ("nan",)
+    if isinstance(v, float):
+        return ("f", v, str(v))  # keeps 0.0 and -0.0 apart
+    return v
+
+
+def _key(op: Op) -> Tuple:
+    return (op.name, tuple(id(v) for v in op.operands),
+            tuple(sorted((k, _freeze(v)) for k, v in op.attrs.items())),
+            tuple(str(r.type) for r in op.results))
+
+
+def cse(f: Function) -> None:
+    _block(f.body.block, {}, f.body.block)
+
+
+def _block(b: Block, seen: Dict[Tuple, Op], root: Block) -> None:
+    scope = dict(seen)
+    for op in list(b.ops):
+        for region in op.regions:
+            _block(region.block, scope, root)
+        d = OPS.get(op.name)
+        if op.regions or not op.results or d is None or "alloc" in d.tags or not is_pure(op):
+            continue
+        k = _key(op)
+        prev = scope.get(k)
+        if prev is None:
+            scope[k] = op
+            continue
+        for old, new in zip(op.results, prev.results):
+            _rename(old, new)
+            replace_uses(root, old, new)
+        op.erase()
+
+
+def _rename(old: Value, new: Value) -> None:
+    if not new.name and old.name:
+        new.name = old.name

@@ -1,0 +1,124 @@
+"""In-place update marking: which array writes may reuse their target's memory.
+
+Assumes: verified IR; arrays have value semantics (`setitem` returns a new array).
+Guarantees: sets `inplace = true` on a `setitem`/`addat` exactly when writing
+into the target's memory is unobservable: the target is dead after the write, no
+other value that may share its memory is read later, the memory is not a
+parameter's (callers own their arguments) or a popped tape value, and it was not
+pushed on the tape before. Otherwise the backends copy first.
+"""
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, List
+
+from ..ir.core import Function, Op, Value
+from ..ir.types import ArrayType, TupleType
+from .liveness import Liveness
+
+_VIEW = ("getitem", "transpose", "reshape", "ravel", "tuple_get")
+_SAME_AS_TARGET = ("setitem", "addat")
+
+
+def _holds_array(t) -> bool:
+    if isinstance(t, ArrayType):
+        return True
+    return isinstance(t, TupleType) and any(_holds_array(e) for e in t.elts)
+
+
+class Objects:
+    """May-point-to sets of array values: which allocations each value may be."""
+
+    PARAM, POPPED = "param", "popped"
+
+    def __init__(self, f: Function):
+        self.of: Dict[int, FrozenSet] = {}
+        self.values: List[Value] = []
+        for p in f.params:
+            self.set(p, frozenset([(self.PARAM, p.index)]))
+        for _ in range(10):  # loops: iterate until the sets settle
+            self.changed = False
+            for op in f.walk():
+                self.visit(op)
+            if not self.changed:
+                break
+
+    def get(self, v: Value) -> FrozenSet:
+        return self.of.get(id(v), frozenset())
+
+    def set(self, v: Value, s: FrozenSet) -> None:
+        if not _holds_array(v.type):
+            return
+        old = self.of.get(id(v))
+        if old is None:
+            self.values.append(v)
+        new = (old or frozenset()) | s
+        if new != old:
+            self.of[id(v)] = new
+            self.changed = True
+
+    def union(self, vals) -> FrozenSet:
+        s: FrozenSet = frozenset()
+        for v in vals:
+            s |= self.get(v)
+        return s
+
+    def visit(self, op: Op) -> None:
+        name = op.name
+        if name in _VIEW or name in _SAME_AS_TARGET:
+            for r in op.results:
+                self.set(r, self.get(op.operands[0]))
+        elif name == "if":
+            for r in op.results:
+                self.set(r, self.union(rg.block.ops[-1].operands[r.index] for rg in op.regions))
+        elif name in ("for", "while"):
+            off, shift = (3, 1) if name == "for" else (0, 0)
+            body = op.regions[-1].block
+            for r in op.results:
+                k = r.index
+                s = self.get(op.operands[off + k]) | self.get(body.ops[-1].operands[k])
+                self.set(r, s)
+                self.set(body.args[k + shift], s)
+                if name == "while":
+                    self.set(op.regions[0].block.args[k], s)
+        elif name == "pop":
+            for r in op.results:
+                self.set(r, frozenset([(self.POPPED, id(op), r.index)]))
+        elif name in ("tuple", "call"):
+            for r in op.results:
+                self.set(r, self.union(op.operands) | frozenset([("new", id(op))]))
+        else:
+            for r in op.results:
+                self.set(r, frozenset([("new", id(op), r.index)]))
+
+
+def mark_inplace(f: Function) -> None:
+    lv = Liveness(f)
+    objs = Objects(f)
+    pushes = [op for op in f.walk() if op.name == "push"]
+    for op in f.walk():
+        if op.name in _SAME_AS_TARGET:
+            op.attrs["inplace"] = _can_write(op, lv, objs, pushes)
+
+
+def _can_write(op: Op, lv: Liveness, objs: Objects, pushes: List[Op]) -> bool:
+    target = op.operands[0]
+    mine = objs.get(target)
+    if any(o[0] in (Objects.PARAM, Objects.POPPED) for o in mine):
+        return False
+    p = lv.pos[id(op)]
+    if lv.live_after(target, p):
+        return False
+    own = {id(r) for r in op.results}
+    for u in objs.values:
+        if u is target or id(u) in own or not (objs.get(u) & mine):
+            continue
+        if lv.live_after(u, p):
+            return False
+    loops = lv.enclosing_loops(op)
+    for push in pushes:
+        if not any(objs.get(v) & mine for v in push.operands[1:]):
+            continue
+        q = lv.pos[id(push)]
+        if q < p or any(lv.pos[id(L)] <= q <= lv.end[id(L)] for L in loops):
+            return False
+    return True
