@@ -133,4 +133,61 @@ def ir(fn: Callable, *args: Any, **kwargs: Any) -> str:
     return print_module(module_of(specialize(f, signature_of(f, values))))
 
 
+def ir_text(fn: Callable, values: Optional[Sequence[Any]], types: Optional[Sequence[Type]],
+            locs: bool = False) -> str:
+    """The IR for example values or for explicit types (used by the command line)."""
+    f = unwrap(fn)
+    if types is None:
+        types = signature_of(f, bind_arguments(f, values or (), {}))
+    check_arity(f, types)
+    return print_module(module_of(specialize(f, types)), locs=locs)
+
+
+def check_arity(fn: Callable, types: Sequence[Type]) -> None:
+    n = len(inspect.signature(fn).parameters)
+    if len(types) != n:
+        raise TypeError(f"{fn.__name__}() takes {n} arguments, the signature gives {len(types)}")
+
+
+_SIG_SCALARS = {"f64": "f64", "float": "f64", "float64": "f64", "f32": "f32",
+                "float32": "f32", "i64": "i64", "int": "i64", "int64": "i64", "bool": "bool"}
+
+
+def parse_signature(text: str) -> Tuple[Type, ...]:
+    """Types from text like "f64[:], i64" or "array<f64, 2>, f64"."""
+    from .ir.types import ArrayType, SCALARS, parse_type
+    out = []
+    depth, item, items = 0, "", []
+    for ch in text:
+        if ch in "<[(":
+            depth += 1
+        elif ch in ">])":
+            depth -= 1
+        if ch == "," and depth == 0:
+            items.append(item)
+            item = ""
+        else:
+            item += ch
+    if item.strip():
+        items.append(item)
+    for raw in items:
+        s = raw.strip()
+        base, _, dims = s.partition("[")
+        name = _SIG_SCALARS.get(base.strip())
+        try:
+            if name is None:
+                out.append(parse_type(s))
+            elif dims:
+                ndim = dims.rstrip("]").count(":")
+                if ndim == 0:
+                    raise ValueError(s)
+                out.append(ArrayType(SCALARS[name], ndim))
+            else:
+                out.append(SCALARS[name])
+        except ValueError:
+            raise ValueError(f"cannot read the type {s!r} in the signature {text!r}; write "
+                             "types like f64, i64, bool, f64[:], f64[:, :]") from None
+    return tuple(out)
+
+
 __all__ = ["differentiable", "Differentiable", "ir", "CompileError"]

@@ -225,6 +225,9 @@ def _fold_convert(op: Op) -> Optional[List[Value]]:
 
 def _merge_getitem(op: Op) -> Optional[List[Value]]:
     inner = getattr(op.operands[0], "op", None)
+    if inner is not None and inner.name == "setitem" and _same_element(inner, op):
+        v = inner.operands[-1]
+        return [v] if v.type == op.result.type else None
     if inner is None or inner.name != "getitem" or any(e != "i" for e in inner.attrs["index"]):
         return None
     base = inner.operands[0]
@@ -235,6 +238,13 @@ def _merge_getitem(op: Op) -> Optional[List[Value]]:
                 {"index": spec}, (), op.loc, [op.result.name])
     op.parent.insert_before(op, merged)
     return [merged.result]
+
+
+def _same_element(store: Op, load: Op) -> bool:
+    """Whether `load` reads exactly the element `store` wrote (x[i, j] after x[i, j] = v)."""
+    spec = store.attrs["index"]
+    return spec == load.attrs["index"] and all(e == "i" for e in spec) and \
+        len(spec) == store.result.type.ndim and store.operands[1:-1] == load.operands[1:]
 
 
 _SHAPE_PRESERVING = ("zeros_like", "ones_like", "empty_like", "full_like", "copy", "setitem",

@@ -1,0 +1,131 @@
+"""The `adjoin` command.
+
+    adjoin ir   path/to/file.py:func (--args "1.0, 3" | --signature "f64, i64") [--locs]
+    adjoin show path/to/file.py:func (--args ... | --signature ...) [--wrt x,y] [--ir]
+
+Assumes: the file can be imported as a module (it is executed, as `python file.py`
+would, but with a module name other than `__main__`).
+Guarantees: output on stdout; any user error (missing file or function, bad
+arguments, code adjoin cannot compile) prints one line `adjoin: ...` on stderr
+and exits with status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import os
+import sys
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .errors import AdjoinError, CompileError
+
+
+class UsageError(Exception):
+    """A mistake on the command line."""
+
+
+def load_function(target: str) -> Callable:
+    path, sep, name = target.rpartition(":")
+    if not sep or not path or not name:
+        raise UsageError(f"expected path/to/file.py:function, got {target!r}")
+    if not os.path.isfile(path):
+        raise UsageError(f"no such file: {path}")
+    mod_name = "adjoin_cli_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
+    spec = importlib.util.spec_from_file_location(mod_name, os.path.abspath(path))
+    if spec is None or spec.loader is None:
+        raise UsageError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # the user's module failed while importing
+        raise UsageError(f"importing {path} failed: {type(e).__name__}: {e}") from None
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise UsageError(f"{path} has no function '{name}'")
+    if not callable(fn):
+        raise UsageError(f"'{name}' in {path} is not a function")
+    return fn
+
+
+def example_arguments(text: Optional[str], fn: Callable) -> Tuple[Any, ...]:
+    if text is None:
+        raise UsageError("give example arguments with --args \"1.0, 3\" or types with "
+                         "--signature \"f64, i64\"")
+    env = {"np": np, "numpy": np, "math": math}
+    try:
+        value = eval("(" + text + ",)" if text.strip() else "()", env)  # noqa: S307
+    except Exception as e:
+        raise UsageError(f"cannot evaluate --args {text!r}: {e}") from None
+    return tuple(value)
+
+
+def _specialized(args) -> Tuple[Callable, Optional[Tuple[Any, ...]], Optional[Tuple]]:
+    from .api import parse_signature, unwrap
+    fn = unwrap(load_function(args.target))
+    if args.signature is not None:
+        return fn, None, parse_signature(args.signature)
+    return fn, example_arguments(args.args, fn), None
+
+
+def cmd_ir(args) -> str:
+    from .api import ir_text
+    fn, values, types = _specialized(args)
+    return ir_text(fn, values, types, locs=args.locs)
+
+
+def cmd_show(args) -> str:
+    from .api import ir_text, show_text
+    fn, values, types = _specialized(args)
+    wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else None
+    parts: List[str] = []
+    if args.ir:
+        parts.append(ir_text(fn, values, types))
+    parts.append(show_text(fn, values, types, wrt, emit=args.emit))
+    return "\n\n".join(parts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="adjoin", description="adjoin: a differentiating compiler "
+                                "for Python")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("target", help="path/to/file.py:function")
+        sp.add_argument("--args", help='example arguments, e.g. "1.0, 3" or "np.ones(4), 2"')
+        sp.add_argument("--signature", help='argument types, e.g. "f64, i64" or "f64[:], i64"')
+    sp = sub.add_parser("ir", help="print the typed SSA IR of a function")
+    common(sp)
+    sp.add_argument("--locs", action="store_true", help="print source locations")
+    sp.set_defaults(run=cmd_ir)
+    sp = sub.add_parser("show", help="print the generated gradient code of a function")
+    common(sp)
+    sp.add_argument("--wrt", help="arguments to differentiate, by name: x,y (default: first)")
+    sp.add_argument("--ir", action="store_true", help="print the IR before the gradient")
+    sp.add_argument("--emit", default="python", choices=("python", "llvm", "tangent"),
+                    help="what to show: the Python gradient (default), its LLVM IR, or "
+                         "the forward-mode (tangent) code")
+    sp.set_defaults(run=cmd_show)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        out = args.run(args)
+    except CompileError as e:
+        print(f"adjoin: {e.one_line()}", file=sys.stderr)
+        return 2
+    except (UsageError, AdjoinError, TypeError, ValueError) as e:
+        print(f"adjoin: {e}".splitlines()[0], file=sys.stderr)
+        return 2
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
