@@ -67,6 +67,7 @@ def get_source(fn) -> SourceInfo:
     _shift_positions(tree, start - 1, indent)
     for node in tree.body:
         if isinstance(node, gast.FunctionDef) and node.name == fn.__name__:
+            node.decorator_list = []  # decorators run in CPython, never compiled
             return SourceInfo(fn, file, node, False)
     raise CompileError(f"cannot find the definition of '{fn.__qualname__}' in its source",
                        Loc(file, start, 0), "source")
