@@ -23,6 +23,8 @@ _EXPORTS = {
     "CompileError": ".errors", "AdjoinError": ".errors", "UnsupportedSyntax": ".errors",
     "UnknownCallee": ".errors", "TypingError": ".errors", "NotDifferentiable": ".errors",
     "BackendError": ".errors",
+    "grad": ".derivatives", "value_and_grad": ".derivatives", "vjp": ".derivatives",
+    "adjoint_source": ".derivatives",
 }
 
 __all__ = sorted(_EXPORTS) + ["ir", "__version__"]

@@ -1,8 +1,10 @@
 """AST -> typed IR: expressions (operators, names, indexing, short-circuit logic).
 
 Assumes: used as the base class of `to_ir.FunctionTranslator`, which provides
-the builder `b`, the environment `env` and statement translation.
-Guarantees: `expr` returns an IR `Value`, a `Static` (a Python object known at
+the builder `b`, the environment `env`, the function's tree `fdef`, the names the
+desugarer introduced (`hidden`) and statement translation.
+Guarantees: a name assigned anywhere in the function is local, as in Python: it
+never resolves to a global. `expr` returns an IR `Value`, a `Static` (a Python object known at
 compile time: a module, a function, a class), a `Closure`, or a Python tuple of
 those (a static sequence). `value` insists on an IR value. `and`, `or`, chained
 comparisons and conditional expressions evaluate lazily, as in Python.
@@ -19,7 +21,7 @@ from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
 from ..ir.core import Block, Op, Region, Value
 from ..ir.types import ArrayType, BOOL, I64, NONE, ScalarType, TupleType, UnknownType, join
 from .desugar import UNDEF
-from .scope import Closure, NOT_YET, Origins, Unbound
+from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names
 
 
 class Static:
@@ -117,14 +119,28 @@ class ExprTranslator:
         return self.global_value(name, node)
 
     def global_value(self, name: str, node):
+        if name not in self.hidden and name in self.local_names():
+            # Python makes a name assigned anywhere in the function local throughout:
+            # reading it before its assignment never reaches a global of that name.
+            raise CompileError(f"'{name}' is used before it is assigned (it is a local "
+                               "variable of this function)", self.loc(node), "unbound variable")
         found, obj = self.ctx.resolve_global(self.src.fn, name)
         if not found:
             raise CompileError(f"name '{name}' is not defined", self.loc(node), "unknown name")
         return self.static_object(obj, name, node)
 
+    def local_names(self) -> set:
+        """Parameters and names the function body assigns (cached)."""
+        names = getattr(self, "_locals", None)
+        if names is None:
+            names = self._locals = assigned_names(self.fdef.body) | {
+                a.id for a in self.fdef.args.args}
+        return names
+
     def static_object(self, obj, name: str, node):
         if isinstance(obj, (bool, int, float, np.floating, np.integer, np.bool_)) or obj is None:
-            return self.expr_Constant(gast.Constant(value=_py_scalar(obj), kind=None))
+            const = gast.copy_location(gast.Constant(value=_py_scalar(obj), kind=None), node)
+            return self.expr_Constant(const)
         if isinstance(obj, tuple) and all(isinstance(x, (bool, int, float)) for x in obj):
             return self.b.emit("tuple", *[self.b.const(x) for x in obj])
         if isinstance(obj, np.ndarray):
@@ -299,7 +315,17 @@ class ExprTranslator:
 
     expr_GeneratorExp = expr_ListComp
 
+    def check_defaults(self, args) -> None:
+        """Only constant defaults: the call evaluates them, and Python fixes them at the
+        definition, so any name they read could have changed in between."""
+        for d in args.defaults:
+            inner = d.operand if isinstance(d, gast.UnaryOp) else d
+            if not isinstance(inner, gast.Constant):
+                raise UnsupportedSyntax("nested functions and lambdas may only have constant "
+                                        "defaults", self.loc(d), "default argument")
+
     def expr_Lambda(self, node):
+        self.check_defaults(node.args)
         fdef = gast.FunctionDef(name="<lambda>", args=node.args,
                                 body=[gast.Return(value=node.body)], decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])
@@ -349,11 +375,40 @@ class ExprTranslator:
                      for p in (node.slice.lower, node.slice.upper, node.slice.step)]
             idxs = range(n)[slice(*parts)]
             return self.b.emit("tuple", *[self.tuple_item(base, i) for i in idxs])
-        k = self.static_index(node.slice)
+        i = self.value(node.slice)
+        k = self.const_value(i)
+        if not isinstance(k, int) or isinstance(k, bool):
+            return self.dynamic_tuple_item(base, i, node)
         if not -n <= k < n:
             raise TypingError(f"tuple index {k} out of range (length {n})", self.loc(node),
                               "tuple indexing")
         return self.tuple_item(base, k % n)
+
+    def dynamic_tuple_item(self, base: Value, i: Value, node) -> Value:
+        """`t[i]` with `i` known only at run time: a chain of selects, so the elements
+        must share one type; an index out of range fails as in Python."""
+        elts = base.type.elts
+        if i.type not in (I64, BOOL) or not elts or any(t != elts[0] for t in elts):
+            raise TypingError("a tuple can only be indexed by a constant integer, or by an "
+                              "integer when all its elements have the same type",
+                              self.loc(node.slice), "tuple indexing")
+        n = self.b.const(len(elts))
+        inside = self.b.emit("and", self.b.emit("le", self.b.emit("neg", n), i),
+                             self.b.emit("lt", i, n))
+        self.b.op("assert", [inside], {"msg": "tuple index out of range"}, result_types=[])
+        j = self.b.emit("mod", i, n)
+        return self.select_item([self.tuple_item(base, k) for k in range(len(elts))], j)
+
+    def select_item(self, items: List[Value], j: Value) -> Value:
+        """items[j] for a run-time j in range, tuples taken apart (selects stay scalar)."""
+        t = items[0].type
+        if isinstance(t, TupleType):
+            return self.b.emit("tuple", *[self.select_item([self.tuple_item(v, m) for v in items],
+                                                           j) for m in range(len(t.elts))])
+        r = items[-1]
+        for k in range(len(items) - 2, -1, -1):
+            r = self.b.emit("select", self.b.emit("eq", j, self.b.const(k)), items[k], r)
+        return r
 
     def index_spec(self, sl) -> Tuple[tuple, List[Value]]:
         parts = sl.elts if isinstance(sl, gast.Tuple) else [sl]

@@ -21,7 +21,8 @@ from ..errors import TypingError, UnknownCallee, UnsupportedSyntax
 from ..ir.core import Value
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleType,
                         UnknownType)
-from .scope import Closure
+from .exprs import Static
+from .scope import Closure, Unbound
 
 Handler = Callable[[Any, Any], Any]
 _PRIMS: Dict[int, Tuple[Any, Handler]] = {}
@@ -102,11 +103,17 @@ def dtype_of(tr, node) -> Optional[ScalarType]:
 def shape_of(tr, node) -> List[Value]:
     """Dimensions from an int, a tuple literal or a tuple value (e.g. x.shape)."""
     if isinstance(node, (gast.Tuple, gast.List)):
-        return [_dim_value(tr, tr.value(e), e) for e in node.elts]
-    v = tr.value(node)
-    if isinstance(v.type, TupleType):
-        return [_dim_value(tr, tr.tuple_item(v, i), node) for i in range(len(v.type.elts))]
-    return [_dim_value(tr, v, node)]
+        dims = [_dim_value(tr, tr.value(e), e) for e in node.elts]
+    else:
+        v = tr.value(node)
+        if isinstance(v.type, TupleType):
+            dims = [_dim_value(tr, tr.tuple_item(v, i), node) for i in range(len(v.type.elts))]
+        else:
+            dims = [_dim_value(tr, v, node)]
+    if not dims:
+        raise TypingError("an empty shape makes a 0-d array, which adjoin does not support",
+                          tr.loc(node), "shape")
+    return dims
 
 
 def _dim_value(tr, v: Value, node) -> Value:
@@ -231,9 +238,14 @@ def _clip(tr, node):
 # Conversions
 
 
-def _convert(to: ScalarType):
+def _convert(to: ScalarType, builtin: bool = False):
     def handler(tr, node):
         (x,), _ = args_of(tr, node, 1, 1)
+        if builtin and isinstance(x.type, ArrayType):
+            # float(a) / int(a) / bool(a) make a Python scalar (or fail), never an array
+            py = {F64: "float", I64: "int", BOOL: "bool"}[to]
+            raise TypingError(f"{py}() of an array is not supported; index one element, or "
+                              f"use .astype({py}) for an array", tr.loc(node), "conversion")
         if isinstance(x.type, ArrayType):
             if x.type.dtype == to:
                 return x
@@ -246,16 +258,21 @@ def _convert(to: ScalarType):
     return handler
 
 
-prim(builtins.float, np.float64, np.double)(_convert(F64))
+prim(np.float64, np.double)(_convert(F64))
 prim(np.float32)(_convert(F32))
-prim(builtins.int, np.int64, np.int32, np.intp)(_convert(I64))
-prim(builtins.bool, np.bool_)(_convert(BOOL))
+prim(np.int64, np.int32, np.intp)(_convert(I64))
+prim(np.bool_)(_convert(BOOL))
+prim(builtins.float)(_convert(F64, builtin=True))
+prim(builtins.int)(_convert(I64, builtin=True))
+prim(builtins.bool)(_convert(BOOL, builtin=True))
 
 
 @prim(builtins.round, np.round, np.around)
 def _round(tr, node):
     (x, *nd), _ = args_of(tr, node, 1, 2)
-    if nd and tr.const_value(nd[0]) not in (0, None):
+    if nd and nd[0].type == NONE:
+        nd = []  # round(x, None) is round(x)
+    if nd and tr.const_value(nd[0]) != 0:  # also when the digits are known only at run time
         raise UnsupportedSyntax("round() with a number of digits is not supported",
                                 tr.loc(node), "round")
     if x.type == I64:
@@ -276,11 +293,13 @@ def _fold(tr, values: List[Value], opname: str) -> Value:
     return acc
 
 
-def _reduce_iterable(tr, node, kind: str):
-    """sum/min/max over a comprehension, list, tuple or array argument."""
+def _reduce_iterable(tr, node, kind: str, start: Optional[Value] = None):
+    """sum/min/max over a comprehension, list, tuple or array argument.
+
+    `start` is sum's start value: like Python, it is the first term of the sum."""
     arg = node.args[0]
     if isinstance(arg, (gast.GeneratorExp, gast.ListComp)):
-        return _comprehension(tr, arg, kind, node)
+        return _comprehension(tr, arg, kind, node, start)
     if isinstance(arg, (gast.List, gast.Tuple)):
         vals = [tr.value(e) for e in arg.elts]
     else:
@@ -290,16 +309,15 @@ def _reduce_iterable(tr, node, kind: str):
         elif isinstance(v.type, ArrayType):
             axis = None if v.type.ndim == 1 else 0
             op = {"sum": "sum", "min": "amin", "max": "amax"}[kind]
-            return fresh(tr, tr.b.emit(op, v, axis=axis) if axis is not None
-                         else tr.b.emit(op, v))
+            r = fresh(tr, tr.b.emit(op, v, axis=axis) if axis is not None
+                      else tr.b.emit(op, v))
+            return r if start is None else tr.b.emit("add", start, r)
         else:
             raise TypingError(f"{kind}() needs an iterable, got {v.type}", tr.loc(arg), kind)
-    if not vals:
-        if kind == "sum":
-            return tr.b.const(0)
+    if not vals and kind != "sum":
         raise TypingError(f"{kind}() of an empty sequence", tr.loc(arg), kind)
     if kind == "sum":
-        return _fold(tr, [tr.b.const(0)] + vals, "add")
+        return _fold(tr, [tr.b.const(0) if start is None else start] + vals, "add")
     return _fold(tr, vals, "minimum" if kind == "min" else "maximum")
 
 
@@ -324,44 +342,58 @@ prim(builtins.max)(_minmax("max"))
 def _sum(tr, node):
     if not 1 <= len(node.args) <= 2 or node.keywords:
         raise TypingError("sum() takes an iterable and an optional start", tr.loc(node), "sum")
-    r = _reduce_iterable(tr, node, "sum")
-    if len(node.args) == 2:
-        r = tr.b.emit("add", tr.value(node.args[1]), r)
-    return r
+    start = tr.value(node.args[1]) if len(node.args) == 2 else None
+    return _reduce_iterable(tr, node, "sum", start)
 
 
-def _comprehension(tr, comp, kind: str, node) -> Value:
-    """Lower `sum(e for t in it if c)` (and min/max) into an accumulating loop."""
+def _comprehension(tr, comp, kind: str, node, start: Optional[Value] = None) -> Value:
+    """Lower `sum(e for t in it if c)` (and min/max) into an accumulating loop.
+
+    sum starts from `start` (0 by default); min/max start from the first element
+    and assert, as Python raises, that there was one."""
     if len(comp.generators) != 1:
         raise UnsupportedSyntax("comprehensions with more than one 'for' are not supported",
                                 tr.loc(comp), "comprehension")
     gen = comp.generators[0]
+    saved = tr.env.copy()
     acc = tr.fresh_name(f"{kind}_acc")
-    init = {"sum": gast.Constant(value=0, kind=None),
-            "min": gast.Constant(value=math.inf, kind=None),
-            "max": gast.Constant(value=-math.inf, kind=None)}[kind]
-    load = gast.Name(id=acc, ctx=gast.Load(), annotation=None, type_comment=None)
     if kind == "sum":
-        update = gast.BinOp(left=load, op=gast.Add(), right=comp.elt)
+        tr.env[acc] = tr.b.const(0) if start is None else start
+        body = [_assign_to(acc, gast.BinOp(left=_load(acc), op=gast.Add(), right=comp.elt))]
+        after: List[Any] = []
     else:
-        fn = gast.Name(id=kind, ctx=gast.Load(), annotation=None, type_comment=None)
-        update = gast.Call(func=fn, args=[load, comp.elt], keywords=[])
-    store = gast.Name(id=acc, ctx=gast.Store(), annotation=None, type_comment=None)
-    body: List[Any] = [gast.Assign(targets=[store], value=update, type_comment=None)]
+        seen, fn = tr.fresh_name(f"{kind}_seen"), tr.fresh_name(kind)
+        tr.env[acc] = Unbound()  # no value before the first element
+        tr.env[seen] = tr.b.const(False)
+        tr.env[fn] = Static(getattr(builtins, kind))  # immune to a local named min/max
+        item = tr.fresh_name("item")
+        pick = gast.IfExp(test=_load(seen), orelse=_load(item),
+                          body=gast.Call(func=_load(fn), args=[_load(acc), _load(item)],
+                                         keywords=[]))
+        body = [_assign_to(item, comp.elt), _assign_to(acc, pick),
+                _assign_to(seen, gast.Constant(value=True, kind=None))]
+        after = [gast.Assert(test=_load(seen), msg=gast.Constant(
+            value=f"{kind}() arg is an empty sequence", kind=None))]
     for cond in reversed(gen.ifs):
         body = [gast.If(test=cond, body=body, orelse=[])]
     loop = gast.For(target=gen.target, iter=gen.iter, body=body, orelse=[], type_comment=None)
-    first = gast.Assign(targets=[gast.Name(id=acc, ctx=gast.Store(), annotation=None,
-                                           type_comment=None)], value=init, type_comment=None)
-    for n in (loop, first, *body):
+    for n in (loop, *after):
         for m in gast.walk(n):
             if "lineno" in getattr(m, "_attributes", ()) and not getattr(m, "lineno", None):
                 gast.copy_location(m, comp)
-    saved = tr.env.copy()
-    tr.block([first, loop])
+    tr.block([loop] + after)
     result = tr.env[acc]
     tr.env = saved
     return result
+
+
+def _load(name: str) -> gast.Name:
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _assign_to(name: str, value) -> gast.Assign:
+    store = gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)
+    return gast.Assign(targets=[store], value=value, type_comment=None)
 
 
 @prim(builtins.len)
@@ -609,6 +641,8 @@ def method_call(tr, v: Value, name: str, node):
         return fresh(tr, tr.b.emit("dot", v, w) if isinstance(w.type, ArrayType)
                      else tr.b.emit("mul", v, w))
     if name == "reshape":
+        if not node.args:
+            raise TypingError("reshape() needs the new shape", tr.loc(node), "reshape")
         dims = shape_of(tr, node.args[0]) if len(node.args) == 1 else \
             [_dim_value(tr, tr.value(a), a) for a in node.args]
         return _view(tr, tr.b.emit("reshape", v, *dims), v)

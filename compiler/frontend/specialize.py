@@ -5,17 +5,23 @@ Guarantees: `Registry.specialize(fn, types)` returns the IR function for that
 signature, translating it once (the result is cached, like Numba's dispatch
 cache) and running the default pass pipeline on it. Calls translate their callee
 on demand; a recursive call sees the callee's return type as unknown first, and
-the function is re-translated until its return type settles. Nested functions
+the function is re-translated until its return type settles (functions it calls
+meanwhile, as in mutual recursion, are provisional and are translated again with
+it; a version that still holds a provisional type skips the pass pipeline). Nested functions
 and lambdas are specialized like any function, with the enclosing variables they
-read passed as extra parameters.
+read passed as extra parameters. Translation runs under a raised recursion limit
+(it recurses once per level of nesting); code nested deeper still is a CompileError.
 """
 from __future__ import annotations
 
 import builtins
 import inspect
+import keyword
 import re
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import gast
 import numpy as np
@@ -106,6 +112,8 @@ class Registry:
         sym = self.symbol_of.get(key)
         if sym is None:
             base = re.sub(r"\W", "_", base.replace("<lambda>", "lambda")) or "f"
+            if keyword.iskeyword(base):  # symbols become identifiers in generated code
+                base += "_fn"
             sym, k = base, 2
             taken = set(self.symbol_of.values())
             while sym in taken:
@@ -131,6 +139,12 @@ class Registry:
         hit = self.lookup(key)
         if hit is not None:
             return hit
+        if not self.stack:  # the outermost request: deep code recurses deeply
+            with room_to_recurse(fn):
+                return self._specialize(fn, key, types, loc)
+        return self._specialize(fn, key, types, loc)
+
+    def _specialize(self, fn, key, types: List[Type], loc: Optional[Loc]) -> Function:
         p = self.parse(fn)
         n_params = len(p.fdef.args.args)
         if len(types) != n_params:
@@ -172,6 +186,11 @@ class Registry:
             if new == assumed:
                 break
             assumed = new
+        self.by_symbol[symbol] = f
+        if entry.tainted and _has_unknown(f):
+            # Built against a caller's provisional return type (mutual recursion): that
+            # caller translates again, and this function with it, once its type settles.
+            return f
         if contains_unknown(f.result_type):
             raise TypingError(f"cannot infer the return type of the recursive function '{base}': "
                               "no path returns without recursing", src.loc(fdef), "recursion")
@@ -180,7 +199,6 @@ class Registry:
                                     "arguments; this is not supported", src.loc(fdef),
                                     "recursion")
         run_default_pipeline(f)
-        self.by_symbol[symbol] = f
         if not entry.tainted:
             self.cache[key] = f
         return f
@@ -288,6 +306,8 @@ class Registry:
         frees, statics = [], {}
         for n in loads:
             v = tr.env.get(n)
+            if v is None and n in tr.local_names() and n not in tr.hidden:
+                v = Unbound()  # the enclosing function assigns it, but only later
             if v is None:
                 continue  # a global: resolved through the module's namespace
             if isinstance(v, Closure):
@@ -319,6 +339,33 @@ class Registry:
                     raise CompileError(f"internal: missing function @{callee}")
                 work.append(g)
         return m
+
+
+def _has_unknown(f: Function) -> bool:
+    """True when some value of `f` still has the provisional type of a recursive call."""
+    return contains_unknown(f.result_type) or any(
+        contains_unknown(r.type) for op in f.walk() for r in op.results)
+
+
+COMPILE_RECURSION_LIMIT = 20000
+
+
+@contextmanager
+def room_to_recurse(fn) -> Iterator[None]:
+    """Translate with a higher recursion limit (parsing and translating recurse once per
+    level of nesting); code nested deeper still is a CompileError, not a RecursionError."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, COMPILE_RECURSION_LIMIT))
+    try:
+        yield
+    except RecursionError:
+        code = fn.__code__
+        raise CompileError(f"'{fn.__qualname__}' (or a function it calls) is nested too deeply "
+                           "to compile; split deep expressions or long elif chains",
+                           Loc(code.co_filename, code.co_firstlineno, 0),
+                           "nesting depth") from None
+    finally:
+        sys.setrecursionlimit(old)
 
 
 REGISTRY = Registry()

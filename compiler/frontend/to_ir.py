@@ -8,8 +8,10 @@ f64 gives f64, a conversion is inserted); loops are rebuilt until their carried
 variables and types stop changing. A name unbound on some path is a
 CompileError where it is read (names the desugarer introduced are exempt: it
 guarantees they are set where read). A write through one name to an array
-reaches every other name bound to the same array; a write that would change a
-view still read under another name is refused.
+reaches every other name bound to the same array (names bound to one array on
+every path into an `if` merge or a loop share one merged value, so this holds
+after branches and inside loops); a write that would change a view still read
+under another name is refused.
 """
 from __future__ import annotations
 
@@ -135,10 +137,7 @@ class FunctionTranslator(ExprTranslator):
                                 self.loc(t), "augmented assignment")
 
     def stmt_FunctionDef(self, s) -> None:
-        for d in s.args.defaults:
-            if not isinstance(d, gast.Constant):
-                raise UnsupportedSyntax("nested functions may only have constant defaults",
-                                        self.loc(d), "default argument")
+        self.check_defaults(s.args)
         self.env[s.name] = Closure(s, s.name, self.env)
 
     def stmt_Return(self, s) -> None:
@@ -201,6 +200,8 @@ class FunctionTranslator(ExprTranslator):
         if isinstance(target, gast.Name):
             if isinstance(value, Value):
                 self.name_value(value, target.id)
+            elif isinstance(value, Closure) and value.name == "lambda":
+                value = Closure(value.node, target.id, value.env)  # `f = lambda ...` is `f`
             self.bind(target.id, value)
             return
         if isinstance(target, (gast.Tuple, gast.List)):
@@ -346,6 +347,8 @@ class FunctionTranslator(ExprTranslator):
             envs.append(self.env)
         self.env = before
         names, types, pairs = [], [], []
+        slots: Dict[Tuple[int, int], str] = {}
+        followers: Dict[str, str] = {}
         for name in sorted(set(envs[0].names()) | set(envs[1].names())):
             a, b = envs[0].get(name), envs[1].get(name)
             unsure = name in envs[0].unsure or name in envs[1].unsure
@@ -362,18 +365,27 @@ class FunctionTranslator(ExprTranslator):
             if vals == [None, None]:
                 self.env[name] = Unbound(f"no path assigns it before line {s.lineno}")
                 continue
+            if None in vals or unsure:
+                self.env.unsure.add(name)
+            # Names bound to the same value on both sides (an array and its aliases)
+            # merge into one value, so later writes through one reach the others.
+            key = (id(a), id(b))
+            if None not in vals and key in slots:
+                followers[name] = slots[key]
+                continue
+            slots[key] = name
             names.append(name)
             types.append(self.merged_type(name, [v.type for v in vals if v is not None], s))
             pairs.append(vals)
-            if None in vals or unsure:
-                self.env.unsure.add(name)
         for k in range(2):
             with self.b.at_end(op.regions[k].block):
                 self.b.yield_([self.coerce(p[k], t) if p[k] is not None else self.b.undef(t)
                                for p, t in zip(pairs, types)])
         unsure = set(self.env.unsure)
         self.finish(op, names, types)
-        self.env.unsure |= {n for n in unsure if n in names}
+        for name, rep in followers.items():
+            self.env[name] = self.env[rep]
+        self.env.unsure |= {n for n in unsure if n in names or n in followers}
 
     # -- loops -----------------------------------------------------------------
 
@@ -390,6 +402,28 @@ class FunctionTranslator(ExprTranslator):
         return names
 
     @staticmethod
+    def alias_groups(carried: List[str], env: Env) -> Tuple[List[str], Dict[str, str]]:
+        """Carried names bound to one array share its slot: a write through one name
+        must reach the others. Returns the slot names and follower -> slot name."""
+        first: Dict[int, str] = {}
+        slots, followers = [], {}
+        for n in carried:
+            v = env.get(n)
+            if isinstance(v, Value) and isinstance(v.type, ArrayType):
+                if id(v) in first:
+                    followers[n] = first[id(v)]
+                    continue
+                first[id(v)] = n
+            slots.append(n)
+        return slots, followers
+
+    def bind_carried(self, carried: List[str], args, followers: Dict[str, str]) -> None:
+        for n, a in zip(carried, args):
+            self.env[n] = a
+        for n, rep in followers.items():
+            self.env[n] = self.env[rep]
+
+    @staticmethod
     def type_before(env: Env, n: str) -> Type:
         v = env.get(n)
         return v.type if isinstance(v, Value) else UNKNOWN
@@ -402,14 +436,17 @@ class FunctionTranslator(ExprTranslator):
                    bind_index=None, test=None) -> None:
         """Build a `for` (operands lo, hi, step) or a `while` loop over `body_stmts`."""
         before = self.env
-        carried = self.carried_guess(body_stmts)
+        carried, followers = self.alias_groups(self.carried_guess(body_stmts), before)
         types = [self.type_before(before, n) for n in carried]
         for _ in range(MAX_LOOP_PASSES):
             mark = len(self.b.block.ops) if self.b.index is None else None
             op, body_env = self.loop_attempt(node, kind, operands, body_stmts, carried, types,
-                                             bind_index, test, before)
-            grown = [n for n in before.names() if n not in carried
+                                             bind_index, test, before, followers)
+            grown = [n for n in before.names() if n not in carried and n not in followers
                      and self.is_carriable(before, n) and body_env.get(n) is not before[n]]
+            # A follower the body rebound apart from its slot needs its own slot.
+            grown += [n for n, rep in followers.items() if body_env.get(n) is not body_env[rep]]
+            followers = {n: rep for n, rep in followers.items() if n not in grown}
             new_types = []
             for n, t in zip(carried, types):
                 v = body_env.get(n)
@@ -429,6 +466,7 @@ class FunctionTranslator(ExprTranslator):
             self.b.yield_([self.coerce(body_env[n], t) for n, t in zip(carried, types)])
         self.env = before
         self.finish(op, carried, types)
+        self.bind_carried([], [], followers)
         for n in body_env.names():
             if n not in before and isinstance(body_env.get(n), Value):
                 self.env[n] = Unbound(f"it is assigned only inside the loop at line "
@@ -442,11 +480,15 @@ class FunctionTranslator(ExprTranslator):
             del blk.ops[mark:]
 
     def loop_attempt(self, node, kind, operands, body_stmts, carried, types, bind_index,
-                     test, before: Env):
+                     test, before: Env, followers: Dict[str, str]):
         inits = [self.init_value(before, n, t) for n, t in zip(carried, types)]
         shown = [n[n.index(":") + 1:] if n.startswith("$") else n for n in carried]
         if kind == "for":
-            index_name = node.target.id if isinstance(node.target, gast.Name) else "k"
+            over_range = isinstance(node.iter, gast.Call) and \
+                self.static_callee(node.iter.func) is range
+            # The target names the counter only when it is the counter (not x[k]).
+            index_name = node.target.id if isinstance(node.target, gast.Name) and over_range \
+                else "k"
             body = Block([I64] + types, [index_name] + shown)
             op = Op("for", list(operands) + inits, [], {}, [Region([body])], self.loc(node))
             args = body.args[1:]
@@ -456,17 +498,16 @@ class FunctionTranslator(ExprTranslator):
             op = Op("while", inits, [], {}, [Region([cond]), Region([body])], self.loc(node))
             args = body.args
             self.env = before.copy()
-            for n, a in zip(carried, cond.args):
-                self.env[n] = a
+            self.bind_carried(carried, cond.args, followers)
             with self.b.at_end(cond), self.b.at_loc(self.loc(node.test)):
                 c = self.truth(self.value(test), test)
                 self.b.op("condition", [c], result_types=[])
         self.b.insert(op)
         self.env = before.copy()
         for n, a in zip(carried, args):
-            self.env[n] = a
             if isinstance(a.type, ArrayType) and isinstance(before.get(n), Value):
                 self.origins.same_as(a, before[n])
+        self.bind_carried(carried, args, followers)
         with self.b.at_end(body):
             if bind_index is not None:
                 bind_index(body.args[0])

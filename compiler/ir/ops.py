@@ -460,7 +460,7 @@ define("assert", _assert, pure=False)
 # Reverse-mode support: the tape and adjoint helpers
 
 
-define("tape_new", lambda ts, a: [TAPE], pure=False)
+define("tape_new", lambda ts, a: [TAPE], tags=("alloc",))
 define("push", lambda ts, a: [], pure=False)
 define("pop", None, pure=False, doc="results typed explicitly: the values pushed")
 

@@ -4,7 +4,9 @@ Assumes: verified IR.
 Guarantees: a pure, region-free op identical to one that dominates it (same
 name, operands, attributes and result types) is replaced by the earlier one.
 Array allocations are never merged: each stays a distinct array, which keeps
-in-place updates possible.
+in-place updates possible. Constants merge only when they carry the same source
+name (or none): `t = 0` and a literal 0 elsewhere stay apart, so no code reads
+the variable `t` where the source wrote 0.
 """
 from __future__ import annotations
 
@@ -25,9 +27,10 @@ def _freeze(v):
 
 
 def _key(op: Op) -> Tuple:
+    named = op.results[0].name if op.name == "const" else None
     return (op.name, tuple(id(v) for v in op.operands),
             tuple(sorted((k, _freeze(v)) for k, v in op.attrs.items())),
-            tuple(str(r.type) for r in op.results))
+            tuple(str(r.type) for r in op.results), named)
 
 
 def cse(f: Function) -> None:

@@ -67,26 +67,40 @@ def _prune_if(op: Op, counts: Dict[int, int]) -> bool:
 
 def _prune_loop(op: Op, counts: Dict[int, int]) -> bool:
     offset = 3 if op.name == "for" else 0
-    body = op.regions[-1].block
-    dead = []
-    for r in op.results:
-        k = r.index
-        if counts.get(id(r), 0):
-            continue
-        body_arg = body.args[k + (1 if op.name == "for" else 0)]
-        y = body.ops[-1]
-        users = ops_using(body, body_arg)
-        if any(u is not y for u in users) or sum(v is body_arg for v in y.operands) > 1:
-            continue
-        if users and y.operands[k] is not body_arg:
-            continue
-        if op.name == "while" and ops_using(op.regions[0].block, op.regions[0].block.args[k]):
-            continue
-        dead.append(k)
+    dead = [r.index for r in op.results
+            if not counts.get(id(r), 0) and _feeds_only_itself(op, r.index)]
     if not dead:
         return False
     _remove_carried(op, dead, offset, counts)
     return True
+
+
+def _feeds_only_itself(op: Op, k: int) -> bool:
+    """Whether loop-carried value k only flows, through pure ops, into its own yield."""
+    body = op.regions[-1].block
+    arg = body.args[k + (1 if op.name == "for" else 0)]
+    if op.name == "while" and ops_using(op.regions[0].block, op.regions[0].block.args[k]):
+        return False
+    tainted = {id(arg)}
+    inner = [o for top in body.ops for o in top.walk()]
+    changed = True
+    while changed:
+        changed = False
+        for o in inner:
+            if o is body.ops[-1] or not any(id(v) in tainted for v in o.operands):
+                continue
+            owner = o.parent_op() if o.name in ("yield", "condition") else o
+            for r in owner.results:
+                if id(r) not in tainted:
+                    tainted.add(id(r))
+                    changed = True
+    for o in inner:
+        if o is body.ops[-1] or o.name in ("yield", "condition"):
+            continue
+        if any(id(v) in tainted for v in o.operands) and not is_pure(o):
+            return False
+    y = body.ops[-1]
+    return all(i == k or id(v) not in tainted for i, v in enumerate(y.operands))
 
 
 def _remove_carried(op: Op, dead, offset: int, counts: Dict[int, int]) -> None:

@@ -2,12 +2,15 @@
 
 Assumes: verified IR with in-place writes marked (`passes.inplace`), named by
 `naming.Naming`.
-Guarantees: one `def` per IR function, structured like the IR: `if`/`else`,
+Guarantees: one `def` per IR function, structured like the IR: `if`/`else`
+(an else holding only an if becomes `elif`),
 `for ... in range(...)` (or `reversed(range(...))`), `while`; loop-carried values
 live in ordinary variables, updated by (parallel) assignments only where they
 could not share one variable; array writes are `a[i] = v` in place where the IR
 allows it and preceded by `.copy()` where it does not; code derived from a source
 line by a transform gets one `# grad of: <line>` (or `# tangent of:`) comment.
+Code that would nest deeper than Python accepts is a BackendError, never an
+IndentationError.
 """
 from __future__ import annotations
 
@@ -15,11 +18,13 @@ import ast
 import linecache
 from typing import List, Optional, Set
 
+from ...errors import BackendError
 from ...ir.core import Function, Op, Value
 from .exprs import Modules, build, call, index_expr, name
 from .naming import Naming
 
 INDENT = "    "
+MAX_INDENT = 99  # CPython's tokenizer rejects deeper indentation
 ROLE_TEXT = {"grad": "grad of", "tangent": "tangent of"}
 
 
@@ -93,7 +98,9 @@ class FunctionEmitter:
     # -- function -------------------------------------------------------------------
 
     def function(self) -> str:
-        params = ", ".join(self.var(p) for p in self.f.params)
+        defaults = self.f.attrs.get("defaults", {})
+        params = ", ".join(self.var(p) + (f"={defaults[i]!r}" if i in defaults else "")
+                           for i, p in enumerate(self.f.params))
         self.emit(0, f"def {self.f.name}({params}):")
         doc = self.f.attrs.get("doc")
         if doc:
@@ -102,7 +109,16 @@ class FunctionEmitter:
         self.block(self.f.body.block, 1)
         if len(self.lines) == start:
             self.emit(1, "pass")
+        self.check_depth()
         return "\n".join(self.lines)
+
+    def check_depth(self) -> None:
+        deepest = max((len(line) - len(line.lstrip(" "))) // len(INDENT) for line in self.lines)
+        if deepest > MAX_INDENT:
+            raise BackendError(f"the Python code for '{self.f.name}' would nest blocks "
+                               f"{deepest} levels deep, more than Python accepts "
+                               f"({MAX_INDENT}); split the function into smaller ones",
+                               self.f.loc, "nesting depth")
 
     def block(self, b, depth: int) -> None:
         saved = self.commented
@@ -202,7 +218,10 @@ class FunctionEmitter:
             return
         self.emit(depth, f"if {unparse(cond)}:")
         self.lines += then_lines or [INDENT * (depth + 1) + "pass"]
-        if else_lines:
+        chained = _as_elif(else_lines, depth)
+        if chained is not None:
+            self.lines += chained
+        elif else_lines:
             self.emit(depth, "else:")
             self.lines += else_lines
 
@@ -249,6 +268,20 @@ class FunctionEmitter:
         self.emit(depth + 1, f"if {unparse(_negate(self.expr(c)))}:")
         self.emit(depth + 2, "break")
         self.loop_body(op, body, depth)
+
+
+def _as_elif(lines: List[str], depth: int) -> Optional[List[str]]:
+    """An else block that holds a single if statement, as `elif` lines: chains read
+    as in the source and never nest deeper than Python's indentation limit."""
+    inner = INDENT * (depth + 1)
+    if not lines or not lines[0].startswith(inner + "if "):
+        return None
+    for line in lines[1:]:
+        if not (line.startswith(inner + INDENT) or line == inner + "else:"
+                or line.startswith(inner + "elif ")):
+            return None
+    return [INDENT * depth + "el" + lines[0][len(inner):]] + \
+        [line[len(INDENT):] for line in lines[1:]]
 
 
 def _boolop(op, a: ast.expr, b: ast.expr) -> ast.expr:

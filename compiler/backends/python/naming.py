@@ -4,7 +4,9 @@ Assumes: verified IR on which `passes.inplace.mark_inplace` ran.
 Guarantees:
   * `inlined` values are emitted as expressions at their single use: pure,
     region-free temporaries (no source name) used once in the same block with no
-    array write, region op or effect in between; unnamed constants anywhere.
+    array write, region op or effect in between; unnamed constants anywhere. No
+    inlined expression nests deeper than MAX_EXPR_DEPTH ops: a named temporary
+    splits a deeper one.
   * every other value gets a Python variable. Values joined by control flow (a
     loop's initial value, block argument, yielded value and result; an if's
     yields and result) and an in-place write's target and result share one
@@ -24,6 +26,7 @@ from ...passes.liveness import Liveness, overlap
 
 BARRIERS = ("setitem", "addat", "push", "pop", "assert", "tape_new")
 CHEAP_INT = ("add", "sub", "mul", "neg")
+MAX_EXPR_DEPTH = 32  # deeper inlined expressions are split by named temporaries
 
 
 class Naming:
@@ -39,6 +42,7 @@ class Naming:
         self.and_or: Dict[int, str] = {}
         self.expr_ifs: Set[int] = set()
         self._decide_inlining(f.body.block)
+        self._cap_expression_depth()
         self._extend_inlined_operands()
         self.parent: Dict[int, int] = {}
         self.members: Dict[int, List[Value]] = {}
@@ -94,6 +98,22 @@ class Naming:
         between = blk[blk.index(op) + 1:blk.index(user)]
         return not any(b.regions or b.name in BARRIERS or not is_pure(b) for b in between) \
             and user.name not in ("for", "while")
+
+    def _cap_expression_depth(self) -> None:
+        """Name every MAX_EXPR_DEPTH-th level of a deeply nested inlined expression, so
+        that lines stay readable and emitting them never recurses without bound."""
+        depth: Dict[int, int] = {}
+        for op in self.f.walk():  # program order: operands before their users
+            if len(op.results) != 1 or id(op.result) not in self.inlined:
+                continue
+            d = 1 + max((depth.get(id(v), 0) for v in op.operands), default=0)
+            owner = op.parent_op()
+            users = self.uses.get(id(op.result), [])
+            if d > MAX_EXPR_DEPTH and not op.regions and all(u.name != "if" for u in users) \
+                    and not (owner is not None and id(owner) in self.expr_ifs):
+                self.inlined.discard(id(op.result))
+                d = 0
+            depth[id(op.result)] = d
 
     def leaves(self, op: Op) -> List[Value]:
         """The variables an op's (inlined) expression reads."""
@@ -269,12 +289,11 @@ class Naming:
                        key=lambda k: (not self.is_param_class(k),
                                       min(self.lv.defs[id(v)] for v in self.members[k])))
         for k in roots:
-            base = self.hint(k) or "t"
-            name, i = base, 1
-            if base == "t":
-                name, i = "t1", 2
+            hint = self.hint(k)
+            base = hint or "t"  # unnamed temporaries are t1, t2, ...
+            name, i = (base, 1) if hint else ("t1", 2)
             while name in taken:
-                name = f"{base}_{i}" if base != "t" else f"t{i}"
+                name = f"{base}_{i}" if hint else f"t{i}"
                 i += 1
             taken.add(name)
             for v in self.members[k]:

@@ -1,0 +1,90 @@
+"""The builder derivative rules write with: `ad.mul(g, ad.cos(x))`.
+
+Assumes: a `Builder` positioned where derivative code goes, with its location set
+to the primal op's (role "grad" or "tangent").
+Guarantees: any op name is a method (`ad.sin(x)`, `ad.sum(x, axis=0)`) that
+builds the op and returns its result; helpers treat None as an exact zero
+(`plus(None, y) is y`), so rules never build arithmetic on zeros.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..ir.builder import Builder
+from ..ir.core import Value
+from ..ir.types import ArrayType, F64, ScalarType, Type
+
+
+def float_type(t: Type) -> ScalarType:
+    s = t.dtype if isinstance(t, ArrayType) else t
+    return s if isinstance(s, ScalarType) and s.is_float else F64
+
+
+class Emitter:
+    def __init__(self, b: Builder):
+        self.b = b
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def build(*operands: Value, **attrs: Any) -> Value:
+            return self.b.emit(name.rstrip("_"), *operands, **attrs)
+        return build
+
+    # -- constants and zeros -----------------------------------------------------
+
+    def const(self, value: float, like: Value) -> Value:
+        """A float constant of `like`'s float type."""
+        return self.b.const(float(value), float_type(like.type))
+
+    def zero(self, like: Value) -> Value:
+        """An exact zero shaped like `like`."""
+        if isinstance(like.type, ArrayType):
+            return self.b.emit("zeros_like", like)
+        return self.const(0.0, like)
+
+    # -- None-as-zero arithmetic ----------------------------------------------------
+
+    def plus(self, a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
+        if a is None:
+            return b
+        if b is None:
+            return a
+        return self.b.emit("add", a, b)
+
+    def minus(self, a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
+        if b is None:
+            return a
+        if a is None:
+            return self.b.emit("neg", b)
+        return self.b.emit("sub", a, b)
+
+    def scale(self, a: Optional[Value], b: Value) -> Optional[Value]:
+        return None if a is None else self.b.emit("mul", a, b)
+
+    def choose(self, cond: Value, a: Value, b: Value) -> Value:
+        """`a if cond else b`, elementwise for arrays."""
+        if any(isinstance(v.type, ArrayType) for v in (cond, a, b)):
+            return self.b.emit("where", cond, a, b)
+        return self.b.emit("select", cond, a, b)
+
+    # -- shapes -----------------------------------------------------------------------
+
+    def unbroadcast(self, c: Optional[Value], like: Value) -> Optional[Value]:
+        """Reduce a contribution computed at a broadcast shape to `like`'s shape."""
+        if c is None:
+            return None
+        if not isinstance(c.type, ArrayType):
+            return c
+        if not isinstance(like.type, ArrayType):
+            return self.b.emit("sum", c)
+        return self.b.emit("sum_to", c, like)
+
+    def broadcast(self, d: Optional[Value], like: Value) -> Optional[Value]:
+        """A tangent given at a smaller shape, expanded to `like`'s (for forward rules)."""
+        if d is None or d.type == like.type or not isinstance(like.type, ArrayType):
+            return d
+        if not isinstance(d.type, ArrayType):
+            return self.b.emit("full_like", like, self.b.convert(d, like.type.dtype))
+        return self.b.emit("add", self.b.emit("zeros_like", like), d)
