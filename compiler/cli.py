@@ -79,7 +79,8 @@ def cmd_ir(args) -> str:
 
 
 def cmd_show(args) -> str:
-    from .api import ir_text, show_text
+    from .api import ir_text
+    from .derivatives import show_text
     fn, values, types = _specialized(args)
     wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else None
     parts: List[str] = []
@@ -121,7 +122,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"adjoin: {e.one_line()}", file=sys.stderr)
         return 2
     except (UsageError, AdjoinError, TypeError, ValueError) as e:
-        print(f"adjoin: {e}".splitlines()[0], file=sys.stderr)
+        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print("adjoin: " + text.removeprefix("adjoin: "), file=sys.stderr)
         return 2
     print(out)
     return 0

@@ -249,3 +249,26 @@ def types_for(fn, f, args, kwargs, signature) -> Tuple[Type, ...]:
     raise TypeError(f"adjoin: give example arguments (adjoint_source({f.__name__}, 1.0, ...)) "
                     "or signature=\"f64, ...\" so adjoin knows the argument types")
 
+
+
+def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: str = "python"
+              ) -> str:
+    """What `adjoin show` prints: the generated gradient (or its LLVM IR / tangent code)."""
+    f = unwrap(fn)
+    if types is None:
+        types = signature_of(f, bind_arguments(f, values or (), {}))
+    names = list(inspect.signature(f).parameters)
+    if wrt is None:
+        floats = [n for n, t in zip(names, types) if t.differentiable()]
+        wrt = floats[:1] or names[:1]
+    indices, _ = wrt_indices(f, tuple(wrt))
+    check_wrt_types(f, types, indices)
+    if emit == "tangent":
+        from .forward_api import tangent_source
+        return tangent_source(f, signature=", ".join(map(str, types)), wrt=tuple(wrt))
+    g, module = gradient_ir(f, types, indices)
+    if emit == "llvm":
+        from .backends.llvm import module_llvm_ir
+        return module_llvm_ir(module, g.name)
+    from .backends.python import module_source
+    return module_source(module, header_for(f, types, "gradient"))

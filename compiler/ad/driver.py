@@ -91,7 +91,7 @@ class ReverseContext:
                        primal.loc)
         wrt = [i for i, m in enumerate(mask) if m]
         act = Activity(fwd, wrt, ret)
-        b = Builder(bwd.body.block, primal.loc.with_role("grad"))
+        b = Builder(bwd.body.block, primal.loc)
         rb = ReverseBuilder(self, act, b, tape_fwd, bwd.params[-2])
         for p, q in zip(fwd.params, bwd.params):
             rb.equiv[id(p)] = q
@@ -99,7 +99,8 @@ class ReverseContext:
         adj: Dict[int, object] = {}
         rb.accumulate(adj, ret, bwd.params[-1])
         rb.block(fwd.body.block, adj)
-        outs = [adj.get(id(fwd.params[i])) or rb.zero_of(fwd.params[i]) for i in wrt]
+        outs = [rb.dense(fwd.params[i], adj.get(id(fwd.params[i]))) or rb.zero_of(fwd.params[i])
+                for i in wrt]
         value = outs[0] if len(outs) == 1 else b.emit("tuple", *outs)
         b.op("return", [value], result_types=[])
         Resolver(rb).run(list(bwd.body.block.ops))
@@ -131,7 +132,7 @@ class ReverseContext:
         out_bar = body.add_arg(adjoint_type(out.type), output_bar(out.name))
         g.attrs = {"defaults": {len(g.params) - 1: 1.0}} \
             if getattr(out.type, "is_float", False) else {}
-        b = Builder(body, primal.loc.with_role("grad"))
+        b = Builder(body, primal.loc)
         tape = Op("tape_new", [], [TAPE], {}, (), primal.loc, ["tape"])
         body.insert(0, tape)
         act = Activity(g, wrt, out)
@@ -142,7 +143,8 @@ class ReverseContext:
         rb.accumulate(adj, out, out_bar)
         rb.block(body, adj)
         with b.at_loc(primal.loc):
-            bars = [adj.get(id(g.params[i])) or rb.zero_of(g.params[i]) for i in wrt]
+            bars = [rb.dense(g.params[i], adj.get(id(g.params[i]))) or rb.zero_of(g.params[i])
+                    for i in wrt]
             outs = ([out] if with_value else []) + bars
             value = outs[0] if len(outs) == 1 else b.emit("tuple", *outs)
             b.op("return", [value], result_types=[])

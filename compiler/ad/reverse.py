@@ -27,6 +27,7 @@ from ..ir.types import ArrayType, I64, TupleType, Type
 from .activity import Activity, _carried
 from .emitter import Emitter
 from .naming import bar
+from ..ir.ops import OPS
 from .registry import VJP, Broadcast, Scatter, TuplePart, has_rules
 
 Adjoints = Dict[int, Value]
@@ -50,6 +51,13 @@ class ReverseBuilder:
         self.equiv: Dict[int, Value] = {}
         self.mirror: Dict[int, Block] = {}
         self.primal: Dict[int, Value] = {}
+        self.lazy: set = set()  # scalar adjoints standing for the same value at every element
+
+    def dense(self, v: Value, a: Optional[Value]) -> Optional[Value]:
+        """The adjoint `a` of array `v` as a full array (expanding a lazy scalar)."""
+        if a is None or id(a) not in self.lazy:
+            return a
+        return self.ad.full_like(v, self.b.convert(a, v.type.dtype))
 
     # -- accumulation -------------------------------------------------------------------
 
@@ -69,25 +77,31 @@ class ReverseBuilder:
         self.primal[id(v)] = v
         cur = adj.get(id(v))
         if isinstance(c, Scatter):
-            base = cur if cur is not None else self.ad.zeros_like(v)
+            base = self.dense(v, cur) if cur is not None else self.ad.zeros_like(v)
             val = self.b.convert(c.value, v.type.dtype)
             new = self.b.op("addat", [base] + list(c.index) + [val], {"index": c.spec}).result
-        elif isinstance(c, Broadcast):
-            val = c.value
-            if cur is not None:
-                new = self.ad.add(cur, val)
-            elif isinstance(val.type, ArrayType):
-                new = self.ad.add(self.ad.zeros_like(v), val)
-            else:
-                new = self.ad.full_like(v, self.b.convert(val, v.type.dtype))
+        elif isinstance(c, Broadcast) or (isinstance(v.type, ArrayType) and isinstance(c, Value)
+                                          and not isinstance(c.type, ArrayType)):
+            new = self.broadcast_accumulate(v, cur, getattr(c, "value", c))
         elif isinstance(c, TuplePart):
             new = self.tuple_accumulate(v, cur, c)
         else:
             c = self.match_type(c, v)
-            new = c if cur is None else self.ad.add(cur, c)
+            new = c if cur is None else self.ad.add(self.dense(v, cur), c)
         if not new.name:
             new.name = bar(v.name)
         adj[id(v)] = new
+
+    def broadcast_accumulate(self, v: Value, cur: Optional[Value], val: Value) -> Value:
+        """Add `val` (a scalar, or an array with reduced axes kept) to every element."""
+        if isinstance(val.type, ArrayType):
+            base = self.dense(v, cur) if cur is not None else self.ad.zeros_like(v)
+            return self.ad.add(base, val)
+        val = self.b.convert(val, v.type.dtype)
+        new = val if cur is None else self.ad.add(cur, val)
+        if cur is None or id(cur) in self.lazy:
+            self.lazy.add(id(new))  # still one number for every element
+        return new
 
     def match_type(self, c: Value, v: Value) -> Value:
         want = adjoint_type(v.type)
@@ -123,6 +137,8 @@ class ReverseBuilder:
 
     def op_rule(self, op: Op, adj: Adjoints) -> None:
         g = [adj.pop(id(r), None) for r in op.results]
+        if "elementwise" not in OPS[op.name].tags:
+            g = [self.dense(r, x) for r, x in zip(op.results, g)]
         if all(x is None for x in g):
             return
         need = [self.act.active(v) for v in op.operands]
@@ -168,7 +184,8 @@ class ReverseBuilder:
         for k in keys:
             for i, env in enumerate(envs):
                 with self.b.at_end(back.regions[i].block):
-                    v = env.get(k) or adj.get(k) or self.zero_of(self.primal[k])
+                    v = self.dense(self.primal[k], env.get(k) or adj.get(k)) or \
+                        self.zero_of(self.primal[k])
                 yields[i].append(v)
         for i in range(2):
             with self.b.at_end(back.regions[i].block):
@@ -211,10 +228,10 @@ class ReverseBuilder:
         outer = _outer_active(op, inner, self.act)
         if not carried and not outer:
             return
-        inits = [adj.pop(id(r), None) or self.zero_of(r) for _, _, _, r in carried]
+        inits = [self.dense(r, adj.pop(id(r), None)) or self.zero_of(r) for _, _, _, r in carried]
         for k in outer:
             self.primal.setdefault(k, outer[k])
-        inits += [adj.get(k) or self.zero_of(outer[k]) for k in outer]
+        inits += [self.dense(outer[k], adj.get(k)) or self.zero_of(outer[k]) for k in outer]
         names = [bar(r.name) for _, _, _, r in carried] + [bar(v.name) for v in outer.values()]
         bbody = Block([I64] + [v.type for v in inits], ["i"] + names)
         back = self.b.insert(Op("for", list(bounds) + inits, [], {"reversed": True},
@@ -230,8 +247,9 @@ class ReverseBuilder:
             for (_, _, y, _), a in zip(carried, bbody.args[1:]):
                 self.accumulate(env, y, a)
             self.block(body, env)
-            outs = [env.get(id(args[0])) or self.zero_of(args[0]) for _, args, _, _ in carried]
-            outs += [env[k] for k in outer]
+            outs = [self.dense(args[0], env.get(id(args[0]))) or self.zero_of(args[0])
+                    for _, args, _, _ in carried]
+            outs += [self.dense(outer[k], env[k]) for k in outer]
             self.b.yield_(outs)
         back.set_results([v.type for v in inits], names)
         for k, r in zip(outer, back.results[len(carried):]):
@@ -242,7 +260,7 @@ class ReverseBuilder:
     # -- calls --------------------------------------------------------------------------------
 
     def op_call(self, op: Op, adj: Adjoints) -> None:
-        g = adj.pop(id(op.result), None)
+        g = self.dense(op.result, adj.pop(id(op.result), None))
         need = [self.act.active(v) for v in op.operands]
         if g is None or not any(need):
             return

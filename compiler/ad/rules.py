@@ -48,6 +48,8 @@ def sub_jvp(ad, op, d):
 @vjp_rule("mul")
 def mul_vjp(ad, op, g, need):
     x, y = op.operands
+    if x is y:  # x * x
+        return [ad.mul(g[0], ad.mul(ad.const(2.0, x), x)), None]
     return [ad.unbroadcast(ad.mul(g[0], y), x) if need[0] else None,
             ad.unbroadcast(ad.mul(g[0], x), y) if need[1] else None]
 

@@ -7,7 +7,7 @@ whenever Python would raise or the result would not fit the type). Rewrites:
 constant folding of scalar ops; `if` on a constant; `if` results equal on both
 branches; loop-carried values the body never changes; tuple_get of a tuple;
 conversions to the same type; x[i][j] to x[i, j]; shapes of fresh arrays;
-x*1, x/1, x-0, --x, not not x. Runs to a fixpoint.
+x*1, x/1, x-0, --x, not not x, a + -b. Runs to a fixpoint.
 """
 from __future__ import annotations
 
@@ -285,6 +285,14 @@ def _algebra(op: Op) -> Optional[List[Value]]:
         return [ops[0]]
     if name == "add" and ops[0].type == t and _elt_int(t) and _is(ops[1], 0):
         return [ops[0]]
+    if name in ("add", "sub") and ops[0].type == t:
+        neg = _negated(ops[1])
+        if neg is not None and neg.type == t:  # a + -b -> a - b, a - -b -> a + b
+            return [_replace(op, "sub" if name == "add" else "add", ops[0], neg)]
+    if name == "add" and ops[1].type == t:
+        neg = _negated(ops[0])
+        if neg is not None and neg.type == t:  # -a + b -> b - a
+            return [_replace(op, "sub", ops[1], neg)]
     if name in ("neg", "not"):
         inner = getattr(ops[0], "op", None)
         if inner is not None and inner.name == name and inner.operands[0].type == t:
@@ -292,6 +300,17 @@ def _algebra(op: Op) -> Optional[List[Value]]:
     if name == "select" and ops[1] is ops[2]:
         return [ops[1]]
     return None
+
+
+def _negated(v: Value) -> Optional[Value]:
+    src = getattr(v, "op", None)
+    return src.operands[0] if src is not None and src.name == "neg" else None
+
+
+def _replace(op: Op, name: str, a: Value, b: Value) -> Value:
+    new = Op(name, [a, b], [op.result.type], {}, (), op.loc, [op.result.name])
+    op.parent.insert_before(op, new)
+    return new.result
 
 
 def _elt_int(t) -> bool:
