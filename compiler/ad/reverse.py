@@ -55,7 +55,8 @@ class ReverseBuilder:
 
     def dense(self, v: Value, a: Optional[Value]) -> Optional[Value]:
         """The adjoint `a` of array `v` as a full array (expanding a lazy scalar)."""
-        if a is None or id(a) not in self.lazy:
+        if a is None or id(a) not in self.lazy or not isinstance(v.type, ArrayType) \
+                or isinstance(a.type, ArrayType):
             return a
         return self.ad.full_like(v, self.b.convert(a, v.type.dtype))
 

@@ -44,6 +44,8 @@ def setitem_vjp(ad, op, g, need):
     v_bar = None
     if need[-1]:  # read the written part first, so that zeroing it can happen in place
         part = ad.b.op("getitem", [g[0]] + idx, {"index": _spec(op)}).result
+        if isinstance(part.type, ArrayType):
+            part = ad.copy(part)  # a view of g otherwise, which the zeroing would clear
         v_bar = ad.unbroadcast(part, value)
     x_bar = None
     if need[0]:

@@ -15,7 +15,9 @@ from ..ir.core import Function, Op, Value
 from ..ir.types import ArrayType, TupleType
 from .liveness import Liveness
 
-_VIEW = ("getitem", "transpose", "reshape", "ravel", "tuple_get")
+# Results that may be (a view of) their first operand: indexing and reshaping give
+# views, and sum_to returns its operand when no summing is needed.
+_VIEW = ("getitem", "transpose", "reshape", "ravel", "tuple_get", "sum_to")
 _SAME_AS_TARGET = ("setitem", "addat")
 
 
@@ -67,6 +69,9 @@ class Objects:
         if name in _VIEW or name in _SAME_AS_TARGET:
             for r in op.results:
                 self.set(r, self.get(op.operands[0]))
+        elif name == "select":
+            for r in op.results:
+                self.set(r, self.union(op.operands[1:]))
         elif name == "if":
             for r in op.results:
                 self.set(r, self.union(rg.block.ops[-1].operands[r.index] for rg in op.regions))
