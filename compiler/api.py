@@ -97,6 +97,7 @@ class Differentiable:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         fn = self.__adjoin_function__
         values = bind_arguments(fn, args, kwargs)
+        REGISTRY.parse(fn)  # unsupported syntax is reported before argument types
         types = signature_of(fn, values)
         entry = self._primal.get(types)
         if entry is None:

@@ -32,6 +32,15 @@ def reverse_context():
     return _CONTEXT
 
 
+def reset_caches() -> None:
+    """Forget all compiled code and IR (benchmarks use this to time compilation)."""
+    global _CONTEXT
+    from .frontend.specialize import REGISTRY
+    REGISTRY.clear()
+    _CONTEXT = None
+    _COMPILED.clear()
+
+
 def wrt_indices(fn: Callable, wrt: Wrt) -> Tuple[Tuple[int, ...], bool]:
     """Parameter indices for `wrt`, and whether one (not a tuple) was asked for."""
     names = list(inspect.signature(fn).parameters)

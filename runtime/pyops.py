@@ -13,6 +13,8 @@ import numpy as np
 
 def sum_to(g, like):
     """Sum a broadcast adjoint `g` back to the shape of `like` (a scalar or an array)."""
+    if getattr(g, "shape", None) == getattr(like, "shape", None):
+        return g  # the common case: nothing was broadcast
     if not isinstance(like, np.ndarray):
         return float(np.sum(g)) if isinstance(g, np.ndarray) else g
     if not isinstance(g, np.ndarray):

@@ -6,11 +6,16 @@ never breaks a test. The functions are valid Python and most run in CPython.
 """
 import math
 import random
+import types
 
 import numpy as np
 
 GLOBAL_ARRAY = np.ones(3)
 GLOBAL_TOTAL = 0.0
+HUGE = 2 ** 70
+# An object shaped like a scientific library: a namespace holding a NumPy ufunc
+# adjoin has no rule for.
+SCIPY_LIKE = types.SimpleNamespace(special=types.SimpleNamespace(logaddexp=np.logaddexp))
 
 
 class Holder:
@@ -24,7 +29,7 @@ HOLDER = Holder()
 
 
 def uses_try(x):
-    try:  # E:try
+    try:  # E:uses_try
         y = x * 2.0
     except ValueError:
         y = 0.0
@@ -32,23 +37,23 @@ def uses_try(x):
 
 
 def uses_with(x):
-    with open("/dev/null"):  # E:with
+    with open("/dev/null"):  # E:uses_with
         y = x + 1.0
     return y
 
 
 def uses_yield(x):
-    yield x * 2.0  # E:yield
+    yield x * 2.0  # E:uses_yield
 
 
 def uses_class(x):
-    class Local:  # E:class
+    class Local:  # E:uses_class
         pass
     return x
 
 
 def uses_global(x):
-    global GLOBAL_TOTAL  # E:global
+    global GLOBAL_TOTAL  # E:uses_global
     GLOBAL_TOTAL = x
     return x
 
@@ -57,7 +62,7 @@ def uses_nonlocal(x):
     y = x
 
     def inner():
-        nonlocal y  # E:nonlocal
+        nonlocal y  # E:uses_nonlocal
         y = y + 1.0
     inner()
     return y
@@ -137,6 +142,10 @@ def calls_np_random(x):
     return x + np.random.rand()  # E:calls_np_random
 
 
+def calls_scipy_like(x):
+    return SCIPY_LIKE.special.logaddexp(x, x)  # E:calls_scipy_like
+
+
 def calls_value(x):
     y = x * 2.0
     return y(1.0)  # E:calls_value
@@ -206,17 +215,17 @@ def loop_only(x, n):
 
 
 def type_changes(x, a):
-    if x > 0.0:
+    if x > 0.0:  # E:type_changes
         y = x
     else:
         y = a
-    return y  # E:type_changes
+    return y
 
 
 def returns_differ(x, a):
-    if x > 0.0:
+    if x > 0.0:  # E:returns_differ
         return x
-    return a  # E:returns_differ
+    return a
 
 
 def recursion_without_base(x):  # E:recursion_without_base
@@ -337,7 +346,7 @@ def array_truth(a):
 
 
 def tuple_index_variable(x, i):
-    t = (x, x)
+    t = (x, (x, x))
     return t[i]  # E:tuple_index_variable
 
 
@@ -449,8 +458,8 @@ def double_star_call(x):
 
 
 def nested_decorator(x):
-    @staticmethod  # E:nested_decorator
-    def inner(t):
+    @staticmethod
+    def inner(t):  # E:nested_decorator
         return t
     return x
 
@@ -487,6 +496,65 @@ def range_keyword(n):
     for i in range(n, step=2):  # E:range_keyword
         s = s + i
     return s
+
+
+def lambda_default_late(x):
+    g = lambda t, k=x: t * k  # E:lambda_default_late
+    x = 5.0
+    return g(1.0)
+
+
+def def_default(x):
+    def inner(t, k=x * 2.0):  # E:def_default
+        return t * k
+    return inner(x)
+
+
+def constant_defaults(x):
+    """Constant defaults are fine: they cannot change between definition and call."""
+    g = lambda t, k=2.0, m=-1.0: t * k + m
+
+    def h(t, scale=3):
+        return t * scale
+    return g(x) + g(x, 0.5) + h(x) + h(x, scale=-2)
+
+
+def shadowed_global(x):
+    y = math.sin(x)  # E:shadowed_global
+    math = 2.0
+    return y + math
+
+
+def closure_reads_later(x):
+    def inner():
+        return later * 2.0
+    r = inner()  # E:closure_reads_later
+    later = x
+    return r
+
+
+def huge_global(x):
+    return x + HUGE  # E:huge_global
+
+
+def float_of_array(a):
+    return float(a)  # E:float_of_array
+
+
+def int_of_array(a):
+    return int(a)  # E:int_of_array
+
+
+def round_digits_variable(x, nd):
+    return round(x, nd)  # E:round_digits_variable
+
+
+def reshape_no_shape(a):
+    return a.reshape()  # E:reshape_no_shape
+
+
+def zeros_empty_shape(x):
+    return np.zeros(())  # E:zeros_empty_shape
 
 
 def plain(x, y):

@@ -6,7 +6,9 @@ derivatives with references). Pick inputs on both sides of every branch.
 Tags: "numpy" (compare with a tolerance: NumPy reductions may round differently),
 "torch" (the function can be rewritten for torch.autograd by `tests/torch_ref.py`),
 "int_or_float" (on some inputs CPython returns an int where adjoin's one static type
-is float, e.g. an empty `sum`: compare values, not int/float kinds).
+is float, e.g. an empty `sum`: compare values, not int/float kinds), "nograd" (no
+gradient check: an input sits on a jump of the function, or the function is
+piecewise constant at a scale finite differences cannot resolve).
 """
 from __future__ import annotations
 
@@ -129,6 +131,13 @@ def power_forms(x, n):
     return x ** n + x ** 2 + abs(x) ** 0.5 + 2 ** 10 + 2.0 ** -1
 
 
+@case((2, 3, 2.5), (3, -2, -1.0), (0, 0, 0.5), tags=("int_or_float",))
+def integer_powers_and_mixed_min(n, k, x):
+    # n ** k with a variable exponent is a float (CPython gives an int when k >= 0);
+    # min/max of an int and a float are floats (CPython returns whichever argument).
+    return float(n ** k), float(min(n, x)), max(n, x) * 2, n ** 2 - n ** k
+
+
 @case((1.5,), (-0.25,))
 def horner_polynomial(x):
     p = 4.0
@@ -175,7 +184,7 @@ def boolean_logic(a, b, c):
     return d, e, not (a and b)
 
 
-@case((0.0, 2.5), (1.5, 2.5), (-3.0, 0.0), (0.0, 0.0))
+@case((0.0, 2.5), (1.5, 2.5), (-3.0, 0.0), (0.0, 0.0), tags=("nograd",))
 def or_and_return_operands(x, y):
     first = x or y
     second = x and y
@@ -274,6 +283,18 @@ def newton_sqrt_while_true(a):
             break
         x = nxt
     return x
+
+
+@case((10.0,), (0.5,), (3.0,))
+def halve_until_small_while_true(x):
+    steps = 0
+    while True:
+        half = x * 0.5
+        steps += 1
+        if half < 1.0:
+            break
+        x = half
+    return half, steps
 
 
 @case((6,), (27,), (1,))
@@ -448,7 +469,7 @@ def early_return_in_while(x):
     return x + k
 
 
-@case((0.0, 2.0), (1.0, 2.0), (-3.0, 1.0))
+@case((0.0, 2.0), (1.0, 2.0), (-3.0, 1.0), tags=("nograd",))
 def bisection_root(a, b):
     lo, hi = a, b
     f_lo = lo * lo * lo - 2.0
@@ -515,7 +536,7 @@ def circle_with_constants(r):
     return area, growth, 2 * math.pi * r
 
 
-@case((1.0, -5.0, 3.0), (2.0, 2.0, -2.0), (4, -7, 1))
+@case((1.0, -5.0, 3.0), (2.0, 3.0, -1.5), (4, -7, 1))
 def builtin_min_max_abs(a, b, c):
     return min(a, b), max(a, b, c), min(a, b, c, 0), abs(b), max(abs(a), abs(c))
 
@@ -523,6 +544,12 @@ def builtin_min_max_abs(a, b, c):
 @case((np.array([3.0, -1.0, 7.5]), 2.0, 9.0), (np.array([0.5]), -1.0, -2.0))
 def min_max_over_sequences(x, a, b):
     return max(x), min(x), min((a, b, 4.0)), max([a, b]), max(a * t for t in x)
+
+
+@case((5,), (1,), (8,))
+def max_of_integer_generator(n):
+    best = max(i * (n - i) for i in range(n))
+    return best, min(i % 3 for i in range(n) if i != 1)
 
 
 @case((5,), (0,), (1,))

@@ -143,6 +143,28 @@ def f(x, a):
         b[k % len(b)] += a[0]
     return a[0] + b[-1]
 """, [(2.0, np.array([1.0, 2.0])), (-1.0, np.array([0.5, 1.5, 2.5]))]),
+    # A loop over an array it writes into reads each element as it is at that step.
+    "for_over_array_sees_writes": ("""
+def f(x, a):
+    s = 0.0
+    for t in a:
+        a[-1] = t + x
+        s = s * 0.5 + t
+    for i, t in enumerate(a):
+        a[(i + 1) % len(a)] += t
+    return s
+""", [(10.0, np.array([1.0, 2.0, 3.0])), (0.5, np.array([2.0]))]),
+    # A loop left by break walks the array object, even when its name is rebound.
+    "for_with_break_over_rebound_name": ("""
+def f(x, a):
+    s = 0.0
+    for t in a:
+        s += t
+        a = a * 2.0
+        if s > x:
+            break
+    return s + a[0]
+""", [(100.0, np.array([1.0, 2.0, 3.0])), (2.5, np.array([1.0, 2.0, 3.0]))]),
 }
 
 

@@ -25,7 +25,9 @@ from ..ir.types import TAPE, TupleType, Type
 from ..passes.manager import checkpoint, run_passes, default_pipeline
 from .activity import Activity
 from .naming import output_bar
-from .residuals import Resolver
+from ..passes.dce import dce
+from ..passes.shapes import Shapes
+from .residuals import Resolver, prune_tape
 from .reverse import ReverseBuilder, adjoint_type
 
 
@@ -92,7 +94,7 @@ class ReverseContext:
         wrt = [i for i, m in enumerate(mask) if m]
         act = Activity(fwd, wrt, ret)
         b = Builder(bwd.body.block, primal.loc)
-        rb = ReverseBuilder(self, act, b, tape_fwd, bwd.params[-2])
+        rb = ReverseBuilder(self, act, b, tape_fwd, bwd.params[-2], self.shapes(fwd))
         for p, q in zip(fwd.params, bwd.params):
             rb.equiv[id(p)] = q
         rb.mirror[id(fwd.body.block)] = bwd.body.block
@@ -103,17 +105,26 @@ class ReverseContext:
                 for i in wrt]
         value = outs[0] if len(outs) == 1 else b.emit("tuple", *outs)
         b.op("return", [value], result_types=[])
-        Resolver(rb).run(list(bwd.body.block.ops))
+        resolver = Resolver(rb)
+        resolver.run(list(bwd.body.block.ops))
         fwd.attrs = {k: v for k, v in primal.attrs.items() if k in ("mutates",)}
-        self.finish(fwd, "reverse")
-        self.finish(bwd, "reverse")
+        self.finish([fwd, bwd], resolver)
         pair.fwd, pair.bwd = fwd, bwd
         self.functions[fwd.name] = fwd
         self.functions[bwd.name] = bwd
 
-    def finish(self, f: Function, stage: str) -> None:
-        checkpoint(f, stage)
-        run_passes(f, default_pipeline())
+    def finish(self, fs: List[Function], resolver: Resolver) -> None:
+        """Verify, optimize, then drop tape slots optimization left unread."""
+        for f in fs:
+            checkpoint(f, "reverse")
+            run_passes(f, default_pipeline())
+        prune_tape(resolver.pairs, [f.body.block for f in fs])
+        for f in fs:
+            run_passes(f, [("dce", dce)])
+
+    def shapes(self, f: Function) -> Shapes:
+        return Shapes(f, lambda name: self.functions.get(name) or
+                      self.registry.by_symbol.get(name))
 
     # -- gradient -----------------------------------------------------------------------
 
@@ -136,7 +147,7 @@ class ReverseContext:
         tape = Op("tape_new", [], [TAPE], {}, (), primal.loc, ["tape"])
         body.insert(0, tape)
         act = Activity(g, wrt, out)
-        rb = ReverseBuilder(self, act, b, tape.result, tape.result)
+        rb = ReverseBuilder(self, act, b, tape.result, tape.result, self.shapes(g))
         rb.mirror[id(body)] = body
         mark = len(body.ops)
         adj: Dict[int, object] = {}
@@ -149,9 +160,10 @@ class ReverseContext:
             value = outs[0] if len(outs) == 1 else b.emit("tuple", *outs)
             b.op("return", [value], result_types=[])
         g.result_type = value.type
-        Resolver(rb).run(list(body.ops[mark:]))
+        resolver = Resolver(rb)
+        resolver.run(list(body.ops[mark:]))
         self.drain()
-        self.finish(g, "reverse")
+        self.finish([g], resolver)
         self.gradients[key] = g
         return g
 

@@ -21,8 +21,10 @@ def float_type(t: Type) -> ScalarType:
 
 
 class Emitter:
-    def __init__(self, b: Builder):
+    def __init__(self, b: Builder, shapes=None):
         self.b = b
+        self.shapes = shapes    # passes.shapes.Shapes of the function being differentiated
+        self.current = None     # the primal op whose rule is running
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -79,6 +81,10 @@ class Emitter:
             return c
         if not isinstance(like.type, ArrayType):
             return self.b.emit("sum", c)
+        op = self.current
+        if op is not None and self.shapes is not None and op.results and \
+                self.shapes.same(op.results[0], like):
+            return c  # like has the result's shape: nothing was broadcast
         return self.b.emit("sum_to", c, like)
 
     def broadcast(self, d: Optional[Value], like: Value) -> Optional[Value]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 from ..errors import CompileError
-from ..ir.core import Block, BlockArg, Op, OpResult, Value
+from ..ir.core import Block, BlockArg, Op, OpResult, Value, use_counts
 
 RECOMPUTABLE = {
     "const", "add", "sub", "mul", "div", "neg", "convert", "dim", "size", "getitem",
@@ -53,6 +53,7 @@ class Resolver:
         self.cache: Dict[Tuple[int, int], Value] = {}
         self.pushes: Dict[int, Op] = {}
         self.pops: Dict[int, Op] = {}
+        self.pairs: List[Tuple[Op, Op]] = []
         self.lifted: Dict[int, Value] = {}
 
     def run(self, ops: List[Op]) -> None:
@@ -140,6 +141,7 @@ class Resolver:
             pop = Op("pop", [self.rb.tape_bwd], [], {}, (), push.loc)  # plumbing: no comment
             mirror.insert(0, pop)
             self.pops[id(mirror)] = pop
+            self.pairs.append((push, pop))
         r = OpResult(pop, len(pop.results), v.type, v.name)
         pop.results.append(r)
         return r
@@ -161,3 +163,24 @@ class Resolver:
         self.lifted[id(v)] = r
         return r
 
+
+
+def prune_tape(pairs: List[Tuple[Op, Op]], roots: List[Block]) -> None:
+    """Drop the tape slots whose popped value nothing reads (after optimization)."""
+    counts: Dict[int, int] = {}
+    for root in roots:
+        for k, n in use_counts(root).items():
+            counts[k] = counts.get(k, 0) + n
+    for push, pop in pairs:
+        if pop.parent is None or push.parent is None:
+            continue
+        keep = [k for k, r in enumerate(pop.results) if counts.get(id(r), 0)]
+        if len(keep) == len(pop.results):
+            continue
+        push.operands = [push.operands[0]] + [push.operands[1 + k] for k in keep]
+        pop.results = [pop.results[k] for k in keep]
+        for i, r in enumerate(pop.results):
+            r.index = i
+        if not keep:
+            push.erase()
+            pop.erase()

@@ -40,12 +40,13 @@ def adjoint_type(t: Type) -> Type:
 
 
 class ReverseBuilder:
-    def __init__(self, ctx, act: Activity, b: Builder, tape_fwd: Value, tape_bwd: Value):
+    def __init__(self, ctx, act: Activity, b: Builder, tape_fwd: Value, tape_bwd: Value,
+                 shapes=None):
         has_rules()
         self.ctx = ctx
         self.act = act
         self.b = b
-        self.ad = Emitter(b)
+        self.ad = Emitter(b, shapes)
         self.tape_fwd = tape_fwd
         self.tape_bwd = tape_bwd
         self.equiv: Dict[int, Value] = {}
@@ -149,7 +150,9 @@ class ReverseBuilder:
         if rule is None:
             raise NotDifferentiable(f"adjoin cannot differentiate '{op.name}' here (it has no "
                                     "derivative rule)", op.loc, op.name)
+        self.ad.current = op
         contributions = rule(self.ad, op, g, need)
+        self.ad.current = None
         for v, c, n in zip(op.operands, contributions, need):
             if n:
                 self.accumulate(adj, v, c)

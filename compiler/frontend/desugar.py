@@ -8,21 +8,35 @@ and at most one `return`, as its last statement. The rewrite is:
   * otherwise an exit sets a flag (`broke`, `cont`, `returned`) and the statements
     after it are guarded by `if not flag:`;
   * a `for` loop left early by break/return becomes a `while` over a counter, so
-    no iteration runs after the exit (never guarded no-op iterations);
+    no iteration runs after the exit (never guarded no-op iterations); a sequence
+    it walks is first bound to a fresh name (`is_sequence_name`), because Python
+    iterates the object even if the body rebinds the name it came from;
   * a `while` loop left early tests its flags first: `while not broke and cond:`.
 Flags that nothing reads are dropped, so code without early exits is unchanged.
 Names introduced are fresh (never clash with the function's own names). The
-marker name `UNDEF` stands for "no value yet" and is read only by `to_ir`.
+marker name `UNDEF` stands for "no value yet" and is read only by `to_ir`. The
+item reads `seq[k]` of such a counter loop carry the attribute `COUNTER_INDEX`:
+`k` is in range, so `to_ir` may index even a tuple with it. A `while` rewritten
+from `while True:` carries `RUNS_ONCE` (see `runs_at_least_once`).
 """
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Set, Tuple
 
 import gast
 
 UNDEF = "__adjoin_undef__"
+SEQ = "seq"  # base of the fresh names holding a sequence a rewritten loop walks
+
+
+def is_sequence_name(name: str) -> bool:
+    """Whether `name` is one this module gives to the sequence of a rewritten loop."""
+    return re.fullmatch(SEQ + r"(_\d+)?", name) is not None
+COUNTER_INDEX = "adjoin_counter_index"  # marks `seq[k]` whose k is in range by construction
+RUNS_ONCE = "adjoin_runs_once"  # marks a `while` made from `while True:` (body runs >= once)
 
 Exits = Tuple[Set[str], bool]  # kinds of exit that may happen, and whether one always does
 
@@ -207,6 +221,8 @@ class Desugarer:
             if stops:
                 test = _and(stops) if _is_true(test) else _and(stops + [test])
             new = _located(gast.While(test=test, body=body, orelse=[]), s)
+            if _is_true(s.test):
+                setattr(new, RUNS_ONCE, True)
         elif stops:
             new = self.for_to_while(s, body, stops, pre)
         else:
@@ -271,14 +287,15 @@ class Desugarer:
             seqs = list(it.args)
         else:
             seqs = [it]
-        names = [self.hoist(q, "seq", pre, at) if not isinstance(q, gast.Name) else q
-                 for q in seqs]
+        names = [self.hoist(q, SEQ, pre, at) for q in seqs]
         lens = [gast.Call(func=_name("len"), args=[copy.deepcopy(n)], keywords=[]) for n in names]
         n = lens[0] if len(lens) == 1 else gast.Call(func=_name("min"), args=lens, keywords=[])
         count = self.hoist(n, "count", pre, at)
         pre.append(_assign(k, _const(0), at))
         items = [gast.Subscript(value=copy.deepcopy(q), slice=_name(k), ctx=gast.Load())
                  for q in names]
+        for item in items:
+            setattr(item, COUNTER_INDEX, True)
         if func == "enumerate":
             index = _name(k) if start is None else gast.BinOp(left=_name(k), op=gast.Add(),
                                                               right=start)
@@ -291,6 +308,12 @@ class Desugarer:
         incr = _assign(k, gast.BinOp(left=_name(k), op=gast.Add(), right=_const(1)), at)
         cond = gast.Compare(left=_name(k), ops=[gast.Lt()], comparators=[count])
         return cond, [bind, incr]
+
+
+def runs_at_least_once(loop) -> bool:
+    """True for a `while` whose body surely runs once: `while True:`, or its rewrite."""
+    return isinstance(loop, gast.While) and (getattr(loop, RUNS_ONCE, False)
+                                             or _is_true(loop.test))
 
 
 def _constant_sign(e) -> Optional[int]:

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
 from ..ir.core import Block, Op, Region, Value
 from ..ir.types import ArrayType, BOOL, I64, NONE, ScalarType, TupleType, UnknownType, join
-from .desugar import UNDEF
+from .desugar import COUNTER_INDEX, UNDEF
 from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names
 
 
@@ -375,32 +375,27 @@ class ExprTranslator:
                      for p in (node.slice.lower, node.slice.upper, node.slice.step)]
             idxs = range(n)[slice(*parts)]
             return self.b.emit("tuple", *[self.tuple_item(base, i) for i in idxs])
-        i = self.value(node.slice)
-        k = self.const_value(i)
-        if not isinstance(k, int) or isinstance(k, bool):
-            return self.dynamic_tuple_item(base, i, node)
+        if getattr(node, COUNTER_INDEX, False):
+            return self.counter_tuple_item(base, self.value(node.slice), node)
+        k = self.static_index(node.slice)
         if not -n <= k < n:
             raise TypingError(f"tuple index {k} out of range (length {n})", self.loc(node),
                               "tuple indexing")
         return self.tuple_item(base, k % n)
 
-    def dynamic_tuple_item(self, base: Value, i: Value, node) -> Value:
-        """`t[i]` with `i` known only at run time: a chain of selects, so the elements
-        must share one type; an index out of range fails as in Python."""
+    def counter_tuple_item(self, base: Value, i: Value, node) -> Value:
+        """`t[k]` made by the desugarer for a loop over `t` that ends early: `k` counts
+        0..len(t)-1, so a chain of selects picks the item; the items need one type."""
         elts = base.type.elts
-        if i.type not in (I64, BOOL) or not elts or any(t != elts[0] for t in elts):
-            raise TypingError("a tuple can only be indexed by a constant integer, or by an "
-                              "integer when all its elements have the same type",
-                              self.loc(node.slice), "tuple indexing")
-        n = self.b.const(len(elts))
-        inside = self.b.emit("and", self.b.emit("le", self.b.emit("neg", n), i),
-                             self.b.emit("lt", i, n))
-        self.b.op("assert", [inside], {"msg": "tuple index out of range"}, result_types=[])
-        j = self.b.emit("mod", i, n)
-        return self.select_item([self.tuple_item(base, k) for k in range(len(elts))], j)
+        if any(t != elts[0] for t in elts):
+            raise TypingError("a loop over a tuple whose elements differ in type cannot end "
+                              "early (break or return inside it); loop over an array, or "
+                              "make the elements one type", self.loc(node), "tuple loop")
+        return self.select_item([self.tuple_item(base, k) for k in range(len(elts))], i)
 
     def select_item(self, items: List[Value], j: Value) -> Value:
-        """items[j] for a run-time j in range, tuples taken apart (selects stay scalar)."""
+        """items[j] for a run-time j known to be in range; tuples are taken apart, so
+        each select chooses between scalars (or arrays)."""
         t = items[0].type
         if isinstance(t, TupleType):
             return self.b.emit("tuple", *[self.select_item([self.tuple_item(v, m) for v in items],

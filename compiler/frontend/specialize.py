@@ -91,6 +91,11 @@ class Registry:
     nested: Dict[int, Tuple[Any, set]] = field(default_factory=dict)
     stack: List[InProgress] = field(default_factory=list)
 
+    def clear(self) -> None:
+        """Forget every specialization (the next call recompiles from source)."""
+        for d in (self.cache, self.by_symbol, self.symbol_of, self.parsed, self.nested):
+            d.clear()
+
     # -- names -----------------------------------------------------------------
 
     def resolve_global(self, fn, name: str) -> Tuple[bool, Any]:
@@ -126,10 +131,18 @@ class Registry:
     def parse(self, fn) -> Parsed:
         p = self.parsed.get(fn)
         if p is None:
-            src = get_source(fn)
-            check_function(src)
-            fdef, hidden = desugar(src.node)
-            p = self.parsed[fn] = Parsed(src, fdef, hidden)
+            if self.stack:
+                p = self._parse(fn)
+            else:
+                with room_to_recurse(fn):
+                    p = self._parse(fn)
+        return p
+
+    def _parse(self, fn) -> Parsed:
+        src = get_source(fn)
+        check_function(src)
+        fdef, hidden = desugar(src.node)
+        p = self.parsed[fn] = Parsed(src, fdef, hidden)
         return p
 
     # -- specialization ------------------------------------------------------------
@@ -206,12 +219,14 @@ class Registry:
     # -- calls from a translator -----------------------------------------------------
 
     def call_python(self, tr, fn, node) -> Value:
-        try:
-            sig = inspect.signature(fn)
-        except (TypeError, ValueError):
-            sig = None
+        self.parse(fn)  # the callee's unsupported syntax is reported where it is
+        sig = inspect.signature(fn)
         args = [tr.expr(a) for a in node.args]
         kwargs = {k.arg: tr.expr(k.value) for k in node.keywords}
+        unknown = [k for k in kwargs if k not in sig.parameters]
+        if unknown:  # checked first: Signature.bind would complain of a missing one
+            raise TypingError(f"bad call to {fn.__name__}(): unexpected keyword argument "
+                              f"'{unknown[0]}'", tr.loc(node), "call")
         try:
             bound = sig.bind(*args, **kwargs)
         except TypeError as e:
@@ -282,8 +297,9 @@ class Registry:
         defaults = dict(zip(params[len(params) - len(fdef.args.defaults):], fdef.args.defaults))
         given: Dict[str, Any] = {}
         if len(node.args) > len(params):
-            raise TypingError(f"{len(params)} arguments expected, got {len(node.args)}",
-                              tr.loc(node), "call")
+            name = "lambda" if fdef.name == "<lambda>" else fdef.name
+            raise TypingError(f"{name}() takes {len(params)} positional argument(s) but "
+                              f"{len(node.args)} were given", tr.loc(node), "call")
         for p, a in zip(params, node.args):
             given[p] = tr.value(a)
         for k in node.keywords:

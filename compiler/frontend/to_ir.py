@@ -23,12 +23,14 @@ from ..errors import CompileError, TypingError, UnsupportedSyntax
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Region, Value
 from ..ir.types import ArrayType, I64, TupleType, Type, UNKNOWN, UnknownType, join
+from .desugar import is_sequence_name, runs_at_least_once
 from .exprs import ExprTranslator
 from .scope import Closure, Env, Unbound, assigned_names
 
 MAX_LOOP_PASSES = 8
 FREE = "$free:"      # statics key prefix: extra parameters for a closure's free names
 PARAM = "$param:"    # env key prefix: the current version of an array argument
+ITER = "$iter:"      # env key prefix: the array a `for` loop iterates over
 
 
 class FunctionTranslator(ExprTranslator):
@@ -281,6 +283,10 @@ class FunctionTranslator(ExprTranslator):
             raise CompileError(f"writing into '{name}' changes the argument '{other[7:]}' "
                                "through a view; write into the argument itself, or copy",
                                self.loc(node), "aliased write")
+        if other.startswith(ITER) or (other in self.hidden and is_sequence_name(other)):
+            raise CompileError(f"writing into '{name}' changes the array a for loop iterates "
+                               "over through a view; iterate over a copy, or by index",
+                               self.loc(node), "aliased write")
         if other.startswith("$") or other in self.hidden or not self.may_read_later(other, node):
             return
         raise CompileError(f"writing into '{name}' would also change '{other}' (they share "
@@ -447,6 +453,8 @@ class FunctionTranslator(ExprTranslator):
             # A follower the body rebound apart from its slot needs its own slot.
             grown += [n for n, rep in followers.items() if body_env.get(n) is not body_env[rep]]
             followers = {n: rep for n, rep in followers.items() if n not in grown}
+            if runs_at_least_once(node):
+                grown += self.first_bound_in_body(before, body_env, carried + grown)
             new_types = []
             for n, t in zip(carried, types):
                 v = body_env.get(n)
@@ -467,11 +475,21 @@ class FunctionTranslator(ExprTranslator):
         self.env = before
         self.finish(op, carried, types)
         self.bind_carried([], [], followers)
+        for n in carried:  # first bound in a body that runs: bound where the body was
+            if n in body_env.unsure:
+                self.env.unsure.add(n)
         for n in body_env.names():
-            if n not in before and isinstance(body_env.get(n), Value):
+            if n not in before and n not in carried and isinstance(body_env.get(n), Value):
                 self.env[n] = Unbound(f"it is assigned only inside the loop at line "
                                       f"{node.lineno}, which may run zero times; assign it "
                                       "before the loop")
+
+    def first_bound_in_body(self, before: Env, body_env: Env, carried: List[str]) -> List[str]:
+        """Names a loop body binds that had no value before the loop (carried from an
+        undefined start, so they are bound after a loop whose body surely runs)."""
+        return [n for n in body_env.names() if n not in carried and not n.startswith("$")
+                and not isinstance(before.get(n), Value) and n not in self.hidden
+                and isinstance(body_env.get(n), Value)]
 
     def discard(self, op: Op, mark: Optional[int]) -> None:
         blk = op.parent
@@ -499,6 +517,7 @@ class FunctionTranslator(ExprTranslator):
             args = body.args
             self.env = before.copy()
             self.bind_carried(carried, cond.args, followers)
+            self.mark_unbound_at_entry(carried, before)
             with self.b.at_end(cond), self.b.at_loc(self.loc(node.test)):
                 c = self.truth(self.value(test), test)
                 self.b.op("condition", [c], result_types=[])
@@ -508,12 +527,18 @@ class FunctionTranslator(ExprTranslator):
             if isinstance(a.type, ArrayType) and isinstance(before.get(n), Value):
                 self.origins.same_as(a, before[n])
         self.bind_carried(carried, args, followers)
+        self.mark_unbound_at_entry(carried, before)
         with self.b.at_end(body):
             if bind_index is not None:
                 bind_index(body.args[0])
             self.block(body_stmts)
         body_env, self.env = self.env, before
         return op, body_env
+
+    def mark_unbound_at_entry(self, carried: List[str], before: Env) -> None:
+        """A carried name with no value before the loop is unbound in the first pass."""
+        self.env.unsure.update(n for n in carried if not isinstance(before.get(n), Value)
+                               and n not in self.hidden)
 
     def stmt_While(self, s) -> None:
         self.build_loop(s, "while", [], s.body, test=s.test)
@@ -541,9 +566,16 @@ class FunctionTranslator(ExprTranslator):
         for q in seqs[1:]:
             n = self.b.emit("minimum", n, self.b.emit("dim", q, axis=0))
         start = self.value(it.args[1]) if callee is enumerate and len(it.args) > 1 else None
+        # The loop reads the array object as it is at each step (the body may write
+        # into it), so it is held under a name that writes reach and loops carry.
+        nodes = it.args if callee is enumerate or callee is zip else [it]
+        iters = [self.fresh_name(ITER + (e.id if isinstance(e, gast.Name) else "seq"))
+                 for e, _ in zip(nodes, seqs)]
+        for name, q in zip(iters, seqs):
+            self.env[name] = q
 
         def bind(i):
-            items = [self.getitem(q, ("i",), [i], s) for q in seqs]
+            items = [self.getitem(self.env[name], ("i",), [i], s) for name in iters]
             if callee is enumerate:
                 idx = i if start is None else self.b.emit("add", i, start)
                 self.assign(s.target, (idx, items[0]), s)
@@ -553,6 +585,8 @@ class FunctionTranslator(ExprTranslator):
                 self.assign(s.target, items[0], s)
         zero, one = self.b.const(0), self.b.const(1)
         self.build_loop(s, "for", [zero, n, one], s.body, bind_index=bind)
+        for name in iters:
+            self.env.vars.pop(name, None)
 
     def unrolled_for(self, s, callee, seqs, it) -> None:
         """A loop over a tuple: its elements may differ in type, so the body repeats."""

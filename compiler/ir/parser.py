@@ -193,8 +193,12 @@ class Parser:
 
     def attrs(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {}
-        if not self.accept("{"):
+        nxt = self.toks[self.pos + 1:self.pos + 3]
+        is_dict = self.at("{") and len(nxt) == 2 and nxt[0].kind == "ident" and \
+            nxt[1].text == "="
+        if not is_dict:  # a region body, not an attribute dictionary
             return out
+        self.next()
         while not self.at("}"):
             key = self.expect_kind("ident").text
             self.expect("=")

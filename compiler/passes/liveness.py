@@ -9,7 +9,9 @@ again). Results of region ops are defined at the op's end; block arguments at th
 start of their region; a loop's initial values and an if's condition are used at
 the op's start, a loop body's yield at the loop's end (its value flows over the
 back edge there), an if's yield at its own position. Positions are even numbers, so that a backend can
-place a copy at an odd position between two ops.
+place a copy at an odd position between two ops. `live_after` also knows that
+the two branches of an `if` exclude each other: a read in the else branch does
+not keep a value live after a point in the then branch.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class Liveness:
         self.defs: Dict[int, int] = {}
         self.values: Dict[int, Value] = {}
         self.uses: Dict[int, List[Op]] = {}
+        self.branches: List[List[Tuple[int, int]]] = []  # per `if`: its regions' spans
         self.counter = 0
         for p in f.params:
             self._define(p, -1)
@@ -45,11 +48,16 @@ class Liveness:
             for v in op.operands:
                 self.uses.setdefault(id(v), []).append(op)
             inner = loops + [op] if op.name in ("for", "while") else loops
+            spans = []
             for k, region in enumerate(op.regions):
                 start = self.pos[id(op)] if k == 0 else self.counter - 2
                 for a in region.block.args:
                     self._define(a, start)
+                first = self.counter
                 self._block(region.block, inner)
+                spans.append((first, self.counter))
+            if op.name == "if":
+                self.branches.append(spans)
             self.end[id(op)] = self.counter if op.regions else self.pos[id(op)]
             if op.regions:
                 self.counter += 2
@@ -79,6 +87,15 @@ class Liveness:
         """Record that `v` is also read at `u` (e.g. inside an expression inlined there)."""
         if id(v) in self.last:
             self.last[id(v)] = max(self.last[id(v)], self._effective_use(v, u))
+            self.uses[id(v)].append(u)
+
+    def exclusive(self, p: int, q: int) -> bool:
+        """Whether positions p and q lie in different branches of one `if`."""
+        for spans in self.branches:
+            where = [k for k, (a, b) in enumerate(spans) for x in (p, q) if a <= x < b]
+            if len(where) == 2 and where[0] != where[1]:
+                return True
+        return False
 
     def home_loops(self, v: Value) -> List[Op]:
         """The loops that contain the definition of `v` (a loop's own block args included)."""
@@ -97,9 +114,12 @@ class Liveness:
         return self.defs[id(v)], self.last[id(v)]
 
     def live_after(self, v: Value, p: int) -> bool:
-        """Whether `v` is defined by `p` and still read after position `p`."""
+        """Whether `v` is defined by `p` and may still be read after position `p`."""
         d, e = self.interval(v)
-        return d <= p < e
+        if not d <= p < e:
+            return False
+        return any(q > p and not self.exclusive(p, q)
+                   for q in (self._effective_use(v, u) for u in self.uses[id(v)]))
 
     def enclosing_loops(self, op: Op) -> List[Op]:
         return self.parent_loops.get(id(op), [])

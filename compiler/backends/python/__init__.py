@@ -5,6 +5,7 @@ Guarantees: `compile_module` writes the source to a real file (so tracebacks,
 `inspect.getsource` and debuggers show it), compiles it from there and returns
 the entry function together with the text. The text starts with its imports and
 runs standalone (it needs NumPy and, for a few helpers, `adjoin.runtime`).
+The module given is not changed (in-place marks are made on a copy).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
-from ...ir.core import Module
+from ...ir.core import Module, clone_function
 from ...passes.inplace import mark_inplace
 from .emit import FunctionEmitter
 from .exprs import Modules
@@ -37,6 +38,7 @@ def module_source(module: Module, header: str = "") -> str:
     reserved = set(_IMPORTS) | set(module.functions) | set(dir(builtins))
     bodies = []
     for f in module:
+        f = clone_function(f)  # the marks are this backend's: leave the shared IR as it was
         mark_inplace(f)
         bodies.append(FunctionEmitter(f, mods, reserved).function())
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]

@@ -113,7 +113,27 @@ def build(m: Modules, op: Op, args: List[ast.expr]) -> ast.expr:
 
 @rule(*_BIN)
 def _binary(m, op, a):
-    return ast.BinOp(a[0], _BIN[op.name](), a[1])
+    left = a[0]
+    if op.name == "pow" and _elt(op.result.type).is_float and \
+            not any(_elt(v.type).is_float for v in op.operands):
+        left = as_dtype(m, op.operands[0], left, _elt(op.result.type))  # 2 ** n is f64
+    return ast.BinOp(left, _BIN[op.name](), a[1])
+
+
+def _elt(t) -> ScalarType:
+    return t.dtype if is_array(t) else t
+
+
+def as_dtype(m: Modules, v, e: ast.expr, dtype: ScalarType) -> ast.expr:
+    """`e` (computing the value `v`) with elements of type `dtype`, where they differ:
+    Python picks types by value (min(1, 2.5) is 1, 2 ** 3 is 8), the IR by type."""
+    if _elt(v.type) == dtype:
+        return e
+    if is_array(v.type):
+        return call(ast.Attribute(e, "astype", ast.Load()), dtype_ref(m, dtype))
+    if dtype == F32:
+        return call(m.ref("np", "float32"), e)
+    return call(name({F64: "float", I64: "int", BOOL: "bool"}[dtype]), e)
 
 
 @rule(*_CMP)
@@ -151,6 +171,7 @@ def _abs(m, op, a):
 def _minmax(m, op, a):
     if is_array(op.result.type):
         return call(m.ref("np", op.name), a[0], a[1])
+    a = [as_dtype(m, v, e, op.result.type) for v, e in zip(op.operands, a)]
     return call(name("min" if op.name == "minimum" else "max"), a[0], a[1])
 
 

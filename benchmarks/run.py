@@ -1,0 +1,202 @@
+"""Benchmark runner: every workload, every contender, side by side in one process.
+
+    python -m benchmarks                 # the default sizes
+    python -m benchmarks --full          # the workload notes' full sizes (slow)
+    python -m benchmarks --only llsq,ode --write docs/benchmarks.md
+
+Each row times, on the same inputs: CPython running the undecorated function,
+adjoin's primal and gradient on each backend, and the peers that are installed
+(torch eager autograd on the same code via adjoin.testing.torch_eager; Numba's
+njit primal; jax.jit(jax.grad) of a lax rewrite). Times are the best of several
+repeats; the machine is noisy, so read the ratios, which are measured side by
+side. Compile time (parsing, IR, AD, code generation; fresh caches) is reported
+apart from run time.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import workloads as w
+
+QUICK = {
+    "llsq": [(16,), (256,), (1024,)],
+    "ode": [(1000, 10)],
+    "lstm": [(2, 256), (4, 256)],
+    "gmm": [(2, 5), (10, 5)],
+}
+FULL = {
+    "llsq": [(16,), (256,), (4096,)],
+    "ode": [(1000, 10), (1000, 100), (10000, 10)],
+    "lstm": [(2, 256), (2, 1024), (4, 1024), (2, 4096)],
+    "gmm": [(2, 5), (10, 5), (20, 10), (64, 25)],
+}
+MAKERS = {"llsq": w.make_llsq, "ode": w.make_ode, "lstm": w.make_lstm, "gmm": w.make_gmm}
+
+
+def best_time(fn: Callable[[], Any], budget: float = 0.5, repeats: int = 3) -> float:
+    """Best per-call time: calls are batched so that each repeat takes ~budget/repeats."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    once = time.perf_counter() - t0
+    if once > budget:
+        return once
+    number = max(1, int(budget / repeats / max(once, 1e-7)))
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best
+
+
+def copies(args: Sequence[Any]) -> List[Any]:
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+# -- contenders ----------------------------------------------------------------------
+
+
+def adjoin_compile_time(fn, args, wrt, backend: str) -> float:
+    """Seconds to compile the gradient from source, with every cache empty."""
+    from adjoin.api import bind_arguments, signature_of
+    from adjoin.derivatives import compiled_gradient, reset_caches
+    reset_caches()
+    types = signature_of(fn, bind_arguments(fn, args, {}))
+    t0 = time.perf_counter()
+    compiled_gradient(fn, types, tuple(wrt), False, backend)
+    return time.perf_counter() - t0
+
+
+def adjoin_columns(fn, args, wrt, backend: str, row: Dict[str, Any]) -> None:
+    import adjoin
+    try:
+        row[f"{backend} compile"] = adjoin_compile_time(fn, args, wrt, backend)
+        primal = adjoin.differentiable(fn, backend=backend)
+        grad = adjoin.grad(fn, wrt=tuple(wrt), backend=backend)
+        row[f"{backend} primal"] = best_time(lambda: primal(*args))
+        row[f"{backend} grad"] = best_time(lambda: grad(*args))
+    except Exception as e:  # a backend that cannot run this row says why
+        row[f"{backend} note"] = f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"
+
+
+def torch_columns(fn, args, wrt, row: Dict[str, Any], limit: float) -> None:
+    try:
+        import torch
+    except ImportError:
+        return
+    from adjoin.testing import torch_eager
+    tfn = torch_eager(fn)
+
+    def run():
+        targs = [torch.tensor(a, dtype=torch.float64, requires_grad=i in wrt)
+                 if isinstance(a, np.ndarray) else a for i, a in enumerate(args)]
+        out = tfn(*targs)
+        torch.autograd.grad(out, [targs[i] for i in wrt])
+    try:
+        t0 = time.perf_counter()
+        run()
+        if time.perf_counter() - t0 > limit:
+            row["torch grad"] = time.perf_counter() - t0
+            return
+        row["torch grad"] = best_time(run, budget=1.0)
+    except Exception as e:
+        row["torch note"] = f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"
+
+
+def measure(name: str, size: Tuple, backends: Sequence[str], torch_limit: float) -> Dict[str, Any]:
+    fn, args, wrt = MAKERS[name](*size)
+    row: Dict[str, Any] = {"workload": name, "size": size}
+    row["cpython primal"] = best_time(lambda: fn(*copies(args)))
+    for backend in backends:
+        adjoin_columns(fn, args, wrt, backend, row)
+    torch_columns(fn, args, wrt, row, torch_limit)
+    try:
+        from . import peers
+        peers.columns(name, size, fn, args, wrt, row)
+    except ImportError:
+        pass
+    return row
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+def fmt_time(t: Optional[float]) -> str:
+    if t is None:
+        return "-"
+    if t < 1e-3:
+        return f"{t * 1e6:.0f} us"
+    if t < 1.0:
+        return f"{t * 1e3:.1f} ms"
+    return f"{t:.2f} s"
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> str:
+    return "-" if a is None or b is None or b == 0 else f"{a / b:.2f}"
+
+
+def table(rows: List[Dict[str, Any]], backends: Sequence[str]) -> str:
+    head = ["workload", "size", "CPython primal"]
+    for b in backends:
+        head += [f"{b} primal", f"{b} grad", f"{b} grad/primal", f"{b} compile"]
+    head += ["torch eager grad", "torch / python grad"]
+    extra = sorted({k for r in rows for k in r if k.startswith(("numba", "jax"))})
+    head += extra
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["workload"], "x".join(map(str, r["size"])), fmt_time(r.get("cpython primal"))]
+        for b in backends:
+            cells += [fmt_time(r.get(f"{b} primal")), fmt_time(r.get(f"{b} grad")),
+                      ratio(r.get(f"{b} grad"), r.get(f"{b} primal")),
+                      fmt_time(r.get(f"{b} compile"))]
+        cells += [fmt_time(r.get("torch grad")), ratio(r.get("torch grad"), r.get("python grad"))]
+        cells += [fmt_time(r[k]) if isinstance(r.get(k), float) else str(r.get(k, "-"))
+                  for k in extra]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = [f"- {r['workload']} {r['size']}: {k}: {v}" for r in rows for k, v in r.items()
+             if k.endswith("note")]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks")
+    p.add_argument("--full", action="store_true", help="the full sizes of the workload notes")
+    p.add_argument("--only", help="comma-separated workloads (llsq,ode,lstm,gmm)")
+    p.add_argument("--backends", default="python", help="comma-separated adjoin backends")
+    p.add_argument("--torch-limit", type=float, default=20.0,
+                   help="run torch once when one run takes longer than this (seconds)")
+    p.add_argument("--write", help="also write the table to this markdown file")
+    args = p.parse_args(argv)
+    sizes = FULL if args.full else QUICK
+    names = args.only.split(",") if args.only else list(sizes)
+    backends = args.backends.split(",")
+    rows = []
+    for name in names:
+        for size in sizes[name]:
+            print(f"measuring {name} {size} ...", file=sys.stderr, flush=True)
+            rows.append(measure(name, size, backends, args.torch_limit))
+    text = table(rows, backends)
+    print(text)
+    if args.write:
+        cmd = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
+        with open(args.write, "w") as fh:
+            fh.write(report(text, cmd))
+    return 0
+
+
+def report(text: str, cmd: str) -> str:
+    import adjoin
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return (f"# Benchmarks\n\nProduced by `{cmd.strip()}` (adjoin {adjoin.__version__}; "
+            f"{machine}).\n\n{text}\n")
