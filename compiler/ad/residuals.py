@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..errors import CompileError
 from ..ir.core import Block, BlockArg, Op, OpResult, Value, use_counts
+from ..ir.types import ArrayType
 
 RECOMPUTABLE = {
     "const", "add", "sub", "mul", "div", "neg", "convert", "dim", "size", "getitem",
@@ -32,6 +33,12 @@ RECOMPUTABLE = {
     "minimum", "maximum", "abs", "floordiv", "mod", "transpose",
 }
 MAX_DEPTH = 6
+VIEWS = ("getitem", "transpose", "reshape", "ravel")
+
+
+def _users(v: Value) -> List[Op]:
+    """The ops reading `v` in the block that defines it (nested ones included)."""
+    return [u for op in def_block(v).ops for u in op.walk() if any(x is v for x in u.operands)]
 
 
 def def_block(v: Value) -> Block:
@@ -130,12 +137,13 @@ class Resolver:
     # -- moving values ------------------------------------------------------------------
 
     def pop(self, v: Value, home: Block, mirror: Block) -> Value:
+        pushed = self.detach_view(v)
         push = self.pushes.get(id(home))
         if push is None:
             push = Op("push", [self.rb.tape_fwd], [], {}, (), home.ops[-1].loc)
             home.insert(len(home.ops) - 1, push)
             self.pushes[id(home)] = push
-        push.operands.append(v)
+        push.operands.append(pushed)
         pop = self.pops.get(id(mirror))
         if pop is None:
             pop = Op("pop", [self.rb.tape_bwd], [], {}, (), push.loc)  # plumbing: no comment
@@ -145,6 +153,20 @@ class Resolver:
         r = OpResult(pop, len(pop.results), v.type, v.name)
         pop.results.append(r)
         return r
+
+    def detach_view(self, v: Value) -> Value:
+        """A view of an array that is later written is saved as a copy made right away:
+        keeping the view would pin the whole array and force every later write to copy it."""
+        base = v
+        while isinstance(base, OpResult) and base.op.name in VIEWS and \
+                isinstance(base.type, ArrayType):
+            base = base.op.operands[0]
+        if base is v or not any(u.name in ("setitem", "addat") and u.operands[0] is base
+                                for u in _users(base)):
+            return v
+        copy = Op("copy", [v], [v.type], {}, (), v.op.loc, [v.name])
+        v.op.parent.insert(v.op.parent.ops.index(v.op) + 1, copy)
+        return copy.result
 
     def lift(self, v: Value, if_op: Op, home: Block) -> Value:
         """Make `v`, defined in a branch of `if_op`, an extra result of it."""

@@ -293,6 +293,16 @@ def _algebra(op: Op) -> Optional[List[Value]]:
         neg = _negated(ops[0])
         if neg is not None and neg.type == t:  # -a + b -> b - a
             return [_replace(op, "sub", ops[1], neg)]
+    if name in ("mul", "div"):  # (-a) * b -> -(a * b), so that negations meet and cancel
+        for k in (0, 1):
+            inner = _negated(ops[k])
+            if inner is not None and inner.type == ops[k].type:
+                args = [inner, ops[1]] if k == 0 else [ops[0], inner]
+                prod = _replace(op, name, *args)
+                neg = Op("neg", [prod], [t], {}, (), op.loc, [op.result.name])
+                op.parent.insert_before(op, neg)
+                prod.name = ""
+                return [neg.result]
     if name in ("neg", "not"):
         inner = getattr(ops[0], "op", None)
         if inner is not None and inner.name == name and inner.operands[0].type == t:
