@@ -282,7 +282,7 @@ class Desugarer:
     def sequence_header(self, it, func: str, target, k: str, pre: list, at):
         start = None
         if func == "enumerate":
-            seqs, start = [it.args[0]], (it.args[1] if len(it.args) > 1 else None)
+            seqs, start = [it.args[0]], enumerate_start(it)
         elif func == "zip":
             seqs = list(it.args)
         else:
@@ -308,6 +308,13 @@ class Desugarer:
         incr = _assign(k, gast.BinOp(left=_name(k), op=gast.Add(), right=_const(1)), at)
         cond = gast.Compare(left=_name(k), ops=[gast.Lt()], comparators=[count])
         return cond, [bind, incr]
+
+
+def enumerate_start(call: gast.Call) -> Optional[gast.expr]:
+    """The `start` of an `enumerate(seq, start)` call, given by position or keyword."""
+    if len(call.args) > 1:
+        return call.args[1]
+    return next((k.value for k in call.keywords if k.arg == "start"), None)
 
 
 def runs_at_least_once(loop) -> bool:
@@ -363,8 +370,7 @@ def _drop_unread(stmts: list, unread: Set[str]) -> list:
 
 
 def desugar(fdef: gast.FunctionDef) -> Tuple[gast.FunctionDef, Set[str]]:
-    """Return the desugared copy of `fdef` and the set of names it introduced."""
-    fdef = copy.deepcopy(fdef)
+    """Desugar `fdef` in place; return it and the set of names it introduced."""
     d = Desugarer(_all_names(fdef))
     if _simple(fdef.body):
         return fdef, set()

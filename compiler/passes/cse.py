@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Dict, Tuple
 
-from ..ir.core import Block, Function, Op, Value, replace_uses
+from ..ir.core import Block, Function, Op, Value
 from ..ir.ops import OPS, is_pure
 
 
@@ -34,14 +34,15 @@ def _key(op: Op) -> Tuple:
 
 
 def cse(f: Function) -> None:
-    _block(f.body.block, {}, f.body.block)
+    _block(f.body.block, {}, {})
 
 
-def _block(b: Block, seen: Dict[Tuple, Op], root: Block) -> None:
+def _block(b: Block, seen: Dict[Tuple, Op], subst: Dict[int, Value]) -> None:
     scope = dict(seen)
     for op in list(b.ops):
+        op.operands = [subst.get(id(v), v) for v in op.operands]
         for region in op.regions:
-            _block(region.block, scope, root)
+            _block(region.block, scope, subst)
         d = OPS.get(op.name)
         if op.regions or not op.results or d is None or "alloc" in d.tags or not is_pure(op):
             continue
@@ -52,7 +53,7 @@ def _block(b: Block, seen: Dict[Tuple, Op], root: Block) -> None:
             continue
         for old, new in zip(op.results, prev.results):
             _rename(old, new)
-            replace_uses(root, old, new)
+            subst[id(old)] = new
         op.erase()
 
 

@@ -110,26 +110,27 @@ def _own_loop_arrays(f: Function) -> None:
     """Copy a loop's initial array once, before the loop, when the loop writes into it
     but could not otherwise own it (an argument, an array still read after the loop):
     one copy on entry instead of one per iteration."""
-    tried: set = set()
-    while True:
-        lv, objs = Liveness(f), Objects(f)
-        pushes = [op for op in f.walk() if op.name == "push"]
-        site = _first_blocked_loop_write(f, lv, objs, pushes, tried)
-        if site is None:
-            return
-        loop, slot, writer = site
-        tried.add((id(loop), slot))
+    lv, objs = Liveness(f), Objects(f)
+    pushes = [op for op in f.walk() if op.name == "push"]
+    sites = _blocked_loop_writes(f, lv, objs, pushes)
+    if not sites:
+        return
+    copies = []
+    for loop, slot, writer in sites:
         init = loop.operands[slot]
         copy = Op("copy", [init], [init.type], {}, (), loop.loc, [init.name])
         loop.parent.insert_before(loop, copy)
         loop.operands[slot] = copy.result
-        lv, objs = Liveness(f), Objects(f)
+        copies.append((loop, slot, writer, init, copy))
+    lv, objs = Liveness(f), Objects(f)
+    for loop, slot, writer, init, copy in copies:
         if not _can_write(writer, lv, objs, pushes):  # the copy does not help: undo it
             loop.operands[slot] = init
             copy.erase()
 
 
-def _first_blocked_loop_write(f, lv, objs, pushes, tried):
+def _blocked_loop_writes(f, lv, objs, pushes):
+    sites = []
     for op in f.walk():
         if op.name not in ("for", "while"):
             continue
@@ -137,13 +138,14 @@ def _first_blocked_loop_write(f, lv, objs, pushes, tried):
         body = op.regions[-1].block
         for k in range(len(op.results)):
             arg = body.args[k + shift]
-            if not isinstance(arg.type, ArrayType) or (id(op), offset + k) in tried:
+            if not isinstance(arg.type, ArrayType):
                 continue
             for w in body.ops:
                 if w.name in _SAME_AS_TARGET and w.operands[0] is arg and \
                         not _can_write(w, lv, objs, pushes):
-                    return op, offset + k, w
-    return None
+                    sites.append((op, offset + k, w))
+                    break
+    return sites
 
 
 def _can_write(op: Op, lv: Liveness, objs: Objects, pushes: List[Op]) -> bool:
