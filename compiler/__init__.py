@@ -25,6 +25,8 @@ _EXPORTS = {
     "BackendError": ".errors",
     "grad": ".derivatives", "value_and_grad": ".derivatives", "vjp": ".derivatives",
     "adjoint_source": ".derivatives",
+    "jvp": ".forward_api", "tangent_source": ".forward_api", "hessian": ".forward_api",
+    "hvp": ".forward_api", "derivative": ".forward_api", "jacobian": ".forward_api",
 }
 
 __all__ = sorted(_EXPORTS) + ["ir", "__version__"]

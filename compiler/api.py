@@ -27,6 +27,14 @@ def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"adjoin: unknown backend {backend!r}; choose one of "
                          f"{', '.join(repr(b) for b in BACKENDS)}")
+    if backend == "llvm":
+        try:
+            import importlib
+            importlib.import_module(".backends.llvm", __package__)
+        except ImportError as e:
+            from .errors import BackendError
+            raise BackendError(f"the llvm backend is not available ({e}); use "
+                               "backend=\"python\"") from None
     return backend
 
 

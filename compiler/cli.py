@@ -125,7 +125,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
         print("adjoin: " + text.removeprefix("adjoin: "), file=sys.stderr)
         return 2
-    print(out)
+    try:
+        print(out)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `adjoin show ... | head`: the reader left early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -12,7 +12,8 @@ import numpy as np
 
 
 def sum_to(g, like):
-    """Sum a broadcast adjoint `g` back to the shape of `like` (a scalar or an array)."""
+    """Bring an adjoint `g` to the shape of `like` (a scalar or an array): sum over the
+    axes a broadcast added or stretched, expand where `g` is smaller."""
     if getattr(g, "shape", None) == getattr(like, "shape", None):
         return g  # the common case: nothing was broadcast
     if not isinstance(like, np.ndarray):
@@ -24,6 +25,8 @@ def sum_to(g, like):
     for axis, (n, m) in enumerate(zip(g.shape, like.shape)):
         if m == 1 and n != 1:
             g = g.sum(axis=axis, keepdims=True)
+    if g.shape != like.shape:  # g was given at a smaller, broadcastable shape
+        g = np.broadcast_to(g, like.shape).copy()
     return g
 
 

@@ -65,6 +65,7 @@ def _adjoin_grads(case, args, wrt):
 
 def _assert_close(got, want, rtol, atol, what):
     for k, (g, w) in enumerate(zip(got, want)):
+        assert np.shape(g) == np.shape(w), f"{what}: gradient {k} has shape {np.shape(g)}"
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol,
                                    err_msg=f"{what}: gradient {k} differs")
 

@@ -3,7 +3,8 @@
 Assumes: verified IR; `wrt` names the parameters being differentiated.
 Guarantees: a value is *active* when it is varied (depends differentiably on a
 `wrt` parameter), useful (the function's result depends on it) and of a float
-type (or a tuple holding floats). Integers and booleans are never active. Loops
+type (or a tuple holding floats). In gradient code being differentiated again,
+what goes on the tape counts as an output and what comes off it as varied. Integers and booleans are never active. Loops
 and branches are handled by iterating to a fixpoint over their block arguments,
 yields and results. Only active values get adjoints or tangents.
 """
@@ -36,6 +37,12 @@ class Activity:
     def any_active(self, op: Op) -> bool:
         return any(self.active(r) for r in op.results)
 
+    def alias(self, new: Value, old: Value) -> None:
+        """`new` replaces `old` in the code: it has the same activity."""
+        for s in (self.varied, self.useful):
+            if id(old) in s:
+                s.add(id(new))
+
     # -- varied: forward ----------------------------------------------------------------
 
     def _mark(self, s: Set[int], v: Value) -> bool:
@@ -64,6 +71,10 @@ class Activity:
                     changed |= self._mark(v, r)
                     for a in args:
                         changed |= self._mark(v, a)
+        elif op.name == "pop" or (op.name == "call" and op.attrs.get("effects")):
+            # Values coming back through the tape carry whatever varied when pushed.
+            for r in op.results:
+                changed |= self._mark(v, r)
         elif op.name not in ZERO_DERIVATIVE and any(id(x) in v for x in op.operands):
             for r in op.results:
                 changed |= self._mark(v, r)
@@ -92,7 +103,9 @@ class Activity:
                     changed |= self._mark(u, init) | self._mark(u, y)
                     for a in args:
                         changed |= self._mark(u, a)
-        elif op.name == "return" or any(id(r) in u for r in op.results):
+        elif op.name in ("return", "push") or (op.name == "call" and op.attrs.get("effects")) \
+                or any(id(r) in u for r in op.results):
+            # What is pushed on the tape (directly or by a callee) is read back later.
             if op.name not in ZERO_DERIVATIVE:
                 for x in op.operands:
                     changed |= self._mark(u, x)

@@ -108,15 +108,34 @@ class ReverseContext:
         resolver = Resolver(rb)
         resolver.run(list(bwd.body.block.ops))
         fwd.attrs = {k: v for k, v in primal.attrs.items() if k in ("mutates",)}
-        self.finish([fwd, bwd], resolver)
         pair.fwd, pair.bwd = fwd, bwd
         self.functions[fwd.name] = fwd
         self.functions[bwd.name] = bwd
+        self.finish([fwd, bwd], resolver)
+
+    def uses_tape(self, name: str, seen: Optional[set] = None) -> bool:
+        """Whether calling `name` pushes or pops (directly or through its callees)."""
+        seen = seen if seen is not None else set()
+        if name in seen:
+            return False
+        if name in self.functions and self.functions[name] is None:
+            return True  # not built yet: assume it records
+        f = self.functions.get(name)
+        if f is None:
+            return False
+        seen.add(name)
+        return any(op.name in ("push", "pop") or (op.name == "call" and op.attrs.get("effects")
+                                                  and self.uses_tape(op.attrs["callee"], seen))
+                   for op in f.walk())
 
     def finish(self, fs: List[Function], resolver: Resolver) -> None:
         """Verify, optimize, then drop tape slots optimization left unread."""
         for f in fs:
             checkpoint(f, "reverse")
+            for op in f.walk():  # a callee that records nothing is pure again
+                if op.name == "call" and op.attrs.get("effects") and \
+                        not self.uses_tape(op.attrs["callee"]):
+                    del op.attrs["effects"]
             run_passes(f, default_pipeline())
         prune_tape(resolver.pairs, [f.body.block for f in fs])
         for f in fs:

@@ -46,6 +46,12 @@ class Emitter:
             return self.b.emit("zeros_like", like)
         return self.const(0.0, like)
 
+    def zero_tangent(self, like: Value) -> Value:
+        """A zero for any component of a tuple (a placeholder for non-float parts)."""
+        if like.type.differentiable():
+            return self.zero(like)
+        return self.b.const(0, like.type) if str(like.type) == "i64" else self.b.undef(like.type)
+
     # -- None-as-zero arithmetic ----------------------------------------------------
 
     def plus(self, a: Optional[Value], b: Optional[Value]) -> Optional[Value]:

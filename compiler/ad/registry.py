@@ -36,7 +36,8 @@ CONVENTIONS = {
     "amin": "at ties np.min splits the adjoint evenly among the minimal elements",
     "floordiv": "a // b has derivative 0 in a and b (also at the jumps)",
     "mod": "a % b has derivative 1 in a and -floor(a / b) in b (the jumps are ignored)",
-    "sqrt": "d sqrt(x)/dx at x = 0 is +inf, as the formula gives",
+    "sqrt": "d sqrt(x)/dx at x = 0 is 1/(2*0): +inf in array code and on the llvm backend; "
+            "a ZeroDivisionError on Python scalars, as Python's own division raises",
 }
 
 

@@ -137,9 +137,17 @@ class ReverseBuilder:
                 handler = getattr(self, "op_" + op.name, self.op_rule)
                 handler(op, adj)
 
+    def operands_match(self, op: Op) -> bool:
+        """Whether every array operand provably has the result's shape, so that a lazy
+        scalar adjoint times any operand already has the right shape."""
+        shapes = self.ad.shapes
+        arrays = [v for v in op.operands if isinstance(v.type, ArrayType)]
+        return len(arrays) <= 1 or (shapes is not None and
+                                    all(shapes.same(v, op.results[0]) for v in arrays))
+
     def op_rule(self, op: Op, adj: Adjoints) -> None:
         g = [adj.pop(id(r), None) for r in op.results]
-        if "elementwise" not in OPS[op.name].tags:
+        if "elementwise" not in OPS[op.name].tags or not self.operands_match(op):
             g = [self.dense(r, x) for r, x in zip(op.results, g)]
         if all(x is None for x in g):
             return

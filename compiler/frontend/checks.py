@@ -48,6 +48,7 @@ def check_function(src: SourceInfo) -> None:
     fdef = src.node
     _check_signature(src, fdef)
     docstring = _docstring_node(fdef)
+    dtypes = _dtype_strings(fdef)
     for node in gast.walk(fdef):
         kind = _REJECTED.get(type(node))
         if kind is not None:
@@ -55,9 +56,11 @@ def check_function(src: SourceInfo) -> None:
         if isinstance(node, (gast.FunctionDef, gast.Lambda)) and node is not fdef:
             _check_signature(src, node)
         if isinstance(node, gast.Constant) and isinstance(node.value, (str, bytes)):
-            if node is not docstring and not _is_assert_message(fdef, node):
-                raise UnsupportedSyntax("strings are not supported by adjoin (only as docstrings "
-                                        "and assert messages)", src.loc(node), "strings")
+            if node is not docstring and id(node) not in dtypes and \
+                    not _is_assert_message(fdef, node):
+                raise UnsupportedSyntax("strings are not supported by adjoin (only as docstrings, "
+                                        "assert messages and dtype names)", src.loc(node),
+                                        "strings")
         if isinstance(node, gast.Constant) and isinstance(node.value, complex):
             raise UnsupportedSyntax("complex numbers are not supported by adjoin",
                                     src.loc(node), "complex numbers")
@@ -71,11 +74,26 @@ def check_function(src: SourceInfo) -> None:
         if isinstance(node, gast.FunctionDef) and node.decorator_list and node is not fdef:
             raise UnsupportedSyntax("decorators on nested functions are not supported",
                                     src.loc(node), "decorators")
+        if isinstance(node, (gast.For, gast.comprehension)):
+            _check_loop_keywords(src, node.iter)
         if isinstance(node, (gast.ListComp, gast.GeneratorExp)):
             for comp in node.generators:
                 if comp.is_async:
                     raise UnsupportedSyntax("async comprehensions are not supported",
                                             src.loc(node), "async comprehension")
+
+
+_LOOP_KEYWORDS = {"enumerate": ("start",), "zip": ()}
+
+
+def _check_loop_keywords(src: SourceInfo, it) -> None:
+    """enumerate(seq, start=k) is understood; other keywords (zip's strict) are not."""
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Name):
+        allowed = _LOOP_KEYWORDS.get(it.func.id)
+        for k in it.keywords if allowed is not None else ():
+            if k.arg not in allowed:
+                raise UnsupportedSyntax(f"{it.func.id}() with the keyword '{k.arg}' is not "
+                                        "supported by adjoin", src.loc(k.value), "keyword")
 
 
 def _check_signature(src: SourceInfo, fdef) -> None:
@@ -97,6 +115,20 @@ def _docstring_node(fdef):
         if isinstance(v, gast.Constant) and isinstance(v.value, str):
             return v
     return None
+
+
+def _dtype_strings(fdef) -> set:
+    """Ids of string constants naming a dtype: `dtype="float32"`, `x.astype("int64")`."""
+    out = set()
+    for n in gast.walk(fdef):
+        if not isinstance(n, gast.Call):
+            continue
+        for kw in n.keywords:
+            if kw.arg == "dtype" and isinstance(kw.value, gast.Constant):
+                out.add(id(kw.value))
+        if isinstance(n.func, gast.Attribute) and n.func.attr == "astype" and n.args:
+            out.add(id(n.args[0]))
+    return out
 
 
 def _is_assert_message(fdef, node) -> bool:

@@ -242,6 +242,8 @@ class Desugarer:
         base = target.id if isinstance(target, gast.Name) else "k"
         k = self.fresh(f"{base}_next")
         func = it.func.id if isinstance(it, gast.Call) and isinstance(it.func, gast.Name) else ""
+        if func == "reversed" and _forward_range(it) is not None:
+            it, func = _forward_range(it), "range"
         if func == "range" and isinstance(target, gast.Name) and not it.keywords:
             cond, head = self.range_header(it, k, base, pre, s)
             head = [_assign(target.id, _name(k), s)] + head
@@ -321,6 +323,31 @@ def runs_at_least_once(loop) -> bool:
     """True for a `while` whose body surely runs once: `while True:`, or its rewrite."""
     return isinstance(loop, gast.While) and (getattr(loop, RUNS_ONCE, False)
                                              or _is_true(loop.test))
+
+
+def _forward_range(it):
+    """`reversed(range(a, b, s))` with a constant step as the same values in a forward range:
+    `range(a + (b - a - sign) // s * s, a - sign, -s)`."""
+    inner = it.args[0] if len(it.args) == 1 else None
+    if not (isinstance(inner, gast.Call) and isinstance(inner.func, gast.Name)
+            and inner.func.id == "range" and 1 <= len(inner.args) <= 3):
+        return None
+    args = list(inner.args)
+    a, b, step = (_const(0), args[0], _const(1)) if len(args) == 1 else \
+        (args[0], args[1], args[2] if len(args) == 3 else _const(1))
+    sign = _constant_sign(step)
+    if sign is None:
+        return None
+    sgn = _const(sign)
+    span = gast.BinOp(left=gast.BinOp(left=copy.deepcopy(b), op=gast.Sub(), right=copy.deepcopy(a)),
+                      op=gast.Sub(), right=sgn)
+    last = gast.BinOp(left=copy.deepcopy(a), op=gast.Add(), right=gast.BinOp(
+        left=gast.BinOp(left=span, op=gast.FloorDiv(), right=copy.deepcopy(step)),
+        op=gast.Mult(), right=copy.deepcopy(step)))
+    stop = gast.BinOp(left=copy.deepcopy(a), op=gast.Sub(), right=_const(sign))
+    back = gast.UnaryOp(op=gast.USub(), operand=copy.deepcopy(step))
+    call = gast.Call(func=_name("range"), args=[last, stop, back], keywords=[])
+    return _located(call, it)
 
 
 def _constant_sign(e) -> Optional[int]:

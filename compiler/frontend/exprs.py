@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
 from ..ir.core import Block, Op, Region, Value
-from ..ir.types import ArrayType, BOOL, I64, NONE, ScalarType, TupleType, UnknownType, join
+from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleType,
+                        UnknownType, join)
 from .desugar import COUNTER_INDEX, UNDEF
 from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names
 
@@ -195,6 +196,7 @@ class ExprTranslator:
             if _elt(a.type) != BOOL or _elt(b.type) != BOOL:
                 raise UnsupportedSyntax("bitwise operators are supported on booleans only",
                                         self.loc(node), "bitwise operator")
+        a, b = self.weak_literal(a, b), self.weak_literal(b, a)
         attrs = {}
         if name == "pow" and _elt(a.type) in (I64, BOOL) and _elt(b.type) in (I64, BOOL):
             k = self.const_value(b)
@@ -203,6 +205,13 @@ class ExprTranslator:
         if name == "matmul":
             return self.b.emit("matmul", a, b)
         return self.b.op(name, [a, b], attrs).result
+
+    def weak_literal(self, v: Value, other: Value) -> Value:
+        """A Python float literal takes a float32 partner's type, as NumPy does."""
+        if v.type == F64 and _elt(other.type) == F32 and isinstance(self.const_value(v), float) \
+                and getattr(v, "op", None) is not None and v.op.name == "const":
+            return self.b.const(self.const_value(v), F32)
+        return v
 
     def expr_UnaryOp(self, node):
         v = self.value(node.operand)
@@ -250,6 +259,9 @@ class ExprTranslator:
 
     def expr_IfExp(self, node):
         cond = self.truth(self.value(node.test), node.test)
+        known = self.const_value(cond)
+        if isinstance(known, bool):  # only the side Python evaluates is translated
+            return self.expr(node.body if known else node.orelse)
         return self.lazy(cond, lambda: self.expr(node.body), lambda: self.expr(node.orelse), node)
 
     def expr_BoolOp(self, node):
@@ -311,7 +323,8 @@ class ExprTranslator:
 
     def expr_ListComp(self, node):
         raise UnsupportedSyntax("list comprehensions are supported only as the argument of "
-                                "sum, min, max or np.array", self.loc(node), "list comprehension")
+                                "sum, min or max; build arrays with np.zeros and a loop",
+                                self.loc(node), "list comprehension")
 
     expr_GeneratorExp = expr_ListComp
 

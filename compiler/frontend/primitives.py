@@ -81,8 +81,11 @@ def static_int(tr, node, what: str) -> Optional[int]:
 def dtype_of(tr, node) -> Optional[ScalarType]:
     if node is None:
         return None
-    obj = tr.expr(node)
-    obj = getattr(obj, "obj", obj)
+    if isinstance(node, gast.Constant) and isinstance(node.value, str):
+        obj = node.value
+    else:
+        obj = tr.expr(node)
+        obj = getattr(obj, "obj", obj)
     table = {float: F64, np.float64: F64, np.float32: F32, int: I64, np.int64: I64,
              np.int32: I64, bool: BOOL, np.bool_: BOOL}
     for k, v in table.items():
@@ -429,6 +432,21 @@ for _op, _objs in (("sum", (np.sum,)), ("prod", (np.prod,)), ("mean", (np.mean,)
     prim(*_objs)(_reduction(_op))
 
 
+def _any_all(opname: str):
+    def handler(tr, node):
+        (x,), kws = args_of(tr, node, 1, 2, kw=("axis",))
+        axis = static_int(tr, node.args[1] if len(node.args) > 1 else kws.get("axis"), "axis")
+        if not isinstance(x.type, ArrayType):
+            return tr.truth(x, node)
+        hit = x if x.type.dtype == BOOL else tr.b.emit("ne", x, tr.b.const(0, x.type.dtype))
+        return reduce_value(tr, opname, hit, axis, node)
+    return handler
+
+
+prim(np.any)(_any_all("amax"))
+prim(np.all)(_any_all("amin"))
+
+
 @prim(np.linalg.norm)
 def _norm(tr, node):
     (x,), _ = args_of(tr, node, 1, 1)
@@ -450,7 +468,28 @@ def _linalg(opname: str):
     return handler
 
 
-prim(np.dot, np.vdot, np.inner)(_linalg("dot"))
+prim(np.dot)(_linalg("dot"))
+
+
+@prim(np.vdot)
+def _vdot(tr, node):
+    """vdot flattens both arguments (real arrays: no conjugation)."""
+    (a, b), _ = args_of(tr, node, 2, 2)
+    if not isinstance(a.type, ArrayType) or not isinstance(b.type, ArrayType):
+        return tr.b.emit("mul", a, b)
+    flat = [tr.b.emit("ravel", v) if v.type.ndim > 1 else v for v in (a, b)]
+    return tr.b.emit("dot", *flat)
+
+
+@prim(np.inner)
+def _inner(tr, node):
+    """inner contracts the last axes: a @ b.T for 2-d b."""
+    (a, b), _ = args_of(tr, node, 2, 2)
+    if not isinstance(a.type, ArrayType) or not isinstance(b.type, ArrayType):
+        return tr.b.emit("mul", a, b)
+    if b.type.ndim == 2:
+        b = tr.b.emit("transpose", b)
+    return fresh(tr, tr.b.emit("dot", a, b))
 prim(np.matmul)(_linalg("matmul"))
 prim(np.outer)(_linalg("outer"))
 
@@ -470,7 +509,7 @@ def _reshape(tr, node):
 @prim(np.ravel)
 def _ravel(tr, node):
     (x,), _ = args_of(tr, node, 1, 1)
-    return fresh(tr, tr.b.emit("ravel", x))
+    return _view(tr, tr.b.emit("ravel", x), x)
 
 
 def _view(tr, r: Value, base: Value) -> Value:
@@ -485,7 +524,7 @@ def _view(tr, r: Value, base: Value) -> Value:
 def _alloc(opname: str):
     def handler(tr, node):
         lo, hi = (2, 2) if opname == "full" else (1, 1)
-        _, kws = args_of(tr, node, lo, hi + 1, kw=("dtype",))
+        _, kws = args_of_lazy(tr, node, lo, hi + 1, kw=("dtype",))
         dims = shape_of(tr, node.args[0])
         dtype = dtype_of(tr, kws.get("dtype") or (node.args[hi] if len(node.args) > hi else None))
         attrs = {"dtype": dtype} if dtype is not None else {}
@@ -630,12 +669,15 @@ def method_call(tr, v: Value, name: str, node):
         axis_node = node.args[0] if node.args else kws.get("axis")
         op = {"max": "amax", "min": "amin"}.get(name, name)
         return reduce_value(tr, op, v, static_int(tr, axis_node, "axis"), node)
-    if name == "copy" or name == "flatten":
+    if name == "copy":
         args_of(tr, node, 0, 0)
-        return fresh(tr, tr.b.emit("copy" if name == "copy" else "ravel", v))
+        return fresh(tr, tr.b.emit("copy", v))
+    if name == "flatten":  # a copy, unlike ravel
+        args_of(tr, node, 0, 0)
+        return fresh(tr, tr.b.emit("copy", tr.b.emit("ravel", v)))
     if name == "ravel":
         args_of(tr, node, 0, 0)
-        return fresh(tr, tr.b.emit("ravel", v))
+        return _view(tr, tr.b.emit("ravel", v), v)
     if name == "dot":
         (w,), _ = args_of(tr, node, 1, 1)
         return fresh(tr, tr.b.emit("dot", v, w) if isinstance(w.type, ArrayType)

@@ -7,7 +7,9 @@ Guarantees: builds an IR function whose types are inferred while building: at
 f64 gives f64, a conversion is inserted); loops are rebuilt until their carried
 variables and types stop changing. A name unbound on some path is a
 CompileError where it is read (names the desugarer introduced are exempt: it
-guarantees they are set where read). A write through one name to an array
+guarantees they are set where read); a name first bound inside a loop is unbound
+after it, unless the loop is a `while True:` (its body runs at least once) whose
+body binds it on every path. A write through one name to an array
 reaches every other name bound to the same array (names bound to one array on
 every path into an `if` merge or a loop share one merged value, so this holds
 after branches and inside loops); a write that would change a view still read
@@ -23,7 +25,7 @@ from ..errors import CompileError, TypingError, UnsupportedSyntax
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Region, Value
 from ..ir.types import ArrayType, I64, TupleType, Type, UNKNOWN, UnknownType, join
-from .desugar import is_sequence_name, runs_at_least_once
+from .desugar import enumerate_start, is_sequence_name, runs_at_least_once
 from .exprs import ExprTranslator
 from .scope import Closure, Env, Unbound, assigned_names
 
@@ -101,6 +103,8 @@ class FunctionTranslator(ExprTranslator):
 
     def stmt_Assert(self, s) -> None:
         cond = self.truth(self.value(s.test), s.test)
+        if self.const_value(cond) is True:
+            return  # holds by construction
         msg = s.msg.value if isinstance(s.msg, gast.Constant) else ""
         self.b.op("assert", [cond], {"msg": msg} if msg else {}, result_types=[])
 
@@ -283,7 +287,8 @@ class FunctionTranslator(ExprTranslator):
             raise CompileError(f"writing into '{name}' changes the argument '{other[7:]}' "
                                "through a view; write into the argument itself, or copy",
                                self.loc(node), "aliased write")
-        if other.startswith(ITER) or (other in self.hidden and is_sequence_name(other)):
+        if other.startswith(ITER) or (other in self.hidden and is_sequence_name(other)
+                                      and self.may_read_later(other, node)):
             raise CompileError(f"writing into '{name}' changes the array a for loop iterates "
                                "over through a view; iterate over a copy, or by index",
                                self.loc(node), "aliased write")
@@ -342,6 +347,10 @@ class FunctionTranslator(ExprTranslator):
 
     def stmt_If(self, s) -> None:
         cond = self.truth(self.value(s.test), s.test)
+        known = self.const_value(cond)
+        if isinstance(known, bool):  # e.g. `if y is None`: only one branch exists
+            self.block(s.body if known else s.orelse)
+            return
         before = self.env
         op = self.b.insert(Op("if", [cond], [], {}, [Region([Block()]), Region([Block()])],
                               self.loc(s)))
@@ -358,6 +367,7 @@ class FunctionTranslator(ExprTranslator):
         for name in sorted(set(envs[0].names()) | set(envs[1].names())):
             a, b = envs[0].get(name), envs[1].get(name)
             unsure = name in envs[0].unsure or name in envs[1].unsure
+            self.env.unsure.discard(name)  # bound on both paths now, unless marked below
             if a is b:
                 if a is not None:
                     self.env[name] = a
@@ -439,7 +449,7 @@ class FunctionTranslator(ExprTranslator):
         return self.coerce(v, t) if isinstance(v, Value) else self.b.undef(t)
 
     def build_loop(self, node, kind: str, operands: List[Value], body_stmts,
-                   bind_index=None, test=None) -> None:
+                   bind_index=None, test=None, attrs=None) -> None:
         """Build a `for` (operands lo, hi, step) or a `while` loop over `body_stmts`."""
         before = self.env
         carried, followers = self.alias_groups(self.carried_guess(body_stmts), before)
@@ -448,6 +458,7 @@ class FunctionTranslator(ExprTranslator):
             mark = len(self.b.block.ops) if self.b.index is None else None
             op, body_env = self.loop_attempt(node, kind, operands, body_stmts, carried, types,
                                              bind_index, test, before, followers)
+            op.attrs.update(attrs or {})
             grown = [n for n in before.names() if n not in carried and n not in followers
                      and self.is_carriable(before, n) and body_env.get(n) is not before[n]]
             # A follower the body rebound apart from its slot needs its own slot.
@@ -502,12 +513,7 @@ class FunctionTranslator(ExprTranslator):
         inits = [self.init_value(before, n, t) for n, t in zip(carried, types)]
         shown = [n[n.index(":") + 1:] if n.startswith("$") else n for n in carried]
         if kind == "for":
-            over_range = isinstance(node.iter, gast.Call) and \
-                self.static_callee(node.iter.func) is range
-            # The target names the counter only when it is the counter (not x[k]).
-            index_name = node.target.id if isinstance(node.target, gast.Name) and over_range \
-                else "k"
-            body = Block([I64] + types, [index_name] + shown)
+            body = Block([I64] + types, [self.counter_name(node)] + shown)
             op = Op("for", list(operands) + inits, [], {}, [Region([body])], self.loc(node))
             args = body.args[1:]
         else:
@@ -535,6 +541,19 @@ class FunctionTranslator(ExprTranslator):
         body_env, self.env = self.env, before
         return op, body_env
 
+    def counter_name(self, node) -> str:
+        """The name of a `for` counter: the target when it is the counter (range, or the
+        index of an enumerate from 0), else a short name the function does not use."""
+        it, target = node.iter, node.target
+        callee = self.static_callee(it.func) if isinstance(it, gast.Call) else None
+        if callee is range and isinstance(target, gast.Name):
+            return target.id
+        if callee is enumerate and enumerate_start(it) is None and \
+                isinstance(target, gast.Tuple) and isinstance(target.elts[0], gast.Name):
+            return target.elts[0].id
+        used = {n.id for n in gast.walk(self.fdef) if isinstance(n, gast.Name)}
+        return next((c for c in ("k", "i", "j", "idx") if c not in used), "k")
+
     def mark_unbound_at_entry(self, carried: List[str], before: Env) -> None:
         """A carried name with no value before the loop is unbound in the first pass."""
         self.env.unsure.update(n for n in carried if not isinstance(before.get(n), Value)
@@ -546,11 +565,16 @@ class FunctionTranslator(ExprTranslator):
     def stmt_For(self, s) -> None:
         it = s.iter
         callee = self.static_callee(it.func) if isinstance(it, gast.Call) else None
-        if callee is range:
-            lo, hi, st = self.range_args(it)
+        if callee is range or (callee is reversed and self.reversed_range(it)):
+            backwards = callee is reversed
+            lo, hi, st = self.range_args(it.args[0] if backwards else it)
             self.build_loop(s, "for", [lo, hi, st], s.body,
-                            bind_index=lambda i: self.assign(s.target, i, s))
+                            bind_index=lambda i: self.assign(s.target, i, s),
+                            attrs={"reversed": True} if backwards else None)
             return
+        if callee is reversed:
+            raise UnsupportedSyntax("reversed() is supported over range(...) only",
+                                    self.loc(it), "reversed")
         if callee is enumerate or callee is zip:
             seqs = [self.value(a) for a in it.args[:1 if callee is enumerate else None]]
         else:
@@ -565,7 +589,7 @@ class FunctionTranslator(ExprTranslator):
         n = self.b.emit("dim", seqs[0], axis=0)
         for q in seqs[1:]:
             n = self.b.emit("minimum", n, self.b.emit("dim", q, axis=0))
-        start = self.value(it.args[1]) if callee is enumerate and len(it.args) > 1 else None
+        start = self.enumerate_start(it) if callee is enumerate else None
         # The loop reads the array object as it is at each step (the body may write
         # into it), so it is held under a name that writes reach and loops carry.
         nodes = it.args if callee is enumerate or callee is zip else [it]
@@ -595,16 +619,27 @@ class FunctionTranslator(ExprTranslator):
         if any(n is None for n in lengths):
             raise CompileError("zip of a tuple with an array is not supported",
                                self.loc(it), "for loop")
+        start = self.enumerate_start(it) if callee is enumerate else None
         for k in range(min(lengths)):
             items = [self.tuple_item(q, k) if isinstance(q.type, TupleType)
                      else self.getitem(q, ("i",), [self.b.const(k)], s) for q in seqs]
             if callee is enumerate:
-                self.assign(s.target, (self.b.const(k), items[0]), s)
+                idx = self.b.const(k) if start is None else \
+                    self.b.emit("add", self.b.const(k), start)
+                self.assign(s.target, (idx, items[0]), s)
             elif callee is zip:
                 self.assign(s.target, tuple(items), s)
             else:
                 self.assign(s.target, items[0], s)
             self.block(s.body)
+
+    def enumerate_start(self, call) -> Optional[Value]:
+        node = enumerate_start(call)
+        return None if node is None else self.value(node)
+
+    def reversed_range(self, call) -> bool:
+        return len(call.args) == 1 and not call.keywords and isinstance(call.args[0], gast.Call) \
+            and self.static_callee(call.args[0].func) is range
 
     def range_args(self, call) -> Tuple[Value, Value, Value]:
         if call.keywords or not 1 <= len(call.args) <= 3:

@@ -43,6 +43,16 @@ class Builder:
             self.block, self.index = saved
 
     @contextmanager
+    def after(self, anchor: Op) -> Iterator["Builder"]:
+        saved = (self.block, self.index)
+        self.block = anchor.parent
+        self.index = self.block.ops.index(anchor) + 1
+        try:
+            yield self
+        finally:
+            self.block, self.index = saved
+
+    @contextmanager
     def at_loc(self, loc: Optional[Loc]) -> Iterator["Builder"]:
         saved = self.loc
         if loc is not None:

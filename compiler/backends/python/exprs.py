@@ -263,7 +263,9 @@ def _alloc(m, op, a):
 
 @rule("full")
 def _full(m, op, a):
-    return call(m.ref("np", "full"), shape_expr(a[:-1]), a[-1], **_dtype_kw(m, op))
+    # The value alone would decide NumPy's dtype (2 gives ints): always say it.
+    return call(m.ref("np", "full"), shape_expr(a[:-1]), a[-1],
+                dtype=dtype_ref(m, op.result.type.dtype))
 
 
 @rule("zeros_like", "ones_like", "empty_like")

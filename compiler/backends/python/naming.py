@@ -207,13 +207,16 @@ class Naming:
         return any(isinstance(v, BlockArg) and v.block is self.f.body.block
                    for v in self.members[self.find(k)])
 
-    def merge(self, a: Value, b: Value, force: bool = False) -> bool:
+    def merge(self, a: Value, b: Value, force: bool = False,
+              pending: Tuple[Tuple[int, int], ...] = ()) -> bool:
+        """Share one variable between the classes of `a` and `b`, if their live ranges
+        (and `pending`: copies into `b`'s variable that may still be needed) are apart."""
         if not (self.needs_var(a) and self.needs_var(b)):
             return False
         ka, kb = self.find(id(a)), self.find(id(b))
         if ka == kb:
             return True
-        if any(overlap(x, y) for x in self.spans[ka] for y in self.spans[kb]):
+        if any(overlap(x, y) for x in self.spans[ka] for y in self.spans[kb] + list(pending)):
             if force:
                 raise AssertionError(f"cannot share a variable between %{a.name} and %{b.name}")
             return False
@@ -266,10 +269,15 @@ class Naming:
         start, end = self.lv.pos[id(op)], self.lv.end[id(op)]
         for r in op.results:
             k = r.index
-            if not self.merge(y.operands[k], r):
-                self.add_span(r, (self.lv.pos[id(y)] - 1, end))
-            if not self.merge(op.operands[offset + k], r):
-                self.add_span(r, (start - 1, start))
+            enter, back = (start - 1, start), (self.lv.pos[id(y)] - 1, end)
+            # Both copies write the loop's variable: whichever edge merges must not be
+            # live where the other edge's copy may go (entry decides first, assuming
+            # the back edge copies).
+            entered = self.merge(op.operands[offset + k], r, pending=(back,))
+            if not self.merge(y.operands[k], r, pending=() if entered else (enter,)):
+                self.add_span(r, back)
+            if not entered:
+                self.add_span(r, enter)
 
     def _if_copies(self, op: Op) -> None:
         if id(op) in self.expr_ifs:

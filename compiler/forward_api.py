@@ -1,0 +1,365 @@
+"""Forward mode and higher order: jvp, tangent_source, hessian, hvp, derivative, jacobian.
+
+Assumes: functions accepted by `api.differentiable`.
+Guarantees: every derivative here is a transform of IR: `jvp` is the forward
+transform; `hessian` and `hvp` apply it to the reverse-mode gradient (forward
+over reverse); `derivative(f, order=n)` nests the forward transform n times;
+`jacobian` runs one forward pass per input element or one reverse pass per
+output element, whichever is fewer (or as `mode` says). Compiled code is cached
+per (function, types, what is differentiated).
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .api import (bind_arguments, check_backend, header_for, signature_of, specialize, unwrap)
+from .derivatives import (_check_scalar_output, check_wrt_types, reverse_context, types_for,
+                          vjp, wrt_indices)
+from .ir.builder import Builder
+from .ir.core import Function
+from .ir.types import F64, TupleType, Type
+
+_FORWARD = None
+_COMPILED: Dict[Tuple, Callable] = {}
+
+
+def forward_context():
+    global _FORWARD
+    if _FORWARD is None:
+        from .ad.tangents import ForwardContext
+        from .frontend.specialize import REGISTRY
+        rev = reverse_context()
+        _FORWARD = ForwardContext(
+            lambda name: REGISTRY.by_symbol.get(name) or rev.functions.get(name),
+            lambda: set(REGISTRY.by_symbol) | set(rev.functions))
+    return _FORWARD
+
+
+def reset_forward() -> None:
+    global _FORWARD
+    _FORWARD = None
+    _COMPILED.clear()
+
+
+def _compile(key: Tuple, build: Callable[[], Function], backend: str, what: str, fn, types):
+    hit = _COMPILED.get(key)
+    if hit is None:
+        entry = build()
+        module = forward_context().module_for(entry)
+        if backend == "llvm":
+            from .backends.llvm import compile_entry
+            hit = compile_entry(module, entry.name)
+        else:
+            from .backends.python import compile_module
+            hit = compile_module(module, entry.name, header_for(fn, types, what)).fn
+        _COMPILED[key] = hit
+    return hit
+
+
+# -- jvp ----------------------------------------------------------------------------------
+
+
+def _tangent_value(t: Any, primal: Any, ty: Type, name: str) -> Any:
+    if isinstance(primal, np.ndarray):
+        t = np.asarray(t, dtype=primal.dtype)
+        if t.shape != primal.shape:
+            raise ValueError(f"adjoin: the tangent of '{name}' has shape {t.shape}, its primal "
+                             f"{primal.shape}")
+        return t
+    if isinstance(primal, tuple):
+        return tuple(_tangent_value(a, p, e, f"{name}[{i}]")
+                     for i, (a, p, e) in enumerate(zip(t, primal, ty.elts)))
+    return float(t)
+
+
+def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
+        backend: str = "python"):
+    """`(fn(*primals), directional derivative along tangents)`.
+
+    A tangent of None (or for an int or bool argument) means the argument is held fixed.
+    """
+    check_backend(backend)
+    f = unwrap(fn)
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(tangents) != len(primals):
+        raise TypeError(f"adjoin: jvp got {len(primals)} primals but {len(tangents)} tangents")
+    values = bind_arguments(f, primals, {})
+    types = signature_of(f, values)
+    names = list(inspect.signature(f).parameters)
+    mask = tuple(t is not None and ty.differentiable() for t, ty in zip(tangents, types))
+    for t, ty, n in zip(tangents, types, names):
+        if t is not None and not ty.differentiable() and np.any(np.asarray(t) != 0):
+            raise TypeError(f"adjoin: '{n}' is {ty}; its tangent must be None")
+    dots = [_tangent_value(t, v, ty, n) for t, v, ty, n, m in
+            zip(tangents, values, types, names, mask) if m]
+    primal = specialize(f, types)
+    run = _compile((f, types, mask, "jvp", backend),
+                   lambda: forward_context().jvp_function(primal, mask), backend, "jvp", f,
+                   types)
+    out, out_dot = run(*values, *dots)
+    if primal.attrs.get("mutates"):
+        return out[0], out_dot[0]
+    return out, out_dot
+
+
+def tangent_source(fn: Callable, *args: Any, wrt=0, signature: Optional[str] = None,
+                   **kwargs: Any) -> str:
+    """The generated forward-mode (tangent) code of `fn`, as Python source text."""
+    f = unwrap(fn)
+    types = types_for(fn, f, args, kwargs, signature)
+    indices, _ = wrt_indices(f, wrt)
+    check_wrt_types(f, types, indices)
+    mask = tuple(i in indices for i in range(len(types)))
+    jf = forward_context().jvp_function(specialize(f, types), mask)
+    from .backends.python import module_source
+    return module_source(forward_context().module_for(jf), header_for(f, types, "tangent"))
+
+
+# -- forward over reverse -------------------------------------------------------------------
+
+
+def _gradient_jvp(f, types, indices, backend, dot_indices=None):
+    """Compiled `f_grad_jvp(params..., out_bar, dots...) -> (grads, grads_dot)`: the
+    gradient with respect to `indices`, differentiated along `dot_indices`."""
+    dot_indices = indices if dot_indices is None else dot_indices
+    primal = specialize(f, types)
+    _check_scalar_output(f, primal)
+
+    def build():
+        g = reverse_context().gradient(primal, indices, False)
+        mask = tuple(i in dot_indices for i in range(len(types))) + (False,)
+        return forward_context().jvp_function(g, mask)
+    return _compile((f, types, indices, dot_indices, "hessian", backend), build, backend,
+                    "hessian", f, types)
+
+
+def grad_of_grad(inner: Tuple, wrt, backend: str) -> Callable:
+    """`grad(grad(f, wrt=a), wrt=b)`: the derivative of a scalar gradient, forward over
+    reverse."""
+    f, inner_indices, inner_single = inner
+    indices, single = wrt_indices(f, wrt)
+
+    def call(*args: Any, **kwargs: Any):
+        values = bind_arguments(f, args, kwargs)
+        types = signature_of(f, values)
+        check_wrt_types(f, types, indices)
+        if not inner_single or types[inner_indices[0]] != F64:
+            raise TypeError("adjoin: grad of a gradient needs the inner gradient to be one "
+                            "float (a scalar argument); use adjoin.hessian for arrays")
+        for i in indices:
+            if types[i] != F64:
+                raise TypeError("adjoin: grad of a gradient differentiates scalar float "
+                                "arguments; use adjoin.hessian for arrays")
+        run = _gradient_jvp(f, types, inner_indices, backend, indices)
+        outs = []
+        for j in indices:
+            dots = [1.0 if i == j else 0.0 for i in indices]
+            outs.append(run(*values, 1.0, *dots)[1])
+        return outs[0] if single else tuple(outs)
+    call.__name__ = f"grad_grad_{f.__name__}"
+    return call
+
+
+def _unit(value: Any, k: Tuple[int, ...]) -> Any:
+    if isinstance(value, np.ndarray):
+        e = np.zeros_like(value, dtype=np.float64)
+        e[k] = 1.0
+        return e
+    return 1.0
+
+
+def _elements(value: Any):
+    return list(np.ndindex(value.shape)) if isinstance(value, np.ndarray) else [()]
+
+
+def hessian(fn: Callable, wrt=0, *, backend: str = "python") -> Callable:
+    """The Hessian of scalar-valued `fn` (forward over reverse), as a function.
+
+    For one argument of shape s the result has shape s + s; for several (a tuple
+    `wrt`) it is a tuple of tuples of blocks, H[i][j] = d2f / dx_i dx_j.
+    """
+    check_backend(backend)
+    f = unwrap(fn)
+    indices, single = wrt_indices(f, wrt)
+
+    def call(*args: Any, **kwargs: Any):
+        values = bind_arguments(f, args, kwargs)
+        types = signature_of(f, values)
+        check_wrt_types(f, types, indices)
+        run = _gradient_jvp(f, types, indices, backend)
+        blocks = [[None] * len(indices) for _ in indices]
+        for j, idx in enumerate(indices):
+            cols = []
+            for k in _elements(values[idx]):
+                dots = [_unit(values[i], k) if i == idx else _zero(values[i]) for i in indices]
+                _, gdot = run(*values, 1.0, *dots)
+                cols.append(gdot if len(indices) > 1 else (gdot,))
+            for i, idx_i in enumerate(indices):
+                blocks[i][j] = _assemble([c[i] for c in cols], values[idx_i], values[idx])
+        if single:
+            return blocks[0][0]
+        return tuple(tuple(row) for row in blocks)
+    return call
+
+
+def _zero(v: Any) -> Any:
+    return np.zeros_like(v, dtype=np.float64) if isinstance(v, np.ndarray) else 0.0
+
+
+def _assemble(columns: List[Any], row_value: Any, col_value: Any) -> Any:
+    """Stack d(grad_i)/d(x_j[k]) over k into a block of shape shape_i + shape_j."""
+    col_shape = np.shape(col_value)
+    stacked = np.stack([np.asarray(c, dtype=np.float64) for c in columns], axis=-1)
+    out = stacked.reshape(np.shape(row_value) + col_shape)
+    return float(out) if out.ndim == 0 else out
+
+
+def hvp(fn: Callable, wrt=0, *, backend: str = "python") -> Callable:
+    """`hvp(f)(*args, v)`: the Hessian of `f` times `v`, without forming the Hessian."""
+    check_backend(backend)
+    f = unwrap(fn)
+    indices, single = wrt_indices(f, wrt)
+
+    def call(*args: Any):
+        *args, v = args
+        values = bind_arguments(f, args, {})
+        types = signature_of(f, values)
+        check_wrt_types(f, types, indices)
+        run = _gradient_jvp(f, types, indices, backend)
+        vs = (v,) if single else tuple(v)
+        dots = [_tangent_value(d, values[i], types[i], str(i)) for d, i in zip(vs, indices)]
+        _, gdot = run(*values, 1.0, *dots)
+        return gdot
+    return call
+
+
+# -- nested forward mode --------------------------------------------------------------------
+
+
+def _nth_derivative_ir(primal: Function, index: int, order: int) -> Function:
+    """An IR function computing d^order f / dx^order by nesting the forward transform."""
+    ctx = forward_context()
+    current = primal
+    for n in range(1, order + 1):
+        mask = tuple(i == index for i in range(len(primal.params)))
+        jf = ctx.jvp_function(current, mask)
+        name = ctx.fresh_name(f"{primal.name}_d{n}")
+        wrap = Function(name, primal.param_types, [p.name for p in primal.params], F64,
+                        primal.loc)
+        b = Builder(wrap.body.block, primal.loc)
+        one = b.const(1.0)
+        pair = b.op("call", list(wrap.params) + [one], {"callee": jf.name},
+                    result_types=[jf.result_type]).result
+        d = b.op("tuple_get", [pair], {"index": 1}).result
+        d.name = f"d{n}"
+        b.op("return", [d], result_types=[])
+        ctx.functions[name] = wrap
+        current = wrap
+    return current
+
+
+def derivative(fn: Callable, order: int = 1, wrt=0, *, backend: str = "python") -> Callable:
+    """The `order`-th derivative of a scalar function of a scalar argument."""
+    check_backend(backend)
+    if not isinstance(order, int) or order < 1:
+        raise ValueError("adjoin: order must be a positive integer")
+    f = unwrap(fn)
+    (index,), _ = wrt_indices(f, wrt)
+
+    def call(*args: Any, **kwargs: Any):
+        values = bind_arguments(f, args, kwargs)
+        types = signature_of(f, values)
+        if types[index] != F64:
+            raise TypeError(f"adjoin: derivative needs a float argument; '{index}' is "
+                            f"{types[index]}")
+        primal = specialize(f, types)
+        if primal.result_type != F64:
+            raise TypeError("adjoin: derivative needs a function returning a float")
+        run = _compile((f, types, index, order, "derivative", backend),
+                       lambda: _nth_derivative_ir(primal, index, order), backend,
+                       f"derivative {order}", f, types)
+        return run(*values)
+    return call
+
+
+# -- jacobians ----------------------------------------------------------------------------------
+
+
+def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *, backend: str = "python"):
+    """The Jacobian of `fn` (array or tuple valued) with respect to `wrt`.
+
+    `mode="fwd"` runs one forward pass per input element, `mode="rev"` one
+    reverse pass per output element; by default the fewer passes win. The
+    result has shape output_shape + input_shape (a tuple over `wrt` and over
+    tuple outputs).
+    """
+    if mode not in (None, "fwd", "rev"):
+        raise ValueError("adjoin: mode is 'fwd', 'rev' or None")
+    check_backend(backend)
+    f = unwrap(fn)
+    indices, single = wrt_indices(f, wrt)
+
+    def call(*args: Any, **kwargs: Any):
+        values = bind_arguments(f, args, kwargs)
+        check_wrt_types(f, signature_of(f, values), indices)
+        out = specialize_value(f, values, backend)
+        n_in = sum(max(1, np.size(values[i])) for i in indices)
+        n_out = sum(max(1, np.size(o)) for o in _leaves(out))
+        use = mode or ("fwd" if n_in <= n_out else "rev")
+        blocks = (_jac_fwd if use == "fwd" else _jac_rev)(f, values, indices, out, backend)
+        blocks = _shape_blocks(blocks, out, values, indices)
+        if not isinstance(out, tuple):
+            blocks = blocks[0]
+            return blocks[0] if single else tuple(blocks)
+        return tuple(b[0] if single else tuple(b) for b in blocks)
+    return call
+
+
+def specialize_value(f, values, backend):
+    from .api import Differentiable
+    return Differentiable(f, backend)(*values)
+
+
+def _leaves(out):
+    return list(out) if isinstance(out, tuple) else [out]
+
+
+def _jac_fwd(f, values, indices, out, backend):
+    """blocks[o][j] = list over input elements of d out_o (flat)."""
+    blocks = [[[] for _ in indices] for _ in _leaves(out)]
+    for j, idx in enumerate(indices):
+        for k in _elements(values[idx]):
+            tangents = [(_unit(v, k) if i == idx else None) for i, v in enumerate(values)]
+            _, dout = jvp(f, values, tangents, backend=backend)
+            for o, d in enumerate(_leaves(dout)):
+                blocks[o][j].append(np.ravel(np.asarray(d, dtype=np.float64)))
+    return [[np.stack(cols, axis=-1) for cols in row] for row in blocks]
+
+
+def _jac_rev(f, values, indices, out, backend):
+    _, pullback = vjp(f, *values, backend=backend)
+    leaves = _leaves(out)
+    blocks = [[[] for _ in indices] for _ in leaves]
+    for o, leaf in enumerate(leaves):
+        for k in _elements(np.asarray(leaf)) if isinstance(leaf, np.ndarray) else [()]:
+            ct = [_zero(x) for x in leaves]
+            ct[o] = _unit(leaf, k) if isinstance(leaf, np.ndarray) else 1.0
+            grads = pullback(tuple(ct) if isinstance(out, tuple) else ct[0])
+            for j, idx in enumerate(indices):
+                blocks[o][j].append(np.ravel(np.asarray(grads[idx], dtype=np.float64)))
+    return [[np.stack(rows, axis=0) for rows in row] for row in blocks]
+
+
+def _shape_blocks(blocks, out, values, indices):
+    shaped = []
+    for o, leaf in enumerate(_leaves(out)):
+        row = []
+        for j, idx in enumerate(indices):
+            shape = np.shape(leaf) + np.shape(values[idx])
+            b = np.asarray(blocks[o][j]).reshape(shape)
+            row.append(float(b) if b.ndim == 0 else b)
+        shaped.append(row)
+    return shaped
