@@ -27,6 +27,8 @@ _EXPORTS = {
     "adjoint_source": ".derivatives",
     "jvp": ".forward_api", "tangent_source": ".forward_api", "hessian": ".forward_api",
     "hvp": ".forward_api", "derivative": ".forward_api", "jacobian": ".forward_api",
+    "custom_vjp": ".custom", "custom_jvp": ".custom", "stop_gradient": ".custom",
+    "straight_through": ".custom",
 }
 
 __all__ = sorted(_EXPORTS) + ["ir", "__version__"]

@@ -148,6 +148,12 @@ class ForwardBuilder:
             tans[id(value)] = self.name(t, op.result)
             tans[id(op.result)] = tans[id(value)]
 
+    def op_pycall(self, op: Op, tans: Tangents) -> None:
+        from .custom_rules import forward_pycall
+        t = forward_pycall(self, op, tans)
+        if t is not None:
+            tans[id(op.result)] = self.name(t, op.result)
+
     def replace(self, op: Op, value: Value) -> None:
         blk = op.parent
         old = op.result

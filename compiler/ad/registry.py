@@ -24,7 +24,7 @@ ZERO_DERIVATIVE = {
     "lt", "le", "gt", "ge", "eq", "ne", "and", "or", "xor", "not", "isnan", "isinf",
     "dim", "size", "argmax", "argmin", "floor", "ceil", "trunc", "rint", "sign",
     "zeros", "ones", "empty", "zeros_like", "ones_like", "empty_like", "arange", "const",
-    "undef", "floordiv", "tape_new",
+    "undef", "floordiv", "tape_new", "stop_gradient",
 }
 CONVENTIONS = {
     "abs": "d|x|/dx at x = 0 is 0",

@@ -271,6 +271,10 @@ class ReverseBuilder:
 
     # -- calls --------------------------------------------------------------------------------
 
+    def op_pycall(self, op: Op, adj: Adjoints) -> None:
+        from .custom_rules import reverse_pycall
+        reverse_pycall(self, op, adj)
+
     def op_call(self, op: Op, adj: Adjoints) -> None:
         g = self.dense(op.result, adj.pop(id(op.result), None))
         need = [self.act.active(v) for v in op.operands]

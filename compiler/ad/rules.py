@@ -285,3 +285,16 @@ def convert_vjp(ad, op, g, need):
 def convert_jvp(ad, op, d):
     t = op.result.type
     return [ad.b.convert(d[0], t.dtype if hasattr(t, "dtype") else t)]
+
+
+# -- user markers ------------------------------------------------------------------------
+
+
+@vjp_rule("straight")
+def straight_vjp(ad, op, g, need):
+    return [None, g[0]]  # the value came from the step, the derivative goes to the surrogate
+
+
+@jvp_rule("straight")
+def straight_jvp(ad, op, d):
+    return [d[1]]

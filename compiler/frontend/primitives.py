@@ -22,6 +22,7 @@ from ..ir.core import Value
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleType,
                         UnknownType)
 from .exprs import Static
+from ..custom import CustomFunction, StraightThrough, stop_gradient
 from .scope import Closure, Unbound
 
 Handler = Callable[[Any, Any], Any]
@@ -715,17 +716,77 @@ def call(tr, node):
     if obj is None:
         what = getattr(callee, "type", type(callee).__name__)
         raise UnknownCallee(f"a value of type {what} is not callable", tr.loc(node), "call")
+    return call_object(tr, obj, getattr(callee, "name", repr(obj)), node)
+
+
+def call_object(tr, obj, name: str, node):
+    """A call of the Python object `obj` with the arguments written at `node`."""
     handler = lookup(obj)
     if handler is not None:
         return handler(tr, node)
+    if isinstance(obj, CustomFunction):
+        return _custom_call(tr, obj, node)
+    if isinstance(obj, StraightThrough):
+        return _straight_call(tr, obj, node)
     inner = getattr(obj, "__adjoin_function__", None)
     if inner is not None:
         obj = inner
     if isinstance(obj, pytypes.FunctionType):
         return tr.ctx.call_python(tr, obj, node)
     if isinstance(obj, (pytypes.BuiltinFunctionType, np.ufunc)) or callable(obj):
-        raise UnknownCallee(f"'{callee.name}' is not supported by adjoin (neither a known "
-                            "primitive nor a Python function it can compile); to use it anyway,"
-                            " give it a derivative with @adjoin.custom_vjp", tr.loc(node), "call")
-    raise UnknownCallee(f"'{callee.name}' is not callable", tr.loc(node), "call")
+        raise UnknownCallee(f"'{name}' is not supported by adjoin (neither a known primitive nor "
+                            "a Python function it can compile); to use it anyway, wrap it with "
+                            "@adjoin.custom_vjp and give it a derivative rule", tr.loc(node),
+                            "call")
+    raise UnknownCallee(f"'{name}' is not callable", tr.loc(node), "call")
 
+
+# ---------------------------------------------------------------------------
+# User rules
+
+
+@prim(stop_gradient)
+def _stop_gradient(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    return tr.b.emit("stop_gradient", x)
+
+
+def _custom_call(tr, obj: CustomFunction, node):
+    """An opaque call: CPython runs the body, the attached rule gives the derivative."""
+    args, _ = args_of(tr, node, 0, 64)
+    rtype = _declared_result(tr, obj, args, node)
+    r = tr.b.op("pycall", args, {"fn": obj.key}, result_types=[rtype],
+                names=(getattr(obj.fn, "__name__", ""),)).result
+    r.name = ""
+    return fresh(tr, r) if isinstance(rtype, ArrayType) else r
+
+
+def _declared_result(tr, obj: CustomFunction, args: List[Value], node):
+    from ..api import parse_signature
+    if obj.returns is not None:
+        try:
+            (t,) = parse_signature(obj.returns)
+        except ValueError as e:
+            raise TypingError(str(e), tr.loc(node), "custom rule") from None
+        return t
+    ann = getattr(obj.fn, "__annotations__", {}).get("return")
+    if ann is float:
+        return F64
+    first = next((a.type for a in args if a.type.differentiable()), None)
+    return first if first is not None else F64
+
+
+def _straight_call(tr, obj: StraightThrough, node):
+    y = call_object(tr, obj.fn, getattr(obj.fn, "__name__", "function"), node)
+    if obj.surrogate is None:
+        (s,), _ = args_of(tr, node, 1, 1)
+    else:
+        s = call_object(tr, obj.surrogate, getattr(obj.surrogate, "__name__", "surrogate"), node)
+    if isinstance(s.type, ArrayType) != isinstance(y.type, ArrayType):
+        raise TypingError(f"straight_through: the step gives {y.type} but the surrogate "
+                          f"{s.type}", tr.loc(node), "straight_through")
+    target = y.type.dtype if isinstance(y.type, ArrayType) else y.type
+    if not target.is_float:  # e.g. builtin round gives an int: the estimator is a float
+        y = tr.b.convert(y, F64)
+        target = F64
+    return tr.b.emit("straight", y, tr.b.convert(s, target))

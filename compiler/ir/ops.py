@@ -226,6 +226,25 @@ def _tuple_get(ts, attrs):
 define("tuple", _tuple)
 define("tuple_get", _tuple_get)
 define("call", None, doc="call @callee(args); result type from the callee")
+define("pycall", None,
+       doc="an opaque Python function (a custom rule's primal), run by CPython; typed "
+           "explicitly. Custom functions are mathematical functions: pure.")
+
+
+def _same_as_first(ts, attrs):
+    return [ts[0]]
+
+
+def _straight(ts, attrs):
+    _nargs(ts, 2, "straight")
+    if ts[0] != ts[1]:
+        raise TypeRuleError(f"straight_through: the function and its surrogate give different "
+                            f"types, {ts[0]} and {ts[1]}")
+    return [ts[0]]
+
+
+define("stop_gradient", _same_as_first, doc="x, with derivative zero")
+define("straight", _straight, doc="value of the first operand, derivative of the second")
 
 
 # ---------------------------------------------------------------------------

@@ -158,6 +158,10 @@ class Verifier:
         self.check_types(op, [v.type for v in op.operands], callee.param_types, "call arguments")
         self.check_types(op, [r.type for r in op.results], [callee.result_type], "call result")
 
+    def op_pycall(self, op: Op) -> None:
+        if len(op.results) != 1 or "fn" not in op.attrs:
+            raise self.fail(op, "pycall names its function and has one result")
+
     def op_push(self, op: Op) -> None:
         if not op.operands or op.operands[0].type != TAPE:
             raise self.fail(op, "push takes a tape first")

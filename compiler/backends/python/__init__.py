@@ -4,7 +4,9 @@ Assumes: a verified IR module whose functions call only functions in the module.
 Guarantees: `compile_module` writes the source to a real file (so tracebacks,
 `inspect.getsource` and debuggers show it), compiles it from there and returns
 the entry function together with the text. The text starts with its imports and
-runs standalone (it needs NumPy and, for a few helpers, `adjoin.runtime`).
+runs standalone (it needs NumPy and, for a few helpers, `adjoin.runtime`); the
+opaque functions of custom rules, named in the header, are the exception. The
+IR given is not modified: the backend works on its own copy.
 The module given is not changed (in-place marks are made on a copy).
 """
 from __future__ import annotations
@@ -16,8 +18,10 @@ import tempfile
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
-from ...ir.core import Module, clone_function
+from ...ir.core import Function, Module, clone_function
+from ...custom import REGISTRY as CUSTOM
 from ...passes.inplace import mark_inplace
+from ...passes.markers import lower_markers
 from .emit import FunctionEmitter
 from .exprs import Modules
 
@@ -33,21 +37,34 @@ class CompiledPython:
     namespace: Dict[str, object]
 
 
+def prepare(f: Function) -> Function:
+    """The backend's own copy of `f` (the shared IR stays as it was): derivative markers
+    lowered, in-place writes decided."""
+    g = clone_function(f)
+    lower_markers(g)
+    mark_inplace(g)
+    return g
+
+
 def module_source(module: Module, header: str = "") -> str:
+    return _module_source(module, header)[0]
+
+
+def _module_source(module: Module, header: str):
     mods = Modules()
-    reserved = set(_IMPORTS) | set(module.functions) | set(dir(builtins))
-    bodies = []
-    for f in module:
-        f = clone_function(f)  # the marks are this backend's: leave the shared IR as it was
-        mark_inplace(f)
-        bodies.append(FunctionEmitter(f, mods, reserved).function())
+    reserved = set(_IMPORTS) | set(module.functions) | set(dir(builtins)) | set(CUSTOM)
+    bodies = [FunctionEmitter(prepare(f), mods, reserved).function() for f in module]
+    for key in sorted(mods.custom):
+        fn = CUSTOM[key].fn
+        header += (f"\n{key}: {getattr(fn, '__qualname__', fn)} from "
+                   f"{getattr(fn, '__module__', '?')}, run by CPython (a custom rule)")
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
     imports = [_IMPORTS[k] for k in ("math", "np", "rt") if k in mods.used]
     parts = ["\n".join(lines)] if lines else []
     if imports:
         parts.append("\n".join(imports))
     parts += bodies
-    return "\n\n\n".join(parts) + "\n"
+    return "\n\n\n".join(parts) + "\n", mods.custom
 
 
 def cache_dir() -> str:
@@ -75,11 +92,12 @@ def write_source(stem: str, source: str) -> str:
     return path
 
 
-def compile_module(module: Module, entry: str, header: str = "",
-                   source: Optional[str] = None) -> CompiledPython:
-    source = source if source is not None else module_source(module, header)
+def compile_module(module: Module, entry: str, header: str = "") -> CompiledPython:
+    source, custom = _module_source(module, header)
     path = write_source(entry, source)
     code = compile(source, path, "exec")
     namespace: Dict[str, object] = {"__name__": f"adjoin_generated.{entry}", "__file__": path}
+    for key in custom:  # the opaque functions of custom rules are handed to the code
+        namespace[key] = CUSTOM[key].fn
     exec(code, namespace)
     return CompiledPython(namespace[entry], source, path, namespace)  # type: ignore[arg-type]

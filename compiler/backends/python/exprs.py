@@ -38,6 +38,7 @@ def is_array(t) -> bool:
 class Modules:
     def __init__(self) -> None:
         self.used: set = set()
+        self.custom: set = set()  # opaque Python functions the code calls
 
     def ref(self, module: str, attr: str) -> ast.expr:
         self.used.add(module)
@@ -362,3 +363,14 @@ def _expand_dims(m, op, a):
 def _tape_new(m, op, a):
     return ast.List([], ast.Load())
 
+
+
+@rule("stop_gradient", "straight")
+def _marker(m, op, a):
+    return a[0]  # derivative markers: the value is the first operand
+
+
+@rule("pycall")
+def _pycall(m, op, a):
+    m.custom.add(op.attrs["fn"])
+    return call(name(op.attrs["fn"]), *a)

@@ -13,7 +13,9 @@ Guarantees:
     variable whenever their live ranges do not overlap, so code reads
     `acc = acc + t` rather than `acc_1 = acc + t; acc = acc_1`. Where sharing is
     impossible the emitter copies, and the copy's own live range is accounted
-    for. Names come from source names; clashes get `_1`, `_2` suffixes.
+    for (a loop's entry merge already reserves room for a back-edge copy, so no
+    merged value is live where a copy writes). Names come from source names;
+    clashes get `_1`, `_2` suffixes.
 """
 from __future__ import annotations
 
