@@ -177,6 +177,21 @@ def chained_comparison(x, lo, hi):
     return 0, closed
 
 
+@case((1, 1, 1), (1, 2, 2), (3, 2, 1), (2.0, 2.0, 5.0))
+def chained_equality(a, b, c):
+    return a == b == c, a < b == c, a != b != c
+
+
+@case((0.0, 3), (1.5, 2), (-2.0, 0))
+def truthiness_of_numbers(x, n):
+    k = 0
+    while n:
+        n -= 1
+        if x:
+            k += 1
+    return k, not x, bool(n), 1 if x else 2
+
+
 @case((True, False, True), (False, False, False), (True, True, False), (False, True, True))
 def boolean_logic(a, b, c):
     d = a and not b or c
@@ -250,6 +265,17 @@ def piecewise_if_elif(x):
     else:
         y = 9.0
     return y
+
+
+@case((1.0, True), (-1.0, False), (2.0, False))
+def bound_on_every_path_after_partial_if(x, flag):
+    if x > 0.0:
+        scale = 2.0
+    if flag:
+        scale = 0.5
+    else:
+        scale = 3.0
+    return x * scale
 
 
 @case((1.0, 2.0), (-1.0, 2.0), (1.0, -2.0), (-1.0, -2.0))
@@ -368,6 +394,16 @@ def enumerate_from_one(x):
     for k, v in enumerate(x, 1):
         s += v / k
     return s
+
+
+@case((np.array([2.0, 4.0, 8.0]), 3), (np.zeros(0), -1))
+def enumerate_start_keyword_and_tuple(x, first):
+    s = 0.0
+    for k, v in enumerate(x, start=first):
+        s += k * v
+    for j, c in enumerate((0.5, 0.25), 10):
+        s += j * c
+    return s + sum(i * v for i, v in enumerate(x, 1))
 
 
 @case((np.array([1.0, 2.0, 3.0]), np.array([4.0, -5.0, 6.0, 7.0])),
@@ -552,6 +588,12 @@ def max_of_integer_generator(n):
     return best, min(i % 3 for i in range(n) if i != 1)
 
 
+@case((1.0, 3.0, 2.0), (-1.0, 3.0, -2.0))
+def reductions_over_tuple_generators(a, b, c):
+    return (max(v * 2.0 for v in (a, b, c)), min(t for t in (a, b) if t > 0.0),
+            sum(t * t for t in (a, b, c)))
+
+
 @case((5,), (0,), (1,))
 def sum_list_comprehension(n):
     return sum([i * i for i in range(n)])
@@ -683,6 +725,14 @@ def softmax(x):
 def logsumexp(x):
     m = np.max(x)
     return m + np.log(np.sum(np.exp(x - m)))
+
+
+@case((np.arange(6.0).reshape(2, 3),), (np.ones((1, 4)),), tags=("numpy",))
+def iterate_over_matrix_rows(A):
+    s = 0.0
+    for row in A:
+        s += np.sum(row) * row[0]
+    return s
 
 
 @case((np.array([1, 5, 2, 8]),), (np.array([3]),))
@@ -985,6 +1035,26 @@ def closure_sees_reassigned_variable(x):
 def lambda_over_array(x, a):
     g = lambda v: np.exp(-a * v) * v  # noqa: E731
     return np.sum(g(x)), g(x[0])
+
+
+@case((1.5,), (-0.5,))
+def lambda_with_default_and_nested_tuples(x):
+    f = lambda t, k=2: t ** k  # noqa: E731
+    return (f(x), (f(x, 3), x)), ((x + 1.0,),)
+
+
+@case((1.0, 5), (-2.0, 0))
+def nested_functions_calling_each_other(x, n):
+    def inner(t):
+        return t * 2.0
+
+    def outer(t):
+        return inner(t) + 1.0
+
+    def fact(k):
+        return 1 if k <= 1 else k * fact(k - 1)
+
+    return outer(x) * fact(n)
 
 
 @case((1.0, 0.1, 20), (0.5, 0.2, 0))

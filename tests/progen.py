@@ -51,12 +51,13 @@ class Scope:
 
     floats: List[str]                  # float variables definitely assigned here
     ints: List[str]                    # int variables definitely assigned here
+    bools: List[str] = field(default_factory=list)  # bool variables (flags)
     frozen: Set[str] = field(default_factory=set)   # while counters: never assigned
     loop: bool = False                 # inside a loop: break/continue allowed
     depth: int = 0
 
     def inner(self, loop: Optional[bool] = None) -> "Scope":
-        return Scope(list(self.floats), list(self.ints), set(self.frozen),
+        return Scope(list(self.floats), list(self.ints), list(self.bools), set(self.frozen),
                      self.loop if loop is None else loop, self.depth + 1)
 
 
@@ -175,7 +176,9 @@ class _Gen:
             return f"len({arr}) - 1"
         return f"{self.iexpr(sc, 1)} % len({arr})"
 
-    def cond(self, sc: Scope, d: int = 1) -> str:
+    def cond(self, sc: Scope, d: int = 1, truthy: bool = True) -> str:
+        """A condition; with `truthy` False, one whose value is a bool (and/or pass on
+        an operand's value, and a number may stand for its truth)."""
         kind = self.draw(st.integers(0, 10))
         if kind <= 3 or d <= 0:
             op = self.pick(["<", ">", "<=", ">="])
@@ -188,11 +191,15 @@ class _Gen:
             return f"{self.iexpr(sc)} {op} {self.iexpr(sc)}"
         if kind <= 7:
             op = "and" if kind == 6 else "or"
-            return f"({self.cond(sc, d - 1)} {op} {self.cond(sc, d - 1)})"
+            return f"({self.cond(sc, d - 1, truthy)} {op} {self.cond(sc, d - 1, truthy)})"
         if kind == 8:
             return f"not ({self.cond(sc, d - 1)})"
         if kind == 9:
             return f"-1.0 < {self.fexpr(sc, 1)} < 1.0"
+        if sc.bools and (self.chance(60) or not truthy):
+            return self.pick(sc.bools)
+        if not truthy:
+            return f"{self.fexpr(sc, 1)} != 0.0"
         return self.fexpr(sc, 1)  # truthiness of a number
 
     # -- statements ------------------------------------------------------------
@@ -221,7 +228,7 @@ class _Gen:
         return "return " + ", ".join(vals)
 
     def stmt(self, sc: Scope) -> List[str]:
-        simple = [self.assign, self.augassign, self.int_assign, self.swap]
+        simple = [self.assign, self.augassign, self.int_assign, self.swap, self.flag]
         if self.arrays:
             simple += [self.array_write, self.array_write]
         compound = [self.if_, self.if_, self.for_range, self.for_range, self.while_,
@@ -234,7 +241,9 @@ class _Gen:
         new = not sc.floats or self.chance(40)
         name = self.fresh("v") if new else self.pick(sc.floats)
         value = self.fexpr(sc)
-        if self.chance(60) or sc.loop:
+        if new and self.chance(10):
+            value = str(self.draw(st.integers(-2, 3)))  # an int now, a float later
+        elif self.chance(60) or sc.loop:
             value = CLAMP.format(value) if self.chance(70) else f"math.tanh({value}) * 10.0"
         if new:
             sc.floats.append(name)
@@ -253,6 +262,14 @@ class _Gen:
         line = f"{name} = {self.iexpr(sc, 2)} % {self.draw(st.integers(2, 7))}"
         if new:
             sc.ints.append(name)
+        return [line]
+
+    def flag(self, sc: Scope) -> List[str]:
+        new = not sc.bools or self.chance(50)
+        name = self.fresh("flag") if new else self.pick(sc.bools)
+        line = f"{name} = {self.cond(sc, truthy=False)}"
+        if new:
+            sc.bools.append(name)
         return [line]
 
     def swap(self, sc: Scope) -> List[str]:
@@ -293,9 +310,11 @@ class _Gen:
             for name in scopes[0].floats:
                 if name not in sc.floats and all(name in s.floats for s in scopes[1:]):
                     sc.floats.append(name)
-            for name in scopes[0].ints:
-                if name not in sc.ints and all(name in s.ints for s in scopes[1:]):
-                    sc.ints.append(name)
+            for kind in ("ints", "bools"):
+                mine = getattr(sc, kind)
+                for name in getattr(scopes[0], kind):
+                    if name not in mine and all(name in getattr(t, kind) for t in scopes[1:]):
+                        mine.append(name)
         return lines
 
     def loop_else(self, sc: Scope) -> List[str]:

@@ -165,6 +165,30 @@ def f(x, a):
             break
     return s + a[0]
 """, [(100.0, np.array([1.0, 2.0, 3.0])), (2.5, np.array([1.0, 2.0, 3.0]))]),
+    # The loop's entry copy of its carried value must not clobber a value (here the
+    # shared `a[0]`) that the loop body still yields.
+    "loop_entry_copy_clobbers_live_value": ("""
+def f(x, n, a):
+    if a[0]:
+        for t in a:
+            k = 0
+            while k < 2:
+                k += 1
+                x = x + t
+            return a[0]
+    return x
+""", [(0.5, 4, np.array([1.0, 2.0, 3.0])), (0.5, 4, np.array([0.0, 2.0]))]),
+    # The array a finished loop walked may be written after the loop.
+    "write_after_loop_with_return_over_array": ("""
+def f(x, a):
+    if x > 0.0:
+        for t in a:
+            x += t
+            return x
+        a[0] = 1.0
+    a[0] = 2.0
+    return x
+""", [(1.0, np.array([1.0, 2.0])), (-1.0, np.array([1.0, 2.0]))]),
 }
 
 

@@ -9,7 +9,7 @@ registered without a spec here, so a new rule cannot go untested.
 import numpy as np
 import pytest
 
-from adjoin.ad.registry import VJP, has_rules
+from adjoin.ad.registry import JVP, VJP, has_rules
 from adjoin.backends.python import compile_module
 from adjoin.derivatives import reverse_context
 from adjoin.ir import Module, parse_function, verify_function
@@ -144,3 +144,38 @@ def test_every_vjp_rule_has_a_spec():
     covered = {s[0].split("[")[0] for s in SPECS} | {"tuple_get"}
     missing = set(VJP) - covered
     assert not missing, f"rules without a test spec: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s[0])
+def test_jvp_rule_matches_finite_differences(spec):
+    """The forward rule of the same one-op function, along a random direction."""
+    from adjoin.forward_api import forward_context
+    name, body, params, args, out = spec[:5]
+    eps = spec[5] if len(spec) > 5 else 1e-6
+    args = list(args)
+    if out not in (None, "f64"):
+        shape = np.shape(_compile(parse_function(_function(_clean(name), body, params, out,
+                                                           False)))(*args))
+        args.append(rng.standard_normal(shape))
+    f = parse_function(_function(_clean(name) + "_j", body, params, out, True))
+    reference = f if len(spec) < 7 else \
+        parse_function(_function(_clean(name) + "_jref", spec[6], params, out, True))
+    wrt = [i for i, t in enumerate(params) if t.startswith("f") or "<f" in t]
+    mask = tuple(i in wrt for i in range(len(args)))
+    ctx = forward_context()
+    jf = ctx.jvp_function(f, mask)
+    dots = [rng.standard_normal(np.shape(args[i])) if np.ndim(args[i]) else
+            float(rng.standard_normal()) for i in wrt]
+    _, got = compile_module(ctx.module_for(jf), jf.name).fn(*args, *dots)
+    primal = _compile(reference)
+    hi = [a + eps * dots[wrt.index(i)] if i in wrt else a for i, a in enumerate(args)]
+    lo = [a - eps * dots[wrt.index(i)] if i in wrt else a for i, a in enumerate(args)]
+    want = (primal(*hi) - primal(*lo)) / (2 * eps)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_every_jvp_rule_has_a_spec():
+    has_rules()
+    covered = {s[0].split("[")[0] for s in SPECS} | {"tuple_get"}
+    missing = set(JVP) - covered
+    assert not missing, f"tangent rules without a test spec: {sorted(missing)}"

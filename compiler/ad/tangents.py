@@ -100,6 +100,7 @@ class ForwardContext:
         act = Activity(f, active, ret)
         fb = ForwardBuilder(self, act, Builder(f.body.block, primal.loc))
         fb.block(f.body.block, tans)
+        ret = ret_op.operands[0]  # the transform may have replaced it (a call's result)
         with fb.b.before(ret_op):
             value = fb.b.emit("tuple", ret, fb.tangent(tans, ret))
         ret_op.operands = [value]
