@@ -212,6 +212,8 @@ def _zero(v: Any) -> Any:
 def _assemble(columns: List[Any], row_value: Any, col_value: Any) -> Any:
     """Stack d(grad_i)/d(x_j[k]) over k into a block of shape shape_i + shape_j."""
     col_shape = np.shape(col_value)
+    if not columns:  # an empty argument: an empty block
+        return np.zeros(np.shape(row_value) + col_shape)
     stacked = np.stack([np.asarray(c, dtype=np.float64) for c in columns], axis=-1)
     out = stacked.reshape(np.shape(row_value) + col_shape)
     return float(out) if out.ndim == 0 else out
@@ -334,9 +336,11 @@ def _jac_fwd(f, values, indices, out, backend):
         for k in _elements(values[idx]):
             tangents = [(_unit(v, k) if i == idx else None) for i, v in enumerate(values)]
             _, dout = jvp(f, values, tangents, backend=backend)
-            for o, d in enumerate(_leaves(dout)):
+            for o, (d, leaf) in enumerate(zip(_leaves(dout), _leaves(out))):
+                d = np.zeros(np.size(leaf)) if d is None else d  # an int or bool output
                 blocks[o][j].append(np.ravel(np.asarray(d, dtype=np.float64)))
-    return [[np.stack(cols, axis=-1) for cols in row] for row in blocks]
+    return [[np.stack(cols, axis=-1) if cols else np.zeros((np.size(leaf), 0))
+             for cols in row] for row, leaf in zip(blocks, _leaves(out))]
 
 
 def _jac_rev(f, values, indices, out, backend):
@@ -344,13 +348,22 @@ def _jac_rev(f, values, indices, out, backend):
     leaves = _leaves(out)
     blocks = [[[] for _ in indices] for _ in leaves]
     for o, leaf in enumerate(leaves):
+        if not _is_float(leaf):  # the derivative of an int or bool output is zero
+            for j, idx in enumerate(indices):
+                blocks[o][j] = [np.zeros(np.size(values[idx]))] * max(1, np.size(leaf))
+            continue
         for k in _elements(np.asarray(leaf)) if isinstance(leaf, np.ndarray) else [()]:
             ct = [_zero(x) for x in leaves]
             ct[o] = _unit(leaf, k) if isinstance(leaf, np.ndarray) else 1.0
             grads = pullback(tuple(ct) if isinstance(out, tuple) else ct[0])
             for j, idx in enumerate(indices):
                 blocks[o][j].append(np.ravel(np.asarray(grads[idx], dtype=np.float64)))
-    return [[np.stack(rows, axis=0) for rows in row] for row in blocks]
+    return [[np.stack(rows, axis=0) if rows else np.zeros((0, np.size(values[idx])))
+             for rows, idx in zip(row, indices)] for row in blocks]
+
+
+def _is_float(v) -> bool:
+    return isinstance(v, float) or (isinstance(v, np.ndarray) and v.dtype.kind == "f")
 
 
 def _shape_blocks(blocks, out, values, indices):

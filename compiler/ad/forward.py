@@ -38,6 +38,7 @@ class ForwardBuilder:
         self.act = act
         self.b = b
         self.ad = Emitter(b)
+        self.replaced: List[Value] = []
 
     def zero(self, v: Value) -> Value:
         """An exact zero tangent shaped like primal `v`."""
@@ -120,8 +121,8 @@ class ForwardBuilder:
                 inner[id(a)] = blk.add_arg(t0.type, dot(a.name))
         self.block(body, inner)
         y = body.ops[-1]
-        with self.b.before(y):
-            y.operands += [self.tangent(inner, yv) for _, _, yv, _ in slots]
+        with self.b.before(y):  # read the yields again: the transform may have replaced them
+            y.operands += [self.tangent(inner, y.operands[r.index]) for _, _, _, r in slots]
         if op.name == "while":
             self.block(op.regions[0].block, dict(inner))
         self.extend_results(op, [r for _, _, _, r in slots], tans)
@@ -146,7 +147,6 @@ class ForwardBuilder:
         self.replace(op, value)
         if self.act.active(op.result):
             tans[id(value)] = self.name(t, op.result)
-            tans[id(op.result)] = tans[id(value)]
 
     def op_pycall(self, op: Op, tans: Tangents) -> None:
         from .custom_rules import forward_pycall
@@ -157,6 +157,7 @@ class ForwardBuilder:
     def replace(self, op: Op, value: Value) -> None:
         blk = op.parent
         old = op.result
+        self.replaced.append(old)  # kept alive: analyses key values by id()
         for o in list(blk.ops):
             for x in o.walk():
                 x.operands = [value if v is old else v for v in x.operands]

@@ -242,7 +242,7 @@ def full_vjp(ad, op, g, need):
 
 @jvp_rule("full")
 def full_jvp(ad, op, d):
-    return [ad.full(*op.operands[:-1], d[-1])]
+    return [None if d[-1] is None else ad.full(*op.operands[:-1], d[-1])]
 
 
 @vjp_rule("full_like")
@@ -252,7 +252,7 @@ def full_like_vjp(ad, op, g, need):
 
 @jvp_rule("full_like")
 def full_like_jvp(ad, op, d):
-    return [ad.full_like(op.operands[0], d[1])]
+    return [None if d[1] is None else ad.full_like(op.operands[0], d[1])]
 
 
 @vjp_rule("pack")

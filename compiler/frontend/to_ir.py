@@ -455,7 +455,7 @@ class FunctionTranslator(ExprTranslator):
         carried, followers = self.alias_groups(self.carried_guess(body_stmts), before)
         types = [self.type_before(before, n) for n in carried]
         for _ in range(MAX_LOOP_PASSES):
-            mark = len(self.b.block.ops) if self.b.index is None else None
+            mark = len(self.b.block.ops) if self.b.place == "end" else None
             op, body_env = self.loop_attempt(node, kind, operands, body_stmts, carried, types,
                                              bind_index, test, before, followers)
             op.attrs.update(attrs or {})

@@ -16,41 +16,35 @@ from .types import BOOL, F32, F64, I64, NONE, ScalarType, Type
 
 
 class Builder:
+    """Inserts at the end of a block, or before/after an anchor op. Anchors, not
+    indices, are remembered, so nested insertions elsewhere in the block never
+    shift where the next op goes."""
+
     def __init__(self, block: Optional[Block] = None, loc: Loc = UNKNOWN_LOC):
         self.block = block
-        self.index: Optional[int] = None  # None: append at the end
+        self.anchor: Optional[Op] = None
+        self.place = "end"  # "end", "before" or "after" the anchor
         self.loc = loc
 
     # -- insertion point ---------------------------------------------------
 
     @contextmanager
-    def at_end(self, block: Block) -> Iterator["Builder"]:
-        saved = (self.block, self.index)
-        self.block, self.index = block, None
+    def _at(self, block: Block, place: str, anchor: Optional[Op]) -> Iterator["Builder"]:
+        saved = (self.block, self.place, self.anchor)
+        self.block, self.place, self.anchor = block, place, anchor
         try:
             yield self
         finally:
-            self.block, self.index = saved
+            self.block, self.place, self.anchor = saved
 
-    @contextmanager
-    def before(self, anchor: Op) -> Iterator["Builder"]:
-        saved = (self.block, self.index)
-        self.block = anchor.parent
-        self.index = self.block.ops.index(anchor)
-        try:
-            yield self
-        finally:
-            self.block, self.index = saved
+    def at_end(self, block: Block):
+        return self._at(block, "end", None)
 
-    @contextmanager
-    def after(self, anchor: Op) -> Iterator["Builder"]:
-        saved = (self.block, self.index)
-        self.block = anchor.parent
-        self.index = self.block.ops.index(anchor) + 1
-        try:
-            yield self
-        finally:
-            self.block, self.index = saved
+    def before(self, anchor: Op):
+        return self._at(anchor.parent, "before", anchor)
+
+    def after(self, anchor: Op):
+        return self._at(anchor.parent, "after", anchor)
 
     @contextmanager
     def at_loc(self, loc: Optional[Loc]) -> Iterator["Builder"]:
@@ -64,11 +58,13 @@ class Builder:
 
     def insert(self, op: Op) -> Op:
         assert self.block is not None, "builder has no insertion block"
-        if self.index is None:
+        if self.place == "end":
             self.block.append(op)
+        elif self.place == "before":
+            self.block.insert_before(self.anchor, op)
         else:
-            self.block.insert(self.index, op)
-            self.index += 1
+            self.block.insert(self.block.ops.index(self.anchor) + 1, op)
+            self.anchor = op  # the next op goes after this one
         return op
 
     # -- op creation -------------------------------------------------------
