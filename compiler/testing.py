@@ -78,6 +78,11 @@ class _MathShim:
         return lambda *a: fn(*[_t(x) for x in a])
 
 
+def _stack(xs):
+    torch = _torch()
+    return torch.stack([_stack(v) if isinstance(v, (list, tuple)) else _t(v) for v in xs])
+
+
 def _t(x):
     torch = _torch()
     return x if isinstance(x, torch.Tensor) else torch.tensor(x, dtype=torch.float64)
@@ -108,7 +113,7 @@ class _NumpyShim:
             "ones_like": lambda x, dtype=None: torch.ones_like(x),
             "empty_like": lambda x, dtype=None: torch.zeros_like(x),
             "copy": lambda x: x.clone(),
-            "array": lambda xs, dtype=None: torch.stack([_t(v) for v in xs]),
+            "array": lambda xs, dtype=None: _stack(xs),
             "asarray": lambda x: x,
             "sum": lambda x, axis=None: torch.sum(x) if axis is None else torch.sum(x, axis),
             "mean": lambda x, axis=None: torch.mean(x) if axis is None else torch.mean(x, axis),
@@ -174,3 +179,21 @@ def torch_grad(fn: Callable, args: Sequence[Any], wrt: Sequence[int],
         g = g.detach().numpy()
         res.append(float(g) if g.ndim == 0 else g)
     return res
+
+
+def torch_hessian(fn: Callable, args: Sequence[Any], wrt: Sequence[int]) -> List[List[Any]]:
+    """Blocks H[i][j] of the Hessian of scalar `fn` by torch.autograd.functional.hessian."""
+    torch = _torch()
+    tfn = torch_eager(fn)
+    base = [torch.tensor(a, dtype=torch.float64) if isinstance(a, np.ndarray) and
+            a.dtype.kind == "f" else a for a in args]
+    inputs = tuple(torch.tensor(args[i], dtype=torch.float64) for i in wrt)
+
+    def of(*xs):
+        call = list(base)
+        for i, x in zip(wrt, xs):
+            call[i] = x
+        return tfn(*call)
+    h = torch.autograd.functional.hessian(of, inputs)
+    return [[np.asarray(h[i][j].detach().numpy(), dtype=np.float64) for j in range(len(wrt))]
+            for i in range(len(wrt))]

@@ -137,3 +137,25 @@ def test_jacobian_forward_equals_reverse_and_differences(case):
             jv = sum(np.tensordot(np.asarray(b), np.asarray(v[i]),
                                   axes=np.ndim(args[i])) for b, i in zip(leaf, wrt))
             np.testing.assert_allclose(np.ravel(jv), np.ravel(d), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", _scalar_cases(), ids=lambda c: c.name)
+def test_hessian_matches_torch(case):
+    """Where torch runs the same code, torch.autograd.functional.hessian agrees."""
+    pytest.importorskip("torch")
+    from adjoin.testing import torch_hessian
+    for args in case.args:
+        wrt = tuple(_float_params(args))
+        if not wrt or not isinstance(case.fn(*_copy(args)), float):
+            continue
+        try:
+            want = torch_hessian(case.fn, _copy(args), wrt)
+        except (AttributeError, TypeError, RuntimeError, IndexError, ValueError) as e:
+            pytest.skip(f"torch cannot run this code: {type(e).__name__}")
+        got = adjoin.hessian(case.fn, wrt=wrt)(*_copy(args))
+        for i in range(len(wrt)):
+            for j in range(len(wrt)):
+                np.testing.assert_allclose(np.asarray(got[i][j], dtype=np.float64),
+                                           np.reshape(want[i][j], np.shape(got[i][j])),
+                                           rtol=1e-9, atol=1e-10,
+                                           err_msg=f"{case.name}{args} H[{i}][{j}]")

@@ -82,14 +82,56 @@ def test_gradient_matches_finite_differences(case):
         _assert_close(got, want, 1e-5, 1e-6, f"{case.name}{args}")
 
 
-@pytest.mark.parametrize("case", [c for c in _cases() if "torch" in c.tags],
-                         ids=lambda c: c.name)
+TORCH_FAILURES = (AttributeError, TypeError, RuntimeError, IndexError, ValueError)
+
+
+@pytest.mark.parametrize("case", list(_cases()), ids=lambda c: c.name)
 def test_gradient_matches_torch(case):
+    """Where torch can run the same code (adjoin.testing.torch_eager), its autograd agrees."""
+    pytest.importorskip("torch")
+    compared = 0
     for args in case.args:
         wrt = _float_params(args)
         if not wrt:
             continue
         got, ct = _adjoin_grads(case, args, wrt)
-        reduce = None if ct is None else (lambda out: _contract(ct, out))
-        want = torch_grad(case.fn, _copy(args), wrt, cotangent=reduce)
+        reduce = None if ct is None else (lambda out: _contract_torch(ct, out))
+        try:
+            want = torch_grad(case.fn, _copy(args), wrt, cotangent=reduce)
+        except TORCH_FAILURES as e:
+            pytest.skip(f"torch cannot run this code: {type(e).__name__}: {e}")
+        fd = numeric_grad(case.fn, _copy(args), wrt,
+                          cotangent=None if ct is None else (lambda out: _contract(ct, out)))
+        if not all(np.allclose(t, f, rtol=1e-4, atol=1e-5) for t, f in zip(want, fd)):
+            # e.g. a tensor method with another meaning (Tensor.min(axis=...))
+            pytest.skip("the same code means something else under torch")
         _assert_close(got, want, 1e-10, 1e-12, f"{case.name}{args}")
+        compared += 1
+    assert compared
+
+
+def _contract_torch(ct, out):
+    import torch
+    if isinstance(out, tuple):
+        return sum(_contract_torch(c, o) for c, o in zip(ct, out))
+    if not isinstance(out, torch.Tensor) or not out.is_floating_point():
+        return 0.0
+    return (torch.as_tensor(ct, dtype=torch.float64) * out).sum()
+
+
+def test_torch_reference_covers_most_of_the_corpus():
+    """The torch comparison must not quietly skip: most cases run under torch."""
+    torch = pytest.importorskip("torch")
+    from adjoin.testing import torch_eager
+    cases = list(_cases())
+    ok = 0
+    for case in cases:
+        args = case.args[0]
+        targs = [torch.tensor(a) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+                 for a in _copy(args)]
+        try:
+            torch_eager(case.fn)(*targs)
+            ok += 1
+        except TORCH_FAILURES:
+            pass
+    assert ok >= 0.6 * len(cases), f"torch runs only {ok} of {len(cases)} corpus functions"
