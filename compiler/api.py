@@ -114,7 +114,40 @@ class Differentiable:
         return write_back(fir, values, compiled(*values))
 
     def ir(self, *args: Any, **kwargs: Any) -> str:
+        """The typed IR for these arguments' types (see `adjoin.ir`)."""
         return ir(self, *args, **kwargs)
+
+    # The derivative functions, as methods (each uses this function's backend).
+
+    def grad(self, wrt=0) -> Callable:
+        """`adjoin.grad(self, wrt)`."""
+        from .derivatives import grad
+        return grad(self, wrt, backend=self.backend)
+
+    def value_and_grad(self, wrt=0) -> Callable:
+        """`adjoin.value_and_grad(self, wrt)`."""
+        from .derivatives import value_and_grad
+        return value_and_grad(self, wrt, backend=self.backend)
+
+    def vjp(self, *args: Any, **kwargs: Any):
+        """`adjoin.vjp(self, *args)`: the value and its pullback."""
+        from .derivatives import vjp
+        return vjp(self, *args, backend=self.backend, **kwargs)
+
+    def jvp(self, primals, tangents):
+        """`adjoin.jvp(self, primals, tangents)`."""
+        from .forward_api import jvp
+        return jvp(self, primals, tangents, backend=self.backend)
+
+    def hessian(self, wrt=0) -> Callable:
+        """`adjoin.hessian(self, wrt)`."""
+        from .forward_api import hessian
+        return hessian(self, wrt, backend=self.backend)
+
+    def adjoint_source(self, *args: Any, wrt=0, **kwargs: Any) -> str:
+        """`adjoin.adjoint_source(self, *args, wrt=...)`."""
+        from .derivatives import adjoint_source
+        return adjoint_source(self, *args, wrt=wrt, **kwargs)
 
 
 def compile_primal(fn: Callable, types: Tuple[Type, ...], backend: str):

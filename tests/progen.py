@@ -9,8 +9,9 @@ augmented assignments, math calls, if/elif/else (with and/or/not and chained
 comparisons), for loops over ranges (negative and non-constant steps), bounded
 while loops (`while True` with a counted break too), nested loops, break,
 continue, early returns, loop `else` clauses, array reads and writes (indices
-reduced modulo `len`), aliases and copies of the array, tuple swaps, and
-variables first assigned on every side of a branch. Every program is valid
+reduced modulo `len`), aliases and copies of the array, tuple swaps, bool
+flags, variables first assigned on every side of a branch, and calls to an
+optional helper `g(u, v)` drawn the same way. Every program is valid
 Python in the subset adjoin compiles; it terminates (ranges over small ints,
 while loops count their trips), is deterministic, and reads only names that are
 definitely assigned where read. Values are kept finite where cheap (clamps,
@@ -68,13 +69,15 @@ def _indent(lines: List[str]) -> List[str]:
 class _Gen:
     """Draws one program; every random choice goes through `draw`."""
 
-    def __init__(self, draw, floats: List[str], has_n: bool, arrays: List[str], ret: int):
+    def __init__(self, draw, floats: List[str], has_n: bool, arrays: List[str], ret: int,
+                 max_stmts: int = MAX_STMTS, helper: Optional[str] = None):
         self.draw = draw
         self.floats = floats
         self.has_n = has_n
         self.arrays = arrays           # array variables (the argument, aliases, copies)
         self.ret = ret                 # 1: return a float; 2: a pair of floats
-        self.budget = draw(st.integers(1, MAX_STMTS))
+        self.helper = helper           # a function of two floats the body may call
+        self.budget = draw(st.integers(1, max_stmts))
         self.count = 0
 
     # -- choices -------------------------------------------------------------
@@ -130,6 +133,8 @@ class _Gen:
         if kind == 14:
             return f"float({self.iexpr(sc, 1)})" if sc.ints else self.fleaf(sc)
         if kind == 15:
+            if self.helper and self.chance(50):
+                return f"{self.helper}({e()}, {e()})"
             return f"abs({e()})"
         u = e()
         return self.pick([f"math.sqrt(1.0 + {u} * {u})", f"math.log(1.0 + {u} * {u})",
@@ -373,7 +378,7 @@ class _Gen:
 
     # -- the function ------------------------------------------------------------
 
-    def function(self) -> str:
+    def function(self, name: str = "f") -> str:
         params = self.floats + (["n"] if self.has_n else []) + (["a"] if self.arrays else [])
         sc = Scope(list(self.floats), ["n"] if self.has_n else [])
         pre = []
@@ -383,8 +388,8 @@ class _Gen:
             self.arrays.append(other)
         body = self.block(sc, exits=False)
         body.append(self.return_(sc))
-        lines = [f"def f({', '.join(params)}):"] + _indent(pre + body)
-        return "import math\n\nimport numpy as np\n\n\n" + "\n".join(lines) + "\n"
+        lines = [f"def {name}({', '.join(params)}):"] + _indent(pre + body)
+        return "\n".join(lines) + "\n"
 
 
 @st.composite
@@ -394,8 +399,14 @@ def programs(draw) -> Program:
     has_n = draw(st.booleans())
     has_array = draw(st.booleans())
     ret = draw(st.sampled_from([1, 1, 1, 2]))
-    gen = _Gen(draw, floats, has_n, ["a"] if has_array else [], ret)
-    return Program(gen.function(), floats, has_n, has_array)
+    parts = ["import math\n\nimport numpy as np\n"]
+    helper = None
+    if draw(st.integers(0, 3)) == 3:  # a helper `g(u, v)` that `f` calls
+        helper = "g"
+        parts.append(_Gen(draw, ["u", "v"], False, [], 1, max_stmts=4).function(helper))
+    gen = _Gen(draw, floats, has_n, ["a"] if has_array else [], ret, helper=helper)
+    parts.append(gen.function())
+    return Program("\n\n".join(parts), floats, has_n, has_array)
 
 
 FLOATS = st.one_of(st.floats(-4.0, 4.0, allow_nan=False, allow_infinity=False),

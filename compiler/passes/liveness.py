@@ -29,6 +29,7 @@ class Liveness:
         self.values: Dict[int, Value] = {}
         self.uses: Dict[int, List[Op]] = {}
         self.branches: List[List[Tuple[int, int]]] = []  # per `if`: its regions' spans
+        self.ifs: List[Tuple[int, int, List[Tuple[int, int]]]] = []  # (start, end, spans)
         self.counter = 0
         for p in f.params:
             self._define(p, -1)
@@ -58,6 +59,7 @@ class Liveness:
                 spans.append((first, self.counter))
             if op.name == "if":
                 self.branches.append(spans)
+                self.ifs.append((self.pos[id(op)], self.counter, spans))
             self.end[id(op)] = self.counter if op.regions else self.pos[id(op)]
             if op.regions:
                 self.counter += 2
@@ -112,6 +114,28 @@ class Liveness:
     def interval(self, v: Value) -> Tuple[int, int]:
         """(definition, last use] of `v`."""
         return self.defs[id(v)], self.last[id(v)]
+
+    def segments(self, v: Value) -> List[Tuple[int, int]]:
+        """The live range of `v` as half-open segments: (definition, last use], without
+        the end of each `if` branch (after the definition) past the branch's last read of
+        `v`, when nothing after that `if` reads `v`: the branches exclude each other."""
+        d, e = self.interval(v)
+        uses = [self._effective_use(v, u) for u in self.uses.get(id(v), [])]
+        cuts = []
+        for start, end, spans in self.ifs:
+            if start <= d or start >= e or any(q >= end for q in uses):
+                continue
+            for a, b in spans:
+                inside = [q for q in uses if a <= q < b]
+                cuts.append((max(inside) if inside else a - 1, b - 1))
+        out, lo = [], d
+        for a, b in sorted(cuts):
+            if min(a, e) > lo:
+                out.append((lo, min(a, e)))
+            lo = max(lo, b)
+        if e > lo or not out:
+            out.append((min(lo, e), e))
+        return out
 
     def live_after(self, v: Value, p: int) -> bool:
         """Whether `v` is defined by `p` and may still be read after position `p`."""

@@ -192,8 +192,7 @@ class Naming:
             return
         self.parent[k] = k
         self.members[k] = [v]
-        d, e = span or self.lv.interval(v)
-        self.spans[k] = [(d, e)]
+        self.spans[k] = [span] if span else self.lv.segments(v)
 
     def hint(self, k: int) -> str:
         for v in self.members[self.find(k)]:
