@@ -182,21 +182,40 @@ def vjp(fn: Callable, *args: Any, backend: str = "python", **kwargs: Any):
         raise TypeError(f"adjoin: {f.__name__}() has no float arguments to differentiate")
     primal = specialize(f, types)
     fwd, bwd = compiled_split(f, primal, types, mask, backend)
-    tape: List[Any] = []
+    tape = _new_tape(fwd, backend)
     out = fwd(*values, tape)
     mutated = primal.attrs.get("mutates")
     value = out[0] if mutated else out
-    frozen = list(tape)
+    frozen = _freeze(tape)
 
     def pullback(cotangent: Any):
         ct = _check_cotangent(cotangent, value, f)
         if mutated:
             ct = (ct,) + tuple(np.zeros_like(a) for a in out[1:])
-        grads = bwd(*values, list(frozen), ct)
+        grads = bwd(*values, _thaw(frozen), ct)
         grads = (grads,) if sum(mask) == 1 else tuple(grads)
         it = iter(grads)
         return tuple(next(it) if m else None for m in mask)
     return value, pullback
+
+
+def _new_tape(fwd, backend: str):
+    """The tape a forward pass records on: a list in Python, a native context in LLVM."""
+    if backend == "llvm":
+        from .runtime.native import NativeTape
+        return NativeTape(fwd.runtime)
+    return []
+
+
+def _freeze(tape):
+    if isinstance(tape, list):
+        return list(tape)
+    tape.mark = tape.runtime.tape_size(tape.ctx)  # each pullback starts from here
+    return tape
+
+
+def _thaw(frozen):
+    return list(frozen) if isinstance(frozen, list) else frozen
 
 
 def compiled_split(f, primal: Function, types, mask, backend: str):

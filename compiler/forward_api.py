@@ -101,8 +101,18 @@ def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
                    types)
     out, out_dot = run(*values, *dots)
     if primal.attrs.get("mutates"):
-        return out[0], out_dot[0]
-    return out, out_dot
+        out, out_dot = out[0], out_dot[0]
+    return out, _no_tangent_for_ints(out, out_dot)
+
+
+def _no_tangent_for_ints(out, dot):
+    """Int and bool outputs have no tangent: None (whatever a backend left there)."""
+    if isinstance(out, tuple):
+        return tuple(_no_tangent_for_ints(o, d) for o, d in zip(out, dot))
+    if isinstance(out, (bool, int, np.bool_, np.integer)) or \
+            (isinstance(out, np.ndarray) and out.dtype.kind != "f"):
+        return None
+    return dot
 
 
 def tangent_source(fn: Callable, *args: Any, wrt=0, signature: Optional[str] = None,

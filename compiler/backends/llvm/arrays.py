@@ -1,0 +1,437 @@
+"""Array ops in LLVM IR: descriptors, loops, indexing, reductions, linear algebra.
+
+Assumes: array values are descriptors {data, shape[N], strides[N] in elements};
+arrays the code allocates are owned by the call context (freed when it resets).
+Guarantees: NumPy's meaning for every array op the IR has: elementwise ops
+broadcast (a shape mismatch records error 2), with a flat loop when all operands
+are contiguous and of the result's shape; indices wrap when negative and are
+bounds-checked (error 1, the access redirected to a scratch cell) unless
+ADJOIN_BOUNDSCHECK=0; slices follow Python's rules and are views; writes marked
+in place write into the target, others copy it first. Reductions run in order
+(sums may differ from NumPy's pairwise sums in the last bits).
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, List, Optional, Sequence
+
+from llvmlite import ir
+
+from ...errors import BackendError
+from ...ir.core import Op, Value
+from ...ir.ops import OPS
+from ...ir.types import ArrayType, BOOL, F64 as T_F64, I64 as T_I64, ScalarType
+from . import scalar
+from .runtime_ir import ERR_INDEX, ERR_SHAPE
+from .types import I1, I32, I64, I8, I8P, SIZES, array_type, element, lltype
+
+BOUNDS = os.environ.get("ADJOIN_BOUNDSCHECK", "1") not in ("0", "")
+
+
+# ---------------------------------------------------------------------------
+# Descriptors
+
+
+class Arr:
+    """An array descriptor split into LLVM values."""
+
+    def __init__(self, t: ArrayType, data, shape: List, strides: List):
+        self.t, self.data, self.shape, self.strides = t, data, list(shape), list(strides)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+def unpack(lw, v: Value) -> Arr:
+    d = lw.get(v)
+    b = lw.b
+    n = v.type.ndim
+    return Arr(v.type, b.extract_value(d, 0), [b.extract_value(d, [1, k]) for k in range(n)],
+               [b.extract_value(d, [2, k]) for k in range(n)])
+
+
+def pack(lw, a: Arr) -> ir.Value:
+    b = lw.b
+    d = ir.Constant(array_type(a.t), None)
+    d = b.insert_value(d, a.data, 0)
+    for k in range(a.ndim):
+        d = b.insert_value(d, a.shape[k], [1, k])
+        d = b.insert_value(d, a.strides[k], [2, k])
+    return d
+
+
+def product(b, xs: Sequence) -> ir.Value:
+    p = I64(1)
+    for x in xs:
+        p = b.mul(p, x)
+    return p
+
+
+def contiguous_strides(b, shape: List) -> List:
+    strides, acc = [], I64(1)
+    for d in reversed(shape):
+        strides.insert(0, acc)
+        acc = b.mul(acc, d)
+    return strides
+
+
+def alloc(lw, t: ArrayType, shape: List) -> Arr:
+    b = lw.b
+    nbytes = b.mul(product(b, shape), I64(SIZES[t.dtype.name]))
+    raw = b.call(lw.rt.alloc, [lw.ctx, nbytes])
+    return Arr(t, b.bitcast(raw, element(t.dtype).as_pointer()), shape,
+               contiguous_strides(b, shape))
+
+
+def offset(b, a: Arr, idx: List) -> ir.Value:
+    off = I64(0)
+    for i, s in zip(idx, a.strides):
+        off = b.add(off, b.mul(i, s))
+    return off
+
+
+def load(lw, a: Arr, off) -> ir.Value:
+    v = lw.b.load(lw.b.gep(a.data, [off]))
+    return lw.b.icmp_unsigned("!=", v, I8(0)) if a.t.dtype == BOOL else v
+
+
+def store(lw, a: Arr, off, v) -> None:
+    if a.t.dtype == BOOL:
+        v = lw.b.zext(v, I8)
+    lw.b.store(v, lw.b.gep(a.data, [off]))
+
+
+def fail(lw, code: int) -> None:
+    lw.b.call(lw.rt.fail, [lw.ctx, I32(code)])
+
+
+# ---------------------------------------------------------------------------
+# Loops
+
+
+def counted(lw, n, body: Callable[[ir.Value], None], name: str = "i") -> None:
+    """for k in range(n): body(k)."""
+    b = lw.b
+    pre = b.block
+    head = lw.fn.append_basic_block(f"{name}.loop")
+    inner = lw.fn.append_basic_block(f"{name}.body")
+    done = lw.fn.append_basic_block(f"{name}.end")
+    b.branch(head)
+    b.position_at_end(head)
+    k = b.phi(I64, name=name)
+    k.add_incoming(I64(0), pre)
+    b.cbranch(b.icmp_signed("<", k, n), inner, done)
+    b.position_at_end(inner)
+    body(k)
+    k.add_incoming(b.add(k, I64(1)), b.block)
+    b.branch(head)
+    b.position_at_end(done)
+
+
+def nd_loop(lw, shape: List, body: Callable[[List], None]) -> None:
+    """Nested loops over every index of `shape` (row-major)."""
+    def level(k: int, idx: List) -> None:
+        if k == len(shape):
+            body(idx)
+            return
+        counted(lw, shape[k], lambda i: level(k + 1, idx + [i]), f"d{k}")
+    level(0, [])
+
+
+def accumulate_loop(lw, n, init: ir.Value, step: Callable[[ir.Value, ir.Value], ir.Value]):
+    """acc = init; for k in range(n): acc = step(acc, k); return acc."""
+    b = lw.b
+    pre = b.block
+    head = lw.fn.append_basic_block("acc.loop")
+    inner = lw.fn.append_basic_block("acc.body")
+    done = lw.fn.append_basic_block("acc.end")
+    b.branch(head)
+    b.position_at_end(head)
+    k = b.phi(I64)
+    acc = b.phi(init.type)
+    k.add_incoming(I64(0), pre)
+    acc.add_incoming(init, pre)
+    b.cbranch(b.icmp_signed("<", k, n), inner, done)
+    b.position_at_end(inner)
+    nxt = step(acc, k)
+    k.add_incoming(b.add(k, I64(1)), b.block)
+    acc.add_incoming(nxt, b.block)
+    b.branch(head)
+    b.position_at_end(done)
+    return acc
+
+
+# ---------------------------------------------------------------------------
+# Broadcasting and elementwise ops
+
+
+def broadcast_shape(lw, arrays: List[Arr], ndim: int) -> List:
+    b = lw.b
+    shape = []
+    for k in range(ndim):
+        d = I64(1)
+        for a in arrays:
+            j = k - (ndim - a.ndim)
+            if j < 0:
+                continue
+            x = a.shape[j]
+            bad = b.and_(b.and_(b.icmp_signed("!=", d, I64(1)), b.icmp_signed("!=", x, I64(1))),
+                         b.icmp_signed("!=", d, x))
+            with b.if_then(bad, likely=False):
+                fail(lw, ERR_SHAPE)
+            d = b.select(b.icmp_signed("==", d, I64(1)), x, d)
+        shape.append(d)
+    return shape
+
+
+def broadcast_offset(b, a: Arr, idx: List) -> ir.Value:
+    """Offset of the element of `a` that broadcasts to index `idx` of the result."""
+    off = I64(0)
+    lead = len(idx) - a.ndim
+    for k in range(a.ndim):
+        i = b.select(b.icmp_signed("==", a.shape[k], I64(1)), I64(0), idx[lead + k])
+        off = b.add(off, b.mul(i, a.strides[k]))
+    return off
+
+
+def is_contiguous_as(b, a: Arr, shape: List) -> ir.Value:
+    ok = I1(1)
+    if a.ndim != len(shape):
+        return I1(0)
+    expect = I64(1)
+    for k in reversed(range(a.ndim)):
+        ok = b.and_(ok, b.icmp_signed("==", a.shape[k], shape[k]))
+        ok = b.and_(ok, b.or_(b.icmp_signed("==", a.strides[k], expect),
+                              b.icmp_signed("==", a.shape[k], I64(1))))
+        expect = b.mul(expect, a.shape[k])
+    return ok
+
+
+def elementwise(lw, name: str, operands: List[Value], rt: ArrayType, attrs) -> ir.Value:
+    b = lw.b
+    arrays = [unpack(lw, v) if isinstance(v.type, ArrayType) else None for v in operands]
+    scalars = [None if a is not None else lw.get(v) for a, v in zip(arrays, operands)]
+    shape = broadcast_shape(lw, [a for a in arrays if a is not None], rt.ndim)
+    out = alloc(lw, rt, shape)
+
+    def element_of(a, s, v, off_of):
+        return (load(lw, a, off_of(a)), v.type.dtype) if a is not None else (s, v.type)
+
+    def compute(off_of):
+        args = [element_of(a, s, v, off_of) for a, s, v in zip(arrays, scalars, operands)]
+        lw.in_array, lw.op_name = True, name
+        r = scalar.emit(lw, name, args, rt.dtype, attrs)
+        lw.in_array = False
+        return r
+
+    flat = I1(1)
+    for a in arrays:
+        if a is not None:
+            flat = b.and_(flat, is_contiguous_as(b, a, shape))
+    with b.if_else(flat, likely=True) as (then, otherwise):
+        with then:
+            counted(lw, product(b, shape),
+                    lambda k: store(lw, out, k, compute(lambda a: k)), "flat")
+        with otherwise:
+            nd_loop(lw, shape, lambda idx: store(lw, out, offset(b, out, idx),
+                                                 compute(lambda a: broadcast_offset(b, a, idx))))
+    return pack(lw, out)
+
+
+def copy_into(lw, dst: Arr, src: Arr, add: bool = False) -> None:
+    """dst[...] = src (or += src), src broadcast to dst's shape."""
+    b = lw.b
+    broadcast_shape(lw, [dst, src], dst.ndim)
+
+    def body(idx):
+        off = offset(b, dst, idx)
+        v = load(lw, src, broadcast_offset(b, src, idx))
+        v = scalar.convert(b, v, src.t.dtype, dst.t.dtype)
+        if add:
+            cur = load(lw, dst, off)
+            v = b.fadd(cur, v) if dst.t.dtype.is_float else b.add(cur, v)
+        store(lw, dst, off, v)
+    nd_loop(lw, dst.shape, body)
+
+
+def fill(lw, dst: Arr, value, add: bool = False) -> None:
+    b = lw.b
+
+    def body(idx):
+        off = offset(b, dst, idx)
+        v = value
+        if add:
+            cur = load(lw, dst, off)
+            v = b.fadd(cur, v) if dst.t.dtype.is_float else b.add(cur, v)
+        store(lw, dst, off, v)
+    nd_loop(lw, dst.shape, body)
+
+
+def copy_array(lw, a: Arr) -> Arr:
+    out = alloc(lw, a.t, a.shape)
+    copy_into(lw, out, a)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Indexing
+
+
+def wrap_index(lw, i, dim):
+    """A Python index (negative counts from the end), bounds-checked."""
+    b = lw.b
+    i = b.select(b.icmp_signed("<", i, I64(0)), b.add(i, dim), i)
+    if BOUNDS:
+        ok = b.and_(b.icmp_signed(">=", i, I64(0)), b.icmp_signed("<", i, dim))
+        with b.if_then(b.not_(ok), likely=False):
+            fail(lw, ERR_INDEX)
+        return i, ok
+    return i, I1(1)
+
+
+def slice_range(lw, dim, lo, hi, step):
+    """(start, length, step) of Python's slice lo:hi:step over `dim` elements."""
+    b = lw.b
+    step = step if step is not None else I64(1)
+    with b.if_then(b.icmp_signed("==", step, I64(0)), likely=False):
+        fail(lw, ERR_SHAPE)
+    step = b.select(b.icmp_signed("==", step, I64(0)), I64(1), step)
+    neg = b.icmp_signed("<", step, I64(0))
+
+    def adjust(x, default_pos, default_neg):
+        if x is None:
+            return b.select(neg, default_neg, default_pos)
+        x = b.select(b.icmp_signed("<", x, I64(0)), b.add(x, dim), x)
+        low = b.select(neg, I64(-1), I64(0))
+        high = b.select(neg, b.sub(dim, I64(1)), dim)
+        x = b.select(b.icmp_signed("<", x, I64(0)), low, x)
+        return b.select(b.icmp_signed(">=", x, dim), high, x)
+    start = adjust(lo, I64(0), b.sub(dim, I64(1)))
+    stop = adjust(hi, dim, I64(-1))
+    up = b.add(b.sdiv(b.sub(b.sub(stop, start), I64(1)), step), I64(1))
+    down = b.add(b.sdiv(b.sub(b.sub(start, stop), I64(1)), b.neg(step)), I64(1))
+    length = b.select(neg, b.select(b.icmp_signed("<", stop, start), down, I64(0)),
+                      b.select(b.icmp_signed("<", start, stop), up, I64(0)))
+    return start, length, step
+
+
+def index_view(lw, a: Arr, spec, operands: List[Value], result_t):
+    """The element offset (a full integer index) or the view descriptor for `spec`."""
+    b = lw.b
+    base = I64(0)
+    shape, strides = [], []
+    vals = [lw.get(v) for v in operands]
+    ok_all = I1(1)
+    k = 0
+    for axis, e in enumerate(spec):
+        dim, stride = a.shape[axis], a.strides[axis]
+        if e == "i":
+            i, ok = wrap_index(lw, vals[k], dim)
+            ok_all = b.and_(ok_all, ok)
+            k += 1
+            base = b.add(base, b.mul(b.select(ok, i, I64(0)), stride))
+            continue
+        parts = []
+        for flag in e[1:]:
+            parts.append(vals[k] if flag == "1" else None)
+            k += flag == "1"
+        start, length, step = slice_range(lw, dim, *parts)
+        base = b.add(base, b.mul(start, stride))
+        shape.append(length)
+        strides.append(b.mul(stride, step))
+    shape += a.shape[len(spec):]
+    strides += a.strides[len(spec):]
+    if isinstance(result_t, ArrayType):
+        data = b.gep(a.data, [base])
+        return Arr(result_t, data, shape, strides), ok_all
+    return base, ok_all
+
+
+def element_pointer(lw, a: Arr, off, ok):
+    """Pointer to element `off`, or to the scratch cell when the index was bad."""
+    b = lw.b
+    p = b.gep(a.data, [off])
+    if not BOUNDS:
+        return p
+    scratch = b.bitcast(lw.rt.scratch(b, lw.ctx), p.type)
+    return b.select(ok, p, scratch)
+
+
+def op_getitem(lw, op: Op) -> None:
+    a = unpack(lw, op.operands[0])
+    res, ok = index_view(lw, a, op.attrs["index"], op.operands[1:], op.result.type)
+    if isinstance(op.result.type, ArrayType):
+        lw.set(op.result, pack(lw, res))
+        return
+    v = lw.b.load(element_pointer(lw, a, res, ok))
+    if a.t.dtype == BOOL:
+        v = lw.b.icmp_unsigned("!=", v, I8(0))
+    lw.set(op.result, v)
+
+
+def op_setitem(lw, op: Op, add: bool = False) -> None:
+    b = lw.b
+    target = unpack(lw, op.operands[0])
+    if not op.attrs.get("inplace"):
+        target = copy_array(lw, target)
+    spec = op.attrs["index"]
+    n_idx = sum(1 if e == "i" else e[1:].count("1") for e in spec)
+    value = op.operands[1 + n_idx]
+    region_t = op.result.type if (len(spec) < target.ndim or any(e != "i" for e in spec)) \
+        else op.result.type.dtype
+    if isinstance(region_t, ArrayType):
+        region_t = ArrayType(target.t.dtype, target.ndim - sum(e == "i" for e in spec))
+    res, ok = index_view(lw, target, spec, op.operands[1:1 + n_idx], region_t)
+    if isinstance(region_t, ArrayType):
+        if isinstance(value.type, ArrayType):
+            copy_into(lw, res, unpack(lw, value), add)
+        else:
+            v = scalar.convert(b, lw.get(value), value.type, target.t.dtype)
+            fill(lw, res, v, add)
+    else:
+        p = element_pointer(lw, target, res, ok)
+        v = scalar.convert(b, lw.get(value), value.type, target.t.dtype)
+        stored = b.zext(v, I8) if target.t.dtype == BOOL else v
+        if add:
+            cur = b.load(p)
+            stored = b.fadd(cur, stored) if target.t.dtype.is_float else b.add(cur, stored)
+        b.store(stored, p)
+    lw.set(op.result, pack(lw, target))
+
+
+# ---------------------------------------------------------------------------
+# Dispatch
+
+
+def emit(lw, op: Op) -> None:
+    handler = _HANDLERS.get(op.name)
+    if handler is not None:
+        handler(lw, op)
+        return
+    d = OPS.get(op.name)
+    if d is not None and ("elementwise" in d.tags or op.name in ("convert",)) \
+            and isinstance(op.result.type, ArrayType):
+        lw.set(op.result, elementwise(lw, op.name, op.operands, op.result.type, op.attrs))
+        return
+    raise BackendError(f"the llvm backend cannot compile '{op.name}' on "
+                       f"{', '.join(str(v.type) for v in op.operands)}; use backend=\"python\"",
+                       op.loc, op.name)
+
+
+_HANDLERS = {}
+
+
+def handler(*names: str):
+    def deco(fn):
+        for n in names:
+            _HANDLERS[n] = fn
+        return fn
+    return deco
+
+
+handler("getitem")(op_getitem)
+handler("setitem")(op_setitem)
+handler("addat")(lambda lw, op: op_setitem(lw, op, add=True))
+
+from . import arrays_more  # noqa: E402,F401  (registers the remaining handlers)

@@ -1,0 +1,63 @@
+"""LLVM IR text to machine code: verification, O3 optimization, MCJIT.
+
+Assumes: a module produced by `lower.py` plus entry points.
+Guarantees: `optimize(text)` returns a verified, O3-optimized `ModuleRef` for the
+host CPU; `jit(text)` returns an engine kept alive for the process, from which
+function addresses are read. A module that fails LLVM's verifier raises
+BackendError with LLVM's message (a compiler bug, never the user's).
+"""
+from __future__ import annotations
+
+from typing import List
+
+import llvmlite.binding as llvm
+
+from ...errors import BackendError
+
+_ENGINES: List[object] = []
+_TM = None
+
+
+def target_machine(jit: bool = True, reloc: str = "default"):
+    global _TM
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    if jit and _TM is not None:
+        return _TM
+    target = llvm.Target.from_default_triple()
+    tm = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                      features=llvm.get_host_cpu_features().flatten(), opt=3,
+                                      reloc=reloc, codemodel="jitdefault" if jit else "default",
+                                      jit=jit)
+    if jit:
+        _TM = tm
+    return tm
+
+
+def parse(text: str):
+    try:
+        mod = llvm.parse_assembly(text)
+        mod.verify()
+    except RuntimeError as e:
+        raise BackendError(f"internal: LLVM rejected the generated IR: {e}") from None
+    return mod
+
+
+def optimize(text: str, tm=None):
+    tm = tm or target_machine()
+    mod = parse(text)
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod
+
+
+def jit(text: str):
+    tm = target_machine()
+    mod = optimize(text, tm)
+    engine = llvm.create_mcjit_compiler(mod, tm)
+    engine.finalize_object()
+    _ENGINES.append(engine)
+    return engine

@@ -1,0 +1,330 @@
+"""IR functions to LLVM functions: values, control flow, calls, tuples, the tape.
+
+Assumes: verified IR prepared for a backend (markers lowered, in-place writes
+marked); every callee is in the module.
+Guarantees: each IR function becomes an internal LLVM function taking the call
+context first. Structured control flow becomes basic blocks: `if` joins with
+phis; `for` is a counted loop over Python's `range` (trip count computed once,
+`reversed` counting down); `while` tests its condition region in the loop
+header. Scalar ops go to `scalar.py`, array ops to `arrays.py`. Pushed values are
+copied byte-wise onto the context's tape and popped in reverse order.
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+from llvmlite import ir
+
+from ...errors import BackendError
+from ...ir.core import Block, Function, Module, Op, Value
+from ...ir.types import ArrayType, BOOL, I64 as T_I64, ScalarType, TupleType
+from . import arrays, scalar
+from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime
+from .types import I1, I32, I64, I8, I8P, lltype, memory_type
+
+
+class ModuleLowering:
+    def __init__(self, module: Module, name: str = "adjoin"):
+        self.source = module
+        self.m = ir.Module(name=name)
+        self.rt = Runtime(self.m)
+        self.scalar = scalar.Scalar(self.m)
+        self.functions: Dict[str, ir.Function] = {}
+        self._ipow = None
+        for f in module:
+            fnty = ir.FunctionType(lltype(f.result_type),
+                                   [CTXP] + [lltype(t) for t in f.param_types])
+            fn = ir.Function(self.m, fnty, f"adjoin.{f.name}")
+            fn.linkage = "internal"
+            self.functions[f.name] = fn
+        for f in module:
+            FunctionLowering(self, f).lower()
+
+    def ipow(self) -> ir.Function:
+        """`adjoin.ipow(base, exp)`: an integer power by squaring (exp >= 0)."""
+        if self._ipow is None:
+            f = ir.Function(self.m, ir.FunctionType(I64, [I64, I64]), "adjoin.ipow")
+            f.linkage = "internal"
+            entry, loop, done = (f.append_basic_block(n) for n in ("entry", "loop", "done"))
+            b = ir.IRBuilder(entry)
+            b.branch(loop)
+            b.position_at_end(loop)
+            acc, base, e = b.phi(I64), b.phi(I64), b.phi(I64)
+            acc.add_incoming(I64(1), entry)
+            base.add_incoming(f.args[0], entry)
+            e.add_incoming(f.args[1], entry)
+            odd = b.icmp_signed("!=", b.and_(e, I64(1)), I64(0))
+            acc2 = b.select(odd, b.mul(acc, base), acc)
+            e2 = b.ashr(e, I64(1))
+            acc.add_incoming(acc2, loop)
+            base.add_incoming(b.mul(base, base), loop)
+            e.add_incoming(e2, loop)
+            b.cbranch(b.icmp_signed(">", e2, I64(0)), loop, done)
+            b.position_at_end(done)
+            b.ret(b.select(b.icmp_signed(">", f.args[1], I64(0)), acc2, I64(1)))
+            self._ipow = f
+        return self._ipow
+
+
+class FunctionLowering:
+    def __init__(self, ml: ModuleLowering, f: Function):
+        self.ml = ml
+        self.f = f
+        self.fn = ml.functions[f.name]
+        self.rt = ml.rt
+        self.scalar = ml.scalar
+        self.ctx = self.fn.args[0]
+        self.vals: Dict[int, ir.Value] = {}
+        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.op_name = ""
+        self.in_array = False
+
+    def ipow(self) -> ir.Function:
+        return self.ml.ipow()
+
+    # -- values --------------------------------------------------------------------
+
+    def get(self, v: Value) -> ir.Value:
+        try:
+            return self.vals[id(v)]
+        except KeyError:
+            raise BackendError(f"internal: value %{v.name or '?'} used before the llvm "
+                               "backend defined it") from None
+
+    def set(self, v: Value, x: ir.Value) -> None:
+        self.vals[id(v)] = x
+
+    def lower(self) -> None:
+        for p, a in zip(self.f.params, self.fn.args[1:]):
+            a.name = p.name or "arg"
+            self.set(p, a)
+        self.block(self.f.body.block)
+
+    def block(self, blk: Block) -> None:
+        for op in blk.ops:
+            if op.name in ("yield", "condition"):
+                continue
+            self.op(op)
+
+    def op(self, op: Op) -> None:
+        self.op_name = op.name
+        handler = getattr(self, "op_" + op.name, None)
+        if handler is not None:
+            handler(op)
+            return
+        if op.results and isinstance(op.result.type, ScalarType) and \
+                not any(isinstance(v.type, ArrayType) for v in op.operands):
+            args = [(self.get(v), v.type) for v in op.operands]
+            self.set(op.result, scalar.emit(self, op.name, args, op.result.type, op.attrs))
+            return
+        arrays.emit(self, op)
+
+    # -- simple ops --------------------------------------------------------------------
+
+    def op_const(self, op: Op) -> None:
+        t = op.result.type
+        v = op.attrs["value"]
+        if t == BOOL:
+            self.set(op.result, I1(int(bool(v))))
+        elif v is None:
+            self.set(op.result, I8(0))
+        else:
+            self.set(op.result, ir.Constant(lltype(t), v))
+
+    def op_undef(self, op: Op) -> None:
+        self.set(op.result, ir.Constant(lltype(op.result.type), None))
+
+    def op_tape_new(self, op: Op) -> None:
+        self.set(op.result, I8(0))
+
+    def op_tuple(self, op: Op) -> None:
+        agg = ir.Constant(lltype(op.result.type), None)
+        for k, v in enumerate(op.operands):
+            agg = self.b.insert_value(agg, self.get(v), k)
+        self.set(op.result, agg)
+
+    def op_tuple_get(self, op: Op) -> None:
+        self.set(op.result, self.b.extract_value(self.get(op.operands[0]), op.attrs["index"]))
+
+    def op_call(self, op: Op) -> None:
+        callee = self.ml.functions.get(op.attrs["callee"])
+        if callee is None:
+            raise BackendError(f"internal: no function @{op.attrs['callee']} in the module")
+        r = self.b.call(callee, [self.ctx] + [self.get(v) for v in op.operands])
+        if op.results:
+            self.set(op.result, r)
+
+    def op_pycall(self, op: Op) -> None:
+        raise BackendError("a custom rule's opaque Python function cannot run on the llvm "
+                           "backend; use backend=\"python\"", op.loc, "custom rule")
+
+    def op_return(self, op: Op) -> None:
+        self.b.ret(self.get(op.operands[0]) if op.operands else I8(0))
+
+    def op_assert(self, op: Op) -> None:
+        with self.b.if_then(self.b.not_(self.get(op.operands[0])), likely=False):
+            self.b.call(self.rt.fail, [self.ctx, I32(ERR_ASSERT)])
+
+    # -- the tape ------------------------------------------------------------------------
+
+    def size_of(self, t: ir.Type) -> ir.Value:
+        return self.b.ptrtoint(self.b.gep(ir.Constant(t.as_pointer(), None), [I32(1)]), I64)
+
+    def op_push(self, op: Op) -> None:
+        for v in op.operands[1:]:
+            mt = memory_type(v.type)
+            slot = self.entry_alloca(mt)
+            self.b.store(self.to_memory(self.get(v), v.type), slot)
+            self.b.call(self.rt.push, [self.ctx, self.b.bitcast(slot, I8P), self.size_of(mt)])
+
+    def op_pop(self, op: Op) -> None:
+        for r in reversed(op.results):
+            mt = memory_type(r.type)
+            slot = self.entry_alloca(mt)
+            self.b.call(self.rt.pop, [self.ctx, self.b.bitcast(slot, I8P), self.size_of(mt)])
+            self.set(r, self.from_memory(self.b.load(slot), r.type))
+
+    def entry_alloca(self, t: ir.Type) -> ir.Value:
+        """A stack slot in the entry block (so loops do not grow the stack)."""
+        entry = self.fn.entry_basic_block
+        saved = self.b.block
+        with self.b.goto_block(entry):
+            if entry.instructions:
+                self.b.position_before(entry.instructions[0])
+            slot = self.b.alloca(t)
+        self.b.position_at_end(saved)
+        return slot
+
+    def to_memory(self, v: ir.Value, t) -> ir.Value:
+        if isinstance(t, ScalarType) and t == BOOL:
+            return self.b.zext(v, I8)
+        if isinstance(t, TupleType) and any(e == BOOL for e in t.elts):
+            agg = ir.Constant(memory_type(t), None)
+            for k, et in enumerate(t.elts):
+                agg = self.b.insert_value(agg, self.to_memory(self.b.extract_value(v, k), et), k)
+            return agg
+        return v
+
+    def from_memory(self, v: ir.Value, t) -> ir.Value:
+        if isinstance(t, ScalarType) and t == BOOL:
+            return self.b.trunc(v, I1)
+        if isinstance(t, TupleType) and any(e == BOOL for e in t.elts):
+            agg = ir.Constant(lltype(t), None)
+            for k, et in enumerate(t.elts):
+                agg = self.b.insert_value(agg, self.from_memory(self.b.extract_value(v, k), et),
+                                          k)
+            return agg
+        return v
+
+    # -- control flow ----------------------------------------------------------------------
+
+    def region_values(self, blk: Block) -> List[ir.Value]:
+        """Lower a region's ops; return its terminator's operands."""
+        self.block(blk)
+        return [self.get(v) for v in blk.ops[-1].operands]
+
+    def op_if(self, op: Op) -> None:
+        then_bb = self.fn.append_basic_block("then")
+        else_bb = self.fn.append_basic_block("else")
+        join = self.fn.append_basic_block("endif")
+        self.b.cbranch(self.get(op.operands[0]), then_bb, else_bb)
+        incoming = []
+        for bb, region in ((then_bb, op.regions[0]), (else_bb, op.regions[1])):
+            self.b.position_at_end(bb)
+            vals = self.region_values(region.block)
+            incoming.append((vals, self.b.block))
+            self.b.branch(join)
+        self.b.position_at_end(join)
+        for r in op.results:
+            phi = self.b.phi(lltype(r.type), name=r.name or "")
+            for vals, bb in incoming:
+                phi.add_incoming(vals[r.index], bb)
+            self.set(r, phi)
+
+    def trip_count(self, lo, hi, st) -> ir.Value:
+        """len(range(lo, hi, st)); a zero step records an error and runs nothing."""
+        b = self.b
+        zero = I64(0)
+        with b.if_then(b.icmp_signed("==", st, zero), likely=False):
+            b.call(self.rt.fail, [self.ctx, I32(ERR_SHAPE)])
+        pos = b.icmp_signed(">", st, zero)
+        span = b.select(pos, b.sub(hi, lo), b.sub(lo, hi))
+        step = b.select(pos, st, b.neg(st))
+        step = b.select(b.icmp_signed("==", step, zero), I64(1), step)
+        n = b.sdiv(b.add(span, b.sub(step, I64(1))), step)
+        return b.select(b.icmp_signed(">", span, zero), n, zero)
+
+    def op_for(self, op: Op) -> None:
+        lo, hi, st = (self.get(v) for v in op.operands[:3])
+        step_one = getattr(op.operands[2], "op", None)
+        unit = step_one is not None and step_one.name == "const" and \
+            step_one.attrs["value"] == 1
+        n = self.b.select(self.b.icmp_signed(">", hi, lo), self.b.sub(hi, lo), I64(0)) \
+            if unit else self.trip_count(lo, hi, st)
+        backwards = bool(op.attrs.get("reversed"))
+        start = self.b.sub(n, I64(1)) if backwards else I64(0)
+        self.loop(op, [self.get(v) for v in op.operands[3:]], start, n, backwards,
+                  lambda k: self.b.add(lo, k) if unit else self.b.add(lo, self.b.mul(k, st)))
+
+    def loop(self, op: Op, inits, start, n, backwards: bool, index_of) -> None:
+        pre = self.b.block
+        head = self.fn.append_basic_block("loop")
+        body = self.fn.append_basic_block("body")
+        done = self.fn.append_basic_block("endloop")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        k = self.b.phi(I64, name="k")
+        k.add_incoming(start, pre)
+        phis = []
+        for v, r in zip(inits, op.results):
+            phi = self.b.phi(lltype(r.type), name=r.name or "")
+            phi.add_incoming(v, pre)
+            phis.append(phi)
+        more = self.b.icmp_signed(">=", k, I64(0)) if backwards else \
+            self.b.icmp_signed("<", k, n)
+        self.b.cbranch(more, body, done)
+        self.b.position_at_end(body)
+        blk = op.regions[0].block
+        self.set(blk.args[0], index_of(k))
+        for a, phi in zip(blk.args[1:], phis):
+            self.set(a, phi)
+        yields = self.region_values(blk)
+        latch = self.b.block
+        k.add_incoming(self.b.sub(k, I64(1)) if backwards else self.b.add(k, I64(1)), latch)
+        for phi, y in zip(phis, yields):
+            phi.add_incoming(y, latch)
+        self.b.branch(head)
+        self.b.position_at_end(done)
+        for r, phi in zip(op.results, phis):
+            self.set(r, phi)
+
+    def op_while(self, op: Op) -> None:
+        pre = self.b.block
+        head = self.fn.append_basic_block("while")
+        body = self.fn.append_basic_block("do")
+        done = self.fn.append_basic_block("endwhile")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        phis = []
+        for v, r in zip(op.operands, op.results):
+            phi = self.b.phi(lltype(r.type), name=r.name or "")
+            phi.add_incoming(self.get(v), pre)
+            phis.append(phi)
+        cond_blk, body_blk = op.regions[0].block, op.regions[1].block
+        for a, phi in zip(cond_blk.args, phis):
+            self.set(a, phi)
+        (c,) = self.region_values(cond_blk)
+        self.b.cbranch(c, body, done)
+        self.b.position_at_end(body)
+        for a, phi in zip(body_blk.args, phis):
+            self.set(a, phi)
+        yields = self.region_values(body_blk)
+        for phi, y in zip(phis, yields):
+            phi.add_incoming(y, self.b.block)
+        self.b.branch(head)
+        self.b.position_at_end(done)
+        for r, phi in zip(op.results, phis):
+            self.set(r, phi)
+
+
+__all__ = ["ModuleLowering", "FunctionLowering", "T_I64"]

@@ -1,0 +1,188 @@
+"""The native runtime, written as LLVM IR into every module the backend builds.
+
+Assumes: the C library (malloc, realloc, free) is linked, as it is in a JIT
+process and in a shared library.
+Guarantees: a call context (`adjoin_ctx`) owning
+  * every array allocated during a call, freed together by `adjoin_ctx_reset`
+    (so nothing leaks across calls, and results stay valid until then);
+  * the tape: a byte stack that grows by doubling; `adjoin_push` / `adjoin_pop`
+    move raw bytes, so any value (scalar, descriptor, tuple) can be taped;
+  * the first error code raised during the call (1 index, 2 shape, 3 assertion,
+    4 division by zero, 5 tape underflow), read with `adjoin_error`, and a scratch cell where an
+    out-of-bounds access is redirected so that it cannot touch memory.
+The exported names are part of the ahead-of-time library's C API.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from .types import I32, I64, I8P
+
+CTX = ir.LiteralStructType([I8P.as_pointer(), I64, I64, I8P, I64, I64, I32,
+                            ir.ArrayType(I64, 8)])
+CTXP = CTX.as_pointer()
+ERR_INDEX, ERR_SHAPE, ERR_ASSERT, ERR_ZERODIV, ERR_TAPE = 1, 2, 3, 4, 5
+ERRORS = {ERR_INDEX: "IndexError: index out of range",
+          ERR_SHAPE: "ValueError: operands could not be broadcast together",
+          ERR_ASSERT: "AssertionError",
+          ERR_ZERODIV: "ZeroDivisionError: integer division or modulo by zero",
+          ERR_TAPE: "RuntimeError: the tape was read past its start"}
+
+
+def _fn(m: ir.Module, name: str, ret, args, linkage: str = "external") -> ir.Function:
+    f = ir.Function(m, ir.FunctionType(ret, args), name)
+    f.linkage = linkage
+    return f
+
+
+def _field(b: ir.IRBuilder, ctx, k: int):
+    return b.gep(ctx, [I32(0), I32(k)], inbounds=True)
+
+
+class Runtime:
+    """Declares and defines the runtime functions in module `m`."""
+
+    def __init__(self, m: ir.Module):
+        self.m = m
+        self.malloc = _fn(m, "malloc", I8P, [I64])
+        self.calloc = _fn(m, "calloc", I8P, [I64, I64])
+        self.realloc = _fn(m, "realloc", I8P, [I8P, I64])
+        self.free = _fn(m, "free", ir.VoidType(), [I8P])
+        self.memcpy = m.declare_intrinsic("llvm.memcpy", [I8P, I8P, I64])
+        self.ctx_new = self._ctx_new()
+        self.ctx_reset = self._ctx_reset()
+        self.ctx_free = self._ctx_free()
+        self.alloc = self._alloc()
+        self.push = self._push()
+        self.fail = self._fail()
+        self.pop = self._pop()
+        self.error = self._error()
+        self.tape_size = self._tape_size()
+        self.tape_set = self._tape_set()
+
+    def _ctx_new(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_ctx_new", CTXP, [])
+        b = ir.IRBuilder(f.append_basic_block())
+        size = b.ptrtoint(b.gep(ir.Constant(CTXP, None), [I32(1)]), I64)
+        b.ret(b.bitcast(b.call(self.calloc, [I64(1), size]), CTXP))
+        return f
+
+    def _ctx_reset(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_ctx_reset", ir.VoidType(), [CTXP])
+        ctx = f.args[0]
+        entry, loop, done = (f.append_basic_block(n) for n in ("entry", "loop", "done"))
+        b = ir.IRBuilder(entry)
+        allocs = b.load(_field(b, ctx, 0))
+        n = b.load(_field(b, ctx, 1))
+        b.cbranch(b.icmp_signed(">", n, I64(0)), loop, done)
+        b.position_at_end(loop)
+        i = b.phi(I64)
+        i.add_incoming(I64(0), entry)
+        b.call(self.free, [b.load(b.gep(allocs, [i]))])
+        nxt = b.add(i, I64(1))
+        i.add_incoming(nxt, loop)
+        b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
+        b.position_at_end(done)
+        for k in (1, 4):
+            b.store(I64(0), _field(b, ctx, k))
+        b.store(I32(0), _field(b, ctx, 6))
+        b.ret_void()
+        return f
+
+    def _ctx_free(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_ctx_free", ir.VoidType(), [CTXP])
+        ctx = f.args[0]
+        b = ir.IRBuilder(f.append_basic_block())
+        b.call(self.ctx_reset, [ctx])
+        b.call(self.free, [b.bitcast(b.load(_field(b, ctx, 0)), I8P)])
+        b.call(self.free, [b.load(_field(b, ctx, 3))])
+        b.call(self.free, [b.bitcast(ctx, I8P)])
+        b.ret_void()
+        return f
+
+    def _grow(self, b: ir.IRBuilder, ptr_field, cap_field, need, elem: int):
+        """Make the buffer at `ptr_field` hold `need` items of `elem` bytes (doubling)."""
+        cap = b.load(cap_field)
+        with b.if_then(b.icmp_signed(">", need, cap), likely=False):
+            twice = b.mul(cap, I64(2))
+            new_cap = b.select(b.icmp_signed(">", need, twice), need, twice)
+            new_cap = b.select(b.icmp_signed("<", new_cap, I64(64)), I64(64), new_cap)
+            old = b.bitcast(b.load(ptr_field), I8P)
+            grown = b.call(self.realloc, [old, b.mul(new_cap, I64(elem))])
+            b.store(b.bitcast(grown, ptr_field.type.pointee), ptr_field)
+            b.store(new_cap, cap_field)
+
+    def _alloc(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_alloc", I8P, [CTXP, I64])
+        ctx, nbytes = f.args
+        b = ir.IRBuilder(f.append_basic_block())
+        n = b.load(_field(b, ctx, 1))
+        self._grow(b, _field(b, ctx, 0), _field(b, ctx, 2), b.add(n, I64(1)), 8)
+        size = b.select(b.icmp_signed("<", nbytes, I64(16)), I64(16), nbytes)
+        p = b.call(self.malloc, [size])
+        b.store(p, b.gep(b.load(_field(b, ctx, 0)), [n]))
+        b.store(b.add(n, I64(1)), _field(b, ctx, 1))
+        b.ret(p)
+        return f
+
+    def _push(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_push", ir.VoidType(), [CTXP, I8P, I64])
+        ctx, src, n = f.args
+        b = ir.IRBuilder(f.append_basic_block())
+        size = b.load(_field(b, ctx, 4))
+        self._grow(b, _field(b, ctx, 3), _field(b, ctx, 5), b.add(size, n), 1)
+        dst = b.gep(b.load(_field(b, ctx, 3)), [size])
+        b.call(self.memcpy, [dst, src, n, ir.Constant(ir.IntType(1), 0)])
+        b.store(b.add(size, n), _field(b, ctx, 4))
+        b.ret_void()
+        return f
+
+    def _pop(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_pop", ir.VoidType(), [CTXP, I8P, I64])
+        ctx, dst, n = f.args
+        b = ir.IRBuilder(f.append_basic_block())
+        size = b.sub(b.load(_field(b, ctx, 4)), n)
+        with b.if_then(b.icmp_signed("<", size, I64(0)), likely=False):
+            # popping what was never pushed (a tape used wrongly): fail, read the start
+            b.call(self.fail, [ctx, I32(ERR_TAPE)])
+            b.store(n, _field(b, ctx, 4))
+        size = b.sub(b.load(_field(b, ctx, 4)), n)
+        b.store(size, _field(b, ctx, 4))
+        src = b.gep(b.load(_field(b, ctx, 3)), [size])
+        b.call(self.memcpy, [dst, src, n, ir.Constant(ir.IntType(1), 0)])
+        b.ret_void()
+        return f
+
+    def _fail(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_fail", ir.VoidType(), [CTXP, I32])
+        ctx, code = f.args
+        b = ir.IRBuilder(f.append_basic_block())
+        slot = _field(b, ctx, 6)
+        with b.if_then(b.icmp_signed("==", b.load(slot), I32(0))):
+            b.store(code, slot)
+        b.ret_void()
+        return f
+
+    def _error(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_error", I32, [CTXP])
+        b = ir.IRBuilder(f.append_basic_block())
+        b.ret(b.load(_field(b, f.args[0], 6)))
+        return f
+
+    def _tape_size(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_tape_size", I64, [CTXP])
+        b = ir.IRBuilder(f.append_basic_block())
+        b.ret(b.load(_field(b, f.args[0], 4)))
+        return f
+
+    def _tape_set(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_tape_set", ir.VoidType(), [CTXP, I64])
+        b = ir.IRBuilder(f.append_basic_block())
+        b.store(f.args[1], _field(b, f.args[0], 4))
+        b.ret_void()
+        return f
+
+    def scratch(self, b: ir.IRBuilder, ctx) -> ir.Value:
+        """A harmless place to read or write when an index was out of range."""
+        return b.bitcast(_field(b, ctx, 7), I8P)
+

@@ -1,0 +1,227 @@
+"""Calling native adjoin code (JIT or a shared library) from Python with NumPy values.
+
+Assumes: entry points with the layout of compiler/backends/llvm/entry.py, and the
+runtime's context functions (adjoin_ctx_new, _reset, _free, _error, tape size).
+This module imports nothing of the compiler: ahead-of-time artifacts use it.
+Guarantees: `NativeFunction(...)(*args)` checks each argument's type against the
+signature (TypeError naming it), passes arrays without copying (any strides),
+runs the code, raises the Python exception for an error code, and returns
+Python floats/ints/bools and NumPy arrays that own their memory; the call's
+temporary memory is then released. A `NativeTape` keeps a context alive between
+a forward and any number of backward calls (vjp).
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Callable, List, Sequence, Tuple
+
+import numpy as np
+
+MAX_DIMS = 8
+ERRORS = {1: (IndexError, "index out of range"),
+          2: (ValueError, "operands could not be broadcast together (or a bad shape/step)"),
+          3: (AssertionError, "assertion failed in compiled code"),
+          4: (ZeroDivisionError, "integer division or modulo by zero"),
+          5: (RuntimeError, "the tape was read past its start")}
+_DTYPES = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
+_CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
+           "bool": ctypes.c_uint8, "none": ctypes.c_uint8, "tape": ctypes.c_uint8}
+
+
+class ArrayOut(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("shape", ctypes.c_int64 * MAX_DIMS),
+                ("strides", ctypes.c_int64 * MAX_DIMS)]
+
+
+# -- type text (the IR's spelling) ------------------------------------------------------------
+
+
+def parse_type(text: str):
+    """'f64' -> 'f64'; 'array<f64, 2>' -> ('array', 'f64', 2); 'tuple<a, b>' -> ('tuple', [...])."""
+    t, rest = _parse(text.strip())
+    if rest.strip():
+        raise ValueError(f"bad type text {text!r}")
+    return t
+
+
+def _parse(s: str):
+    s = s.lstrip()
+    if s.startswith("array<"):
+        inner, rest = s[6:].split(">", 1)
+        dtype, ndim = (x.strip() for x in inner.split(","))
+        return ("array", dtype, int(ndim)), rest
+    if s.startswith("tuple<"):
+        s = s[6:].lstrip()
+        elts = []
+        while not s.startswith(">"):
+            t, s = _parse(s)
+            elts.append(t)
+            s = s.lstrip()
+            if s.startswith(","):
+                s = s[1:]
+        return ("tuple", elts), s[1:]
+    for name in ("bool", "none", "tape", "f64", "f32", "i64"):
+        if s.startswith(name):
+            return name, s[len(name):]
+    raise ValueError(f"bad type text at {s[:20]!r}")
+
+
+def _leaves(t) -> List[Any]:
+    if isinstance(t, tuple) and t[0] == "tuple":
+        return [x for e in t[1] for x in _leaves(e)]
+    return [t]
+
+
+def _argtypes(t) -> List[Any]:
+    out = []
+    for leaf in _leaves(t):
+        if isinstance(leaf, tuple):
+            out += [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64),
+                    ctypes.POINTER(ctypes.c_int64)]
+        else:
+            out.append(_CTYPES[leaf])
+    return out
+
+
+# -- contexts -------------------------------------------------------------------------------------
+
+
+class Runtime:
+    """The context functions of one compiled module or library."""
+
+    def __init__(self, lookup: Callable[[str], int]):
+        def fn(name, restype, *argtypes):
+            return ctypes.CFUNCTYPE(restype, *argtypes)(lookup(name))
+        self.ctx_new = fn("adjoin_ctx_new", ctypes.c_void_p)
+        self.ctx_reset = fn("adjoin_ctx_reset", None, ctypes.c_void_p)
+        self.ctx_free = fn("adjoin_ctx_free", None, ctypes.c_void_p)
+        self.tape_size = fn("adjoin_tape_size", ctypes.c_int64, ctypes.c_void_p)
+        self.tape_set = fn("adjoin_tape_set", None, ctypes.c_void_p, ctypes.c_int64)
+
+
+class NativeTape:
+    """A context kept between a forward call and its backward calls."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.ctx = runtime.ctx_new()
+        self.mark = 0
+
+    def __del__(self):
+        try:
+            self.runtime.ctx_free(self.ctx)
+        except Exception:  # interpreter shutdown
+            pass
+
+
+# -- calls ----------------------------------------------------------------------------------------
+
+
+class NativeFunction:
+    def __init__(self, address: int, params: Sequence[str], result: str, runtime: Runtime,
+                 name: str = "function", keepalive: Any = None):
+        self.name = name
+        self.params = [parse_type(p) for p in params]
+        self.result = parse_type(result)
+        self.runtime = runtime
+        self.keepalive = keepalive  # the engine or library owning the code
+        argtypes = [ctypes.c_void_p]
+        for p in self.params:
+            argtypes += _argtypes(p)
+        self.out_leaves = _leaves(self.result)
+        argtypes += [ctypes.POINTER(ArrayOut) if isinstance(x, tuple)
+                     else ctypes.POINTER(_CTYPES[x]) for x in self.out_leaves]
+        self.cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(address)
+        self.ctx = runtime.ctx_new()
+
+    def __del__(self):
+        try:
+            self.runtime.ctx_free(self.ctx)
+        except Exception:
+            pass
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != len(self.params):
+            raise TypeError(f"{self.name}() takes {len(self.params)} arguments, got {len(args)}")
+        tape = next((a for a in args if isinstance(a, NativeTape)), None)
+        ctx = tape.ctx if tape is not None else self.ctx
+        if tape is not None:
+            self.runtime.tape_set(ctx, tape.mark)
+        flat, keep = [], []
+        for i, (a, t) in enumerate(zip(args, self.params)):
+            _flatten(a, t, flat, keep, f"argument {i} of {self.name}()")
+        outs = [ArrayOut() if isinstance(x, tuple) else _CTYPES[x]() for x in self.out_leaves]
+        status = self.cfunc(ctx, *flat, *[ctypes.byref(o) for o in outs])
+        try:
+            if status:
+                exc, msg = ERRORS.get(status, (RuntimeError, f"error {status}"))
+                raise exc(f"{msg} (in compiled {self.name})")
+            values = [_value(o, x) for o, x in zip(outs, self.out_leaves)]
+            return _rebuild(self.result, iter(values))
+        finally:
+            if tape is None:
+                self.runtime.ctx_reset(ctx)
+
+
+def _flatten(a: Any, t, flat: List[Any], keep: List[Any], what: str) -> None:
+    if isinstance(t, tuple) and t[0] == "tuple":
+        if not isinstance(a, tuple) or len(a) != len(t[1]):
+            raise TypeError(f"{what} must be a tuple of {len(t[1])}")
+        for k, (x, e) in enumerate(zip(a, t[1])):
+            _flatten(x, e, flat, keep, f"{what}[{k}]")
+        return
+    if isinstance(t, tuple):  # an array
+        _, dtype, ndim = t
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{what} must be a NumPy array of {dtype}, got {type(a).__name__}")
+        if a.ndim != ndim:
+            raise TypeError(f"{what} must have {ndim} dimensions, got {a.ndim}")
+        want = np.dtype(_DTYPES[dtype])
+        if a.dtype != want or any(s % want.itemsize for s in a.strides):
+            a = np.ascontiguousarray(a, dtype=want)
+        shape = np.asarray(a.shape, dtype=np.int64)
+        strides = np.asarray(a.strides, dtype=np.int64)
+        keep += [a, shape, strides]
+        flat += [a.ctypes.data, shape.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+                 strides.ctypes.data_as(ctypes.POINTER(ctypes.c_int64))]
+        return
+    if t == "tape":
+        flat.append(0)
+        return
+    if t == "f64" or t == "f32":
+        flat.append(float(a))
+    elif t == "i64":
+        flat.append(int(a))
+    else:
+        flat.append(int(bool(a)) if a is not None else 0)
+
+
+def _value(o: Any, t) -> Any:
+    if isinstance(t, tuple):
+        _, dtype, ndim = t
+        dt = np.dtype(_DTYPES[dtype])
+        shape = tuple(o.shape[:ndim])
+        strides = tuple(o.strides[:ndim])
+        if any(s == 0 for s in shape):
+            return np.zeros(shape, dtype=dt)
+        span = sum((d - 1) * abs(s) for d, s in zip(shape, strides)) + dt.itemsize
+        lo = sum((d - 1) * s for d, s in zip(shape, strides) if s < 0)
+        buf = (ctypes.c_char * span).from_address(o.data + lo)
+        view = np.ndarray(shape, dt, buffer=buf, offset=-lo, strides=strides)
+        return view.copy()
+    if t in ("f64", "f32"):
+        return float(o.value)
+    if t == "i64":
+        return int(o.value)
+    if t == "bool":
+        return bool(o.value)
+    return None
+
+
+def _rebuild(t, values):
+    if isinstance(t, tuple) and t[0] == "tuple":
+        return tuple(_rebuild(e, values) for e in t[1])
+    return next(values)
+
+
+__all__ = ["NativeFunction", "NativeTape", "Runtime", "parse_type", "Tuple"]

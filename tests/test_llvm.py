@@ -1,0 +1,145 @@
+"""The llvm backend against the Python backend (and so against CPython), on the corpus.
+
+Primal results must agree to 1e-12 (summation order may differ in the last bits),
+gradients and pullbacks to 1e-10, tangents to 1e-10; what the backend cannot
+compile must fail at compile time with a BackendError suggesting the Python
+backend.
+"""
+import os
+
+import numpy as np
+import pytest
+
+import adjoin
+from adjoin.errors import BackendError
+
+from corpus import CORPUS
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+def _copy(args):
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+def _close(got, want, tol):
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == len(want)
+        for g, w in zip(got, want):
+            _close(g, w, tol)
+        return
+    if want is None:
+        assert got is None
+        return
+    assert np.shape(got) == np.shape(want)
+    if isinstance(want, np.ndarray):
+        assert np.asarray(got).dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol, equal_nan=True)
+
+
+def _float_params(args):
+    return [i for i, a in enumerate(args)
+            if isinstance(a, float) or (isinstance(a, np.ndarray) and a.dtype.kind == "f")]
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=lambda c: c.name)
+def test_primal_matches_python_backend(case):
+    native = adjoin.differentiable(case.fn, backend="llvm")
+    for args in case.args:
+        _close(native(*_copy(args)), adjoin.differentiable(case.fn)(*_copy(args)), 1e-12)
+
+
+def _cotangent(out):
+    if isinstance(out, tuple):
+        return tuple(_cotangent(o) for o in out)
+    if isinstance(out, np.ndarray):
+        return np.linspace(0.5, 1.5, out.size).reshape(out.shape) if out.dtype.kind == "f" \
+            else np.zeros(out.shape, dtype=out.dtype)
+    return 0.7 if isinstance(out, float) else 0.0
+
+
+@pytest.mark.parametrize("case", [c for c in CORPUS if "nograd" not in c.tags],
+                         ids=lambda c: c.name)
+def test_derivatives_match_python_backend(case):
+    for args in case.args:
+        wrt = tuple(_float_params(args))
+        if not wrt:
+            continue
+        out = case.fn(*_copy(args))
+        if isinstance(out, float):
+            _close(adjoin.grad(case.fn, wrt=wrt, backend="llvm")(*_copy(args)),
+                   adjoin.grad(case.fn, wrt=wrt)(*_copy(args)), 1e-10)
+        ct = _cotangent(out)
+        _, pb = adjoin.vjp(case.fn, *_copy(args), backend="llvm")
+        _, pb_ref = adjoin.vjp(case.fn, *_copy(args))
+        first = pb(ct)
+        _close(first, pb_ref(ct), 1e-10)
+        _close(pb(ct), first, 0.0)  # a pullback can be called again
+        tangents = [np.full(np.shape(a), 0.3) if isinstance(a, np.ndarray) else 0.3
+                    if i in wrt else None for i, a in enumerate(args)]
+        _close(adjoin.jvp(case.fn, _copy(args), tangents, backend="llvm")[1],
+               adjoin.jvp(case.fn, _copy(args), tangents)[1], 1e-10)
+
+
+def strided(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            s += x[i, j] * (i + 1) - j
+    return s
+
+
+def indexes(x, k):
+    return x[k]
+
+
+def test_strided_and_transposed_inputs_are_read_in_place():
+    base = np.arange(24.0).reshape(4, 6)
+    for view in (base[::2, 1::2], base.T, base[::-1]):
+        assert adjoin.differentiable(strided, backend="llvm")(view) == strided(view)
+        np.testing.assert_allclose(adjoin.grad(strided, backend="llvm")(view),
+                                   adjoin.grad(strided)(view))
+
+
+def test_index_errors_are_raised_not_read():
+    f = adjoin.differentiable(indexes, backend="llvm")
+    assert f(np.array([1.0, 2.0]), -1) == 2.0
+    with pytest.raises(IndexError):
+        f(np.array([1.0, 2.0]), 2)
+
+
+def test_arguments_are_type_checked():
+    f = adjoin.differentiable(indexes, backend="llvm")
+    with pytest.raises(TypeError):
+        f([1.0, 2.0], 0)
+
+
+def test_opaque_custom_functions_ask_for_the_python_backend():
+    import custom_fns
+    with pytest.raises(BackendError, match='backend="python"'):
+        adjoin.differentiable(custom_fns.in_a_loop, backend="llvm")(0.5, 2)
+
+
+def allocates(x, n):
+    s = 0.0
+    for _ in range(n):
+        y = x * 2.0 + 1.0
+        s += np.sum(y)
+    return s
+
+
+def _rss_mb():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+def test_no_memory_grows_across_many_calls():
+    x = np.ones(200)
+    grad = adjoin.grad(allocates, backend="llvm")
+    for _ in range(2000):
+        grad(x, 5)
+    before = _rss_mb()
+    for _ in range(100_000):
+        grad(x, 5)
+    assert _rss_mb() - before < 20, "memory grew: arrays or tapes leak across calls"
