@@ -9,7 +9,7 @@ values or markers and tracks which array values may share memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Iterable, Optional, Set
+from typing import Dict, FrozenSet, Iterable, Optional, Set, Tuple
 
 import gast
 
@@ -108,23 +108,26 @@ class Origins:
     """Which array objects each IR value may refer to, for aliasing checks.
 
     Fresh arrays get a new origin; views share their base's; merges unite.
+    Entries are keyed by `id` and hold their value: a value dropped with a
+    discarded loop attempt stays alive, so its id is never reused by another.
     """
 
     def __init__(self) -> None:
-        self.of: Dict[int, FrozenSet[int]] = {}
+        self.of: Dict[int, Tuple[object, FrozenSet[int]]] = {}
         self.counter = 0
 
     def fresh(self, value) -> FrozenSet[int]:
         self.counter += 1
         s = frozenset([self.counter])
-        self.of[id(value)] = s
+        self.of[id(value)] = (value, s)
         return s
 
     def same_as(self, value, *sources) -> None:
         s: FrozenSet[int] = frozenset()
         for src in sources:
             s |= self.get(src)
-        self.of[id(value)] = s
+        self.of[id(value)] = (value, s)
 
     def get(self, value) -> FrozenSet[int]:
-        return self.of.get(id(value), frozenset())
+        entry = self.of.get(id(value))
+        return entry[1] if entry is not None and entry[0] is value else frozenset()

@@ -22,7 +22,7 @@ from ...ir.core import Op, Value
 from ...ir.ops import OPS
 from ...ir.types import ArrayType, BOOL, F64 as T_F64, I64 as T_I64, ScalarType
 from . import scalar
-from .runtime_ir import ERR_INDEX, ERR_SHAPE
+from .runtime_ir import CTXP, ERR_INDEX, ERR_SHAPE
 from .types import I1, I32, I64, I8, I8P, SIZES, array_type, element, lltype
 
 BOUNDS = os.environ.get("ADJOIN_BOUNDSCHECK", "1") not in ("0", "")
@@ -209,34 +209,68 @@ def is_contiguous_as(b, a: Arr, shape: List) -> ir.Value:
 
 
 def elementwise(lw, name: str, operands: List[Value], rt: ArrayType, attrs) -> ir.Value:
+    """The op on every element: one flat loop over contiguous operands of the result's
+    shape; an operand that is strided or broadcast is first copied into that form by a
+    helper shared by the whole module."""
     b = lw.b
     arrays = [unpack(lw, v) if isinstance(v.type, ArrayType) else None for v in operands]
-    scalars = [None if a is not None else lw.get(v) for a, v in zip(arrays, operands)]
     shape = broadcast_shape(lw, [a for a in arrays if a is not None], rt.ndim)
+    flat = [dense_as(lw, a, shape) if a is not None else None for a in arrays]
     out = alloc(lw, rt, shape)
 
-    def element_of(a, s, v, off_of):
-        return (load(lw, a, off_of(a)), v.type.dtype) if a is not None else (s, v.type)
-
-    def compute(off_of):
-        args = [element_of(a, s, v, off_of) for a, s, v in zip(arrays, scalars, operands)]
+    def body(k):
+        args = [(load(lw, a, k), v.type.dtype) if a is not None else (lw.get(v), v.type)
+                for a, v in zip(flat, operands)]
         lw.in_array, lw.op_name = True, name
         r = scalar.emit(lw, name, args, rt.dtype, attrs)
         lw.in_array = False
-        return r
-
-    flat = I1(1)
-    for a in arrays:
-        if a is not None:
-            flat = b.and_(flat, is_contiguous_as(b, a, shape))
-    with b.if_else(flat, likely=True) as (then, otherwise):
-        with then:
-            counted(lw, product(b, shape),
-                    lambda k: store(lw, out, k, compute(lambda a: k)), "flat")
-        with otherwise:
-            nd_loop(lw, shape, lambda idx: store(lw, out, offset(b, out, idx),
-                                                 compute(lambda a: broadcast_offset(b, a, idx))))
+        store(lw, out, k, r)
+    counted(lw, product(b, shape), body, "flat")
     return pack(lw, out)
+
+
+def dense_as(lw, a: Arr, shape: List) -> Arr:
+    """`a` as a contiguous array of `shape`: itself when it already is, else a copy
+    broadcast to `shape`."""
+    b = lw.b
+    ok = is_contiguous_as(b, a, shape)
+    with b.if_else(ok, likely=True) as (then, otherwise):
+        with then:
+            then_bb = b.block
+        with otherwise:
+            helper = broadcast_helper(lw.ml, a.t, len(shape))
+            copied = b.call(helper, [lw.ctx, pack(lw, a)] + list(shape))
+            data = b.extract_value(copied, 0)
+            else_bb = b.block
+    phi = b.phi(a.data.type)
+    phi.add_incoming(a.data, then_bb)
+    phi.add_incoming(data, else_bb)
+    return Arr(ArrayType(a.t.dtype, len(shape)), phi, shape, contiguous_strides(b, shape))
+
+
+def broadcast_helper(ml, t: ArrayType, ndim: int) -> ir.Function:
+    """`adjoin.broadcast(ctx, a, shape...)`: a contiguous copy of `a` broadcast to shape."""
+    from .lower import FunctionLowering
+    key = ("broadcast", str(t), ndim)
+    fn = ml.helpers.get(key)
+    if fn is not None:
+        return fn
+    out_t = ArrayType(t.dtype, ndim)
+    fnty = ir.FunctionType(array_type(out_t), [CTXP, array_type(t)] + [I64] * ndim)
+    fn = ir.Function(ml.m, fnty, f"adjoin.broadcast.{t.dtype}.{t.ndim}.{ndim}")
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    ml.helpers[key] = fn
+    lw = FunctionLowering(ml, None, fn)
+    d = fn.args[1]
+    b = lw.b
+    src = Arr(t, b.extract_value(d, 0), [b.extract_value(d, [1, k]) for k in range(t.ndim)],
+              [b.extract_value(d, [2, k]) for k in range(t.ndim)])
+    out = alloc(lw, out_t, list(fn.args[2:]))
+    nd_loop(lw, out.shape, lambda idx: store(lw, out, offset(b, out, idx),
+                                            load(lw, src, broadcast_offset(b, src, idx))))
+    b.ret(pack(lw, out))
+    return fn
 
 
 def copy_into(lw, dst: Arr, src: Arr, add: bool = False) -> None:
@@ -404,19 +438,34 @@ def op_setitem(lw, op: Op, add: bool = False) -> None:
 # Dispatch
 
 
+INLINE = ("getitem", "dim", "size", "transpose", "expand_dims")
+
+
+def _element_write(op: Op) -> bool:
+    spec = op.attrs.get("index", ())
+    return all(e == "i" for e in spec) and len(spec) == op.operands[0].type.ndim
+
+
 def emit(lw, op: Op) -> None:
     handler = _HANDLERS.get(op.name)
-    if handler is not None:
+    if handler is None:
+        d = OPS.get(op.name)
+        if d is not None and ("elementwise" in d.tags or op.name in ("convert",)) \
+                and isinstance(op.result.type, ArrayType):
+            handler = _elementwise_op
+    if handler is None:
+        raise BackendError(f"the llvm backend cannot compile '{op.name}' on "
+                           f"{', '.join(str(v.type) for v in op.operands)}; use "
+                           "backend=\"python\"", op.loc, op.name)
+    cheap = op.name in INLINE or (op.name in ("setitem", "addat") and _element_write(op))
+    if cheap:
         handler(lw, op)
-        return
-    d = OPS.get(op.name)
-    if d is not None and ("elementwise" in d.tags or op.name in ("convert",)) \
-            and isinstance(op.result.type, ArrayType):
-        lw.set(op.result, elementwise(lw, op.name, op.operands, op.result.type, op.attrs))
-        return
-    raise BackendError(f"the llvm backend cannot compile '{op.name}' on "
-                       f"{', '.join(str(v.type) for v in op.operands)}; use backend=\"python\"",
-                       op.loc, op.name)
+    else:
+        lw.outline(op, handler)
+
+
+def _elementwise_op(lw, op: Op) -> None:
+    lw.set(op.result, elementwise(lw, op.name, op.operands, op.result.type, op.attrs))
 
 
 _HANDLERS = {}

@@ -17,7 +17,7 @@ from llvmlite import ir
 
 from ...errors import BackendError
 from ...ir.core import Block, Function, Module, Op, Value
-from ...ir.types import ArrayType, BOOL, I64 as T_I64, ScalarType, TupleType
+from ...ir.types import ArrayType, BOOL, ScalarType, TupleType
 from . import arrays, scalar
 from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime
 from .types import I1, I32, I64, I8, I8P, lltype, memory_type
@@ -30,6 +30,7 @@ class ModuleLowering:
         self.rt = Runtime(self.m)
         self.scalar = scalar.Scalar(self.m)
         self.functions: Dict[str, ir.Function] = {}
+        self.helpers: Dict[tuple, ir.Function] = {}
         self._ipow = None
         for f in module:
             fnty = ir.FunctionType(lltype(f.result_type),
@@ -67,10 +68,10 @@ class ModuleLowering:
 
 
 class FunctionLowering:
-    def __init__(self, ml: ModuleLowering, f: Function):
+    def __init__(self, ml: ModuleLowering, f: Function, fn: ir.Function = None):
         self.ml = ml
         self.f = f
-        self.fn = ml.functions[f.name]
+        self.fn = fn if fn is not None else ml.functions[f.name]
         self.rt = ml.rt
         self.scalar = ml.scalar
         self.ctx = self.fn.args[0]
@@ -81,6 +82,32 @@ class FunctionLowering:
 
     def ipow(self) -> ir.Function:
         return self.ml.ipow()
+
+    def outline(self, op: Op, emit) -> None:
+        """Run `emit(lowering, op)` in a helper function shared by every op of the same
+        kind, attributes and types in the module, and call it here: loops over arrays
+        are generated and optimized once, not at every use."""
+        key = (op.name, _frozen(op.attrs), tuple(str(v.type) for v in op.operands),
+               tuple(str(r.type) for r in op.results))
+        fn = self.ml.helpers.get(key)
+        if fn is None:
+            fnty = ir.FunctionType(lltype(op.result.type),
+                                   [CTXP] + [lltype(v.type) for v in op.operands])
+            fn = ir.Function(self.ml.m, fnty, f"adjoin.{op.name}.{len(self.ml.helpers)}")
+            fn.linkage = "internal"
+            fn.attributes.add("noinline")
+            self.ml.helpers[key] = fn
+            # A detached copy with one fresh placeholder per operand: `x @ x` must not
+            # bind both parameters of the shared helper to the same value.
+            template = Op(op.name, [Value(v.type, v.name) for v in op.operands],
+                          [r.type for r in op.results], dict(op.attrs), (), op.loc)
+            sub = FunctionLowering(self.ml, self.f, fn)
+            for v, a in zip(template.operands, fn.args[1:]):
+                sub.set(v, a)
+            sub.op_name = op.name
+            emit(sub, template)
+            sub.b.ret(sub.get(template.result))
+        self.set(op.result, self.b.call(fn, [self.ctx] + [self.get(v) for v in op.operands]))
 
     # -- values --------------------------------------------------------------------
 
@@ -327,4 +354,5 @@ class FunctionLowering:
             self.set(r, phi)
 
 
-__all__ = ["ModuleLowering", "FunctionLowering", "T_I64"]
+def _frozen(attrs) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in attrs.items()))
