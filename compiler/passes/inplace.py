@@ -167,6 +167,22 @@ def _can_write(op: Op, lv: Liveness, objs: Objects, pushes: List[Op]) -> bool:
         if not any(objs.get(v) & mine for v in push.operands[1:]):
             continue
         q = lv.pos[id(push)]
-        if q < p or any(lv.pos[id(L)] <= q <= lv.end[id(L)] for L in loops):
+        if q < p:
             return False
+        for L in loops:
+            if lv.pos[id(L)] <= q <= lv.end[id(L)] and not _fresh_each_iteration(mine, L,
+                                                                                  lv, objs):
+                return False  # pushed in one iteration, written in the next
     return True
+
+
+def _fresh_each_iteration(mine, loop: Op, lv: Liveness, objs: Objects) -> bool:
+    """Whether the arrays `mine` may be are allocated anew in every iteration of `loop`
+    and never carried into the next: then a push later in the iteration cannot see a
+    write made earlier in it."""
+    start, end = lv.pos[id(loop)], lv.end[id(loop)]
+    for o in mine:
+        if o[0] != "new" or not start < lv.pos.get(o[1], -1) < end:
+            return False
+    body = loop.regions[-1].block
+    return not any(objs.get(a) & mine for a in body.args)

@@ -3,8 +3,10 @@
 Assumes: the C library (malloc, realloc, free) is linked, as it is in a JIT
 process and in a shared library.
 Guarantees: a call context (`adjoin_ctx`) owning
-  * every array allocated during a call, freed together by `adjoin_ctx_reset`
-    (so nothing leaks across calls, and results stay valid until then);
+  * every array allocated during a call, carved from chunks by bumping a pointer
+    (large ones get their own block) and freed together by `adjoin_ctx_reset`,
+    which keeps the last chunk for the next call (so nothing leaks across calls,
+    results stay valid until then, and small calls never reach malloc);
   * the tape: a byte stack that grows by doubling; `adjoin_push` / `adjoin_pop`
     move raw bytes, so any value (scalar, descriptor, tuple) can be taped;
   * the first error code raised during the call (1 index, 2 shape, 3 assertion,
@@ -18,8 +20,14 @@ from llvmlite import ir
 
 from .types import I32, I64, I8P
 
+# fields: 0 blocks malloc'ed for this call (i8**), 1 their count, 2 capacity,
+# 3 tape bytes, 4 tape size, 5 tape capacity, 6 error code, 7 scratch cell,
+# 8 current chunk, 9 bytes used in it, 10 its size
 CTX = ir.LiteralStructType([I8P.as_pointer(), I64, I64, I8P, I64, I64, I32,
-                            ir.ArrayType(I64, 8)])
+                            ir.ArrayType(I64, 8), I8P, I64, I64])
+CHUNK = 1 << 16        # the first chunk; later ones double, up to MAX_CHUNK
+MAX_CHUNK = 1 << 26
+BIG = 1 << 18          # allocations this large get a block of their own
 CTXP = CTX.as_pointer()
 ERR_INDEX, ERR_SHAPE, ERR_ASSERT, ERR_ZERODIV, ERR_TAPE = 1, 2, 3, 4, 5
 ERRORS = {ERR_INDEX: "IndexError: index out of range",
@@ -68,22 +76,30 @@ class Runtime:
         return f
 
     def _ctx_reset(self) -> ir.Function:
+        """Free the call's blocks except the current chunk, which is kept, emptied."""
         f = _fn(self.m, "adjoin_ctx_reset", ir.VoidType(), [CTXP])
         ctx = f.args[0]
         entry, loop, done = (f.append_basic_block(n) for n in ("entry", "loop", "done"))
         b = ir.IRBuilder(entry)
         allocs = b.load(_field(b, ctx, 0))
         n = b.load(_field(b, ctx, 1))
+        chunk = b.load(_field(b, ctx, 8))
         b.cbranch(b.icmp_signed(">", n, I64(0)), loop, done)
         b.position_at_end(loop)
         i = b.phi(I64)
         i.add_incoming(I64(0), entry)
-        b.call(self.free, [b.load(b.gep(allocs, [i]))])
+        block = b.load(b.gep(allocs, [i]))
+        with b.if_then(b.icmp_unsigned("!=", block, chunk)):
+            b.call(self.free, [block])
         nxt = b.add(i, I64(1))
-        i.add_incoming(nxt, loop)
+        i.add_incoming(nxt, b.block)
         b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
         b.position_at_end(done)
-        for k in (1, 4):
+        kept = b.icmp_unsigned("!=", chunk, ir.Constant(I8P, None))
+        with b.if_then(kept):  # the kept chunk is the one block still owned
+            b.store(chunk, allocs)
+        b.store(b.zext(kept, I64), _field(b, ctx, 1))
+        for k in (4, 9):
             b.store(I64(0), _field(b, ctx, k))
         b.store(I32(0), _field(b, ctx, 6))
         b.ret_void()
@@ -94,6 +110,7 @@ class Runtime:
         ctx = f.args[0]
         b = ir.IRBuilder(f.append_basic_block())
         b.call(self.ctx_reset, [ctx])
+        b.call(self.free, [b.load(_field(b, ctx, 8))])  # the chunk reset kept
         b.call(self.free, [b.bitcast(b.load(_field(b, ctx, 0)), I8P)])
         b.call(self.free, [b.load(_field(b, ctx, 3))])
         b.call(self.free, [b.bitcast(ctx, I8P)])
@@ -112,17 +129,40 @@ class Runtime:
             b.store(b.bitcast(grown, ptr_field.type.pointee), ptr_field)
             b.store(new_cap, cap_field)
 
-    def _alloc(self) -> ir.Function:
-        f = _fn(self.m, "adjoin_alloc", I8P, [CTXP, I64])
-        ctx, nbytes = f.args
-        b = ir.IRBuilder(f.append_basic_block())
+    def _block(self, b: ir.IRBuilder, ctx, size) -> ir.Value:
+        """malloc `size` bytes and record the block in the context."""
         n = b.load(_field(b, ctx, 1))
         self._grow(b, _field(b, ctx, 0), _field(b, ctx, 2), b.add(n, I64(1)), 8)
-        size = b.select(b.icmp_signed("<", nbytes, I64(16)), I64(16), nbytes)
         p = b.call(self.malloc, [size])
         b.store(p, b.gep(b.load(_field(b, ctx, 0)), [n]))
         b.store(b.add(n, I64(1)), _field(b, ctx, 1))
-        b.ret(p)
+        return p
+
+    def _alloc(self) -> ir.Function:
+        f = _fn(self.m, "adjoin_alloc", I8P, [CTXP, I64])
+        ctx, nbytes = f.args
+        entry, big, bump, fresh, done = (f.append_basic_block(x) for x in
+                                         ("entry", "big", "bump", "fresh", "done"))
+        b = ir.IRBuilder(entry)
+        size = b.and_(b.add(b.select(b.icmp_signed("<", nbytes, I64(16)), I64(16), nbytes),
+                            I64(15)), I64(-16))
+        b.cbranch(b.icmp_signed(">", size, I64(BIG)), big, bump)
+        b.position_at_end(big)
+        b.ret(self._block(b, ctx, size))
+        b.position_at_end(bump)
+        used, cap = b.load(_field(b, ctx, 9)), b.load(_field(b, ctx, 10))
+        b.cbranch(b.icmp_signed(">", b.add(used, size), cap), fresh, done)
+        b.position_at_end(fresh)  # a new chunk, twice the last one
+        grown = b.select(b.icmp_signed("<", cap, I64(CHUNK)), I64(CHUNK), b.mul(cap, I64(2)))
+        grown = b.select(b.icmp_signed(">", grown, I64(MAX_CHUNK)), I64(MAX_CHUNK), grown)
+        b.store(self._block(b, ctx, grown), _field(b, ctx, 8))
+        b.store(I64(0), _field(b, ctx, 9))
+        b.store(grown, _field(b, ctx, 10))
+        b.branch(done)
+        b.position_at_end(done)
+        at = b.load(_field(b, ctx, 9))
+        b.store(b.add(at, size), _field(b, ctx, 9))
+        b.ret(b.gep(b.load(_field(b, ctx, 8)), [at]))
         return f
 
     def _push(self) -> ir.Function:
