@@ -158,8 +158,14 @@ def table(rows: List[Dict[str, Any]], backends: Sequence[str]) -> str:
     for b in backends:
         head += [f"{b} primal", f"{b} grad", f"{b} grad/primal", f"{b} compile"]
     head += ["torch eager grad", "torch / python grad"]
-    extra = sorted({k for r in rows for k in r if k.startswith(("numba", "jax"))})
+    native = "llvm" if "llvm" in backends else None
+    if native:
+        head += ["torch / llvm grad"]
+    extra = sorted({k for r in rows for k in r if k.startswith(("numba", "jax"))
+                    and not k.endswith("note")})
     head += extra
+    if native:
+        head += ["llvm primal / numba", "jax grad / llvm grad"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["workload"], "x".join(map(str, r["size"])), fmt_time(r.get("cpython primal"))]
@@ -168,8 +174,13 @@ def table(rows: List[Dict[str, Any]], backends: Sequence[str]) -> str:
                       ratio(r.get(f"{b} grad"), r.get(f"{b} primal")),
                       fmt_time(r.get(f"{b} compile"))]
         cells += [fmt_time(r.get("torch grad")), ratio(r.get("torch grad"), r.get("python grad"))]
+        if native:
+            cells += [ratio(r.get("torch grad"), r.get("llvm grad"))]
         cells += [fmt_time(r[k]) if isinstance(r.get(k), float) else str(r.get(k, "-"))
                   for k in extra]
+        if native:
+            cells += [ratio(r.get("llvm primal"), r.get("numba primal")),
+                      ratio(r.get("jax grad"), r.get("llvm grad"))]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"- {r['workload']} {r['size']}: {k}: {v}" for r in rows for k, v in r.items()
              if k.endswith("note")]

@@ -48,9 +48,20 @@ def unwrap(fn: Callable) -> Callable:
     return fn
 
 
+@functools.lru_cache(maxsize=4096)
+def _signature(fn: Callable) -> Tuple[inspect.Signature, Tuple[str, ...], bool]:
+    """The signature, parameter names, and whether all parameters are plain positional
+    ones (cached: inspecting a signature costs more than a compiled call)."""
+    sig = inspect.signature(fn)
+    plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
+    return sig, tuple(sig.parameters), plain
+
+
 def bind_arguments(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) -> Tuple[Any, ...]:
     """Positional argument values in parameter order, as Python would bind them."""
-    sig = inspect.signature(fn)
+    sig, names, plain = _signature(fn)
+    if plain and not kwargs and len(args) == len(names):
+        return tuple(args)
     try:
         bound = sig.bind(*args, **kwargs)
     except TypeError as e:
@@ -59,9 +70,35 @@ def bind_arguments(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) ->
     return tuple(bound.arguments.values())
 
 
+_TYPES_BY_KEY: Dict[Tuple[Any, ...], Tuple[Type, ...]] = {}
+
+
+def _fast_key(values: Sequence[Any]) -> Optional[Tuple[Any, ...]]:
+    """A cheap key that fixes the argument types of the common cases (floats, bools,
+    64-bit ints, arrays); None for the others, which take the general path."""
+    key = []
+    for v in values:
+        t = type(v)
+        if t is np.ndarray:
+            key.append((v.dtype, v.ndim))
+        elif t is float or t is bool or (t is int and -2**63 <= v < 2**63):
+            key.append(t)
+        else:
+            return None
+    return tuple(key)
+
+
 def signature_of(fn: Callable, values: Sequence[Any]) -> Tuple[Type, ...]:
-    names = list(inspect.signature(fn).parameters)
-    return tuple(typeof(v, f"argument '{n}' of {fn.__name__}()") for n, v in zip(names, values))
+    """The IR types of argument values (TypeError naming a bad one)."""
+    key = _fast_key(values)
+    types = _TYPES_BY_KEY.get(key) if key is not None else None
+    if types is None:
+        names = _signature(fn)[1]
+        types = tuple(typeof(v, f"argument '{n}' of {fn.__name__}()")
+                      for n, v in zip(names, values))
+        if key is not None and len(_TYPES_BY_KEY) < 4096:
+            _TYPES_BY_KEY[key] = types
+    return types
 
 
 def specialize(fn: Callable, types: Sequence[Type]) -> Function:

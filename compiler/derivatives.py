@@ -68,9 +68,9 @@ def wrt_indices(fn: Callable, wrt: Wrt) -> Tuple[Tuple[int, ...], bool]:
 
 
 def check_wrt_types(fn: Callable, types: Sequence[Type], wrt: Sequence[int]) -> None:
-    names = list(inspect.signature(fn).parameters)
     for i in wrt:
         if not types[i].differentiable():
+            names = list(inspect.signature(fn).parameters)
             raise TypeError(f"adjoin: cannot differentiate {fn.__name__}() with respect to "
                             f"'{names[i]}': it is {_describe(types[i])}, not a float or a float "
                             "array")

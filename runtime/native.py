@@ -28,6 +28,10 @@ _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_uint8, "none": ctypes.c_uint8, "tape": ctypes.c_uint8}
 
 
+_SHAPE = "shape"  # shapes and strides: int64 arrays (NumPy's ssize_t on 64-bit systems)
+assert ctypes.sizeof(ctypes.c_ssize_t) == 8, "adjoin's native code needs a 64-bit platform"
+
+
 class ArrayOut(ctypes.Structure):
     _fields_ = [("data", ctypes.c_void_p), ("shape", ctypes.c_int64 * MAX_DIMS),
                 ("strides", ctypes.c_int64 * MAX_DIMS)]
@@ -76,8 +80,7 @@ def _argtypes(t) -> List[Any]:
     out = []
     for leaf in _leaves(t):
         if isinstance(leaf, tuple):
-            out += [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64),
-                    ctypes.POINTER(ctypes.c_int64)]
+            out += [ctypes.c_void_p, _SHAPE, _SHAPE]
         else:
             out.append(_CTYPES[leaf])
     return out
@@ -128,11 +131,25 @@ class NativeFunction:
         argtypes = [ctypes.c_void_p]
         for p in self.params:
             argtypes += _argtypes(p)
+        argtypes = [ctypes.c_void_p if a is _SHAPE else a for a in argtypes]
         self.out_leaves = _leaves(self.result)
-        argtypes += [ctypes.POINTER(ArrayOut) if isinstance(x, tuple)
-                     else ctypes.POINTER(_CTYPES[x]) for x in self.out_leaves]
+        argtypes += [ctypes.c_void_p] * len(self.out_leaves)
         self.cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(address)
         self.ctx = runtime.ctx_new()
+        # Shape, stride and result buffers reused by every call, passed by address (plain
+        # integers are ctypes' fastest arguments). Calls on one function share its
+        # context and buffers: they are not thread-safe.
+        self.buffers = [((ctypes.c_ssize_t * p[2])(), (ctypes.c_ssize_t * p[2])())
+                        if isinstance(p, tuple) and p[0] == "array" else None
+                        for p in self.params]
+        self.addresses = [(ctypes.addressof(b[0]), ctypes.addressof(b[1])) if b else None
+                          for b in self.buffers]
+        self.outs = [ArrayOut() if isinstance(x, tuple) else _CTYPES[x]()
+                     for x in self.out_leaves]
+        self.out_addresses = [ctypes.addressof(o) for o in self.outs]
+        self.fast_dtype = [np.dtype(_DTYPES[p[1]]) if isinstance(p, tuple) and p[0] == "array"
+                           else None for p in self.params]
+        self.tape_at = next((i for i, p in enumerate(self.params) if p == "tape"), None)
 
     def __del__(self):
         try:
@@ -143,20 +160,35 @@ class NativeFunction:
     def __call__(self, *args: Any) -> Any:
         if len(args) != len(self.params):
             raise TypeError(f"{self.name}() takes {len(self.params)} arguments, got {len(args)}")
-        tape = next((a for a in args if isinstance(a, NativeTape)), None)
-        ctx = tape.ctx if tape is not None else self.ctx
-        if tape is not None:
+        tape = args[self.tape_at] if self.tape_at is not None else None
+        ctx = self.ctx
+        if isinstance(tape, NativeTape):
+            ctx = tape.ctx
             self.runtime.tape_set(ctx, tape.mark)
+        else:
+            tape = None
         flat, keep = [], []
-        for i, (a, t) in enumerate(zip(args, self.params)):
-            _flatten(a, t, flat, keep, f"argument {i} of {self.name}()")
-        outs = [ArrayOut() if isinstance(x, tuple) else _CTYPES[x]() for x in self.out_leaves]
-        status = self.cfunc(ctx, *flat, *[ctypes.byref(o) for o in outs])
+        for i, a in enumerate(args):  # the common cases inline, the rest in _flatten
+            t = self.params[i]
+            if t == "f64":
+                flat.append(float(a))
+            elif type(a) is np.ndarray and self.fast_dtype[i] == a.dtype and \
+                    a.ndim == t[2] and a.flags.aligned:
+                shape, strides = self.buffers[i]
+                shape[:] = a.shape
+                strides[:] = a.strides
+                keep.append(a)
+                flat += [a.ctypes.data, *self.addresses[i]]
+            else:
+                _flatten(a, t, flat, keep, f"argument {i} of {self.name}()")
+        status = self.cfunc(ctx, *flat, *self.out_addresses)
         try:
             if status:
                 exc, msg = ERRORS.get(status, (RuntimeError, f"error {status}"))
                 raise exc(f"{msg} (in compiled {self.name})")
-            values = [_value(o, x) for o, x in zip(outs, self.out_leaves)]
+            if self.result == "f64":
+                return self.outs[0].value
+            values = [_value(o, x) for o, x in zip(self.outs, self.out_leaves)]
             return _rebuild(self.result, iter(values))
         finally:
             if tape is None:
@@ -179,11 +211,10 @@ def _flatten(a: Any, t, flat: List[Any], keep: List[Any], what: str) -> None:
         want = np.dtype(_DTYPES[dtype])
         if a.dtype != want or any(s % want.itemsize for s in a.strides):
             a = np.ascontiguousarray(a, dtype=want)
-        shape = np.asarray(a.shape, dtype=np.int64)
-        strides = np.asarray(a.strides, dtype=np.int64)
-        keep += [a, shape, strides]
-        flat += [a.ctypes.data, shape.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
-                 strides.ctypes.data_as(ctypes.POINTER(ctypes.c_int64))]
+        shape = (ctypes.c_ssize_t * ndim)(*a.shape)
+        strides = (ctypes.c_ssize_t * ndim)(*a.strides)
+        keep += [a, shape, strides]  # all must outlive the call
+        flat += [a.ctypes.data, ctypes.addressof(shape), ctypes.addressof(strides)]
         return
     if t == "tape":
         flat.append(0)

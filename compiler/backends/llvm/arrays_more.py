@@ -363,16 +363,39 @@ def op_sum_to(lw, op: Op) -> None:
         lw.set(op.result, _reduce_all(lw, unpack(lw, g_v), "sum", like_v.type))
         return
     like, t = unpack(lw, like_v), like_v.type
-    out = alloc(lw, t, like.shape)
     if not isinstance(g_v.type, ArrayType):
+        out = alloc(lw, t, like.shape)
         fill(lw, out, scalar.convert(b, lw.get(g_v), g_v.type, t.dtype))
         lw.set(op.result, pack(lw, out))
         return
     g = unpack(lw, g_v)
+    if g.ndim == like.ndim:  # the common case: nothing was broadcast, g is the answer
+        same = I1(1)
+        for k in range(g.ndim):
+            same = b.and_(same, b.icmp_signed("==", g.shape[k], like.shape[k]))
+        pre = b.block
+        work = lw.fn.append_basic_block("sum_to.work")
+        done = lw.fn.append_basic_block("sum_to.done")
+        b.cbranch(same, done, work)
+        b.position_at_end(work)
+        result = _sum_to_work(lw, g, like, t)
+        work_end = b.block
+        b.branch(done)
+        b.position_at_end(done)
+        phi = b.phi(result.type)
+        phi.add_incoming(lw.get(g_v), pre)
+        phi.add_incoming(result, work_end)
+        lw.set(op.result, phi)
+        return
+    lw.set(op.result, _sum_to_work(lw, g, like, t))
+
+
+def _sum_to_work(lw, g: Arr, like: Arr, t: ArrayType):
+    b = lw.b
+    out = alloc(lw, t, like.shape)
     if g.ndim < like.ndim:
         copy_into(lw, out, g)
-        lw.set(op.result, pack(lw, out))
-        return
+        return pack(lw, out)
     lead = g.ndim - like.ndim
     expand = I1(1) if lead == 0 else I1(0)
     for k in range(like.ndim):
@@ -392,4 +415,4 @@ def op_sum_to(lw, op: Op) -> None:
                 v = scalar.convert(b, load(lw, g, offset(b, g, idx)), g.t.dtype, t.dtype)
                 store(lw, out, dst, b.fadd(load(lw, out, dst), v))
             nd_loop(lw, g.shape, body)
-    lw.set(op.result, pack(lw, out))
+    return pack(lw, out)
