@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from .runtime import __version__  # noqa: E402  (one place for the version)
 
 _EXPORTS = {
     "differentiable": ".api", "Differentiable": ".api",
@@ -24,7 +24,9 @@ _EXPORTS = {
     "UnknownCallee": ".errors", "TypingError": ".errors", "NotDifferentiable": ".errors",
     "BackendError": ".errors",
     "grad": ".derivatives", "value_and_grad": ".derivatives", "vjp": ".derivatives",
-    "adjoint_source": ".derivatives",
+    "adjoint_source": ".derivatives", "llvm_ir": ".derivatives",
+    "compile_aot": ".aot", "ToolchainError": ".errors",
+    "set_cache_dir": ".backends.llvm.cache",
     "jvp": ".forward_api", "tangent_source": ".forward_api", "hessian": ".forward_api",
     "hvp": ".forward_api", "derivative": ".forward_api", "jacobian": ".forward_api",
     "custom_vjp": ".custom", "custom_jvp": ".custom", "stop_gradient": ".custom",

@@ -2,6 +2,8 @@
 
     adjoin ir   path/to/file.py:func (--args "1.0, 3" | --signature "f64, i64") [--locs]
     adjoin show path/to/file.py:func (--args ... | --signature ...) [--wrt x,y] [--ir]
+                [--emit python|llvm|tangent]
+    adjoin aot  path/to/file.py:func --signature "f64[:], i64" [-o out/] [--wrt x,y]
 
 Assumes: the file can be imported as a module (it is executed, as `python file.py`
 would, but with a module name other than `__main__`).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import math
 import os
 import sys
@@ -90,6 +93,25 @@ def cmd_show(args) -> str:
     return "\n\n".join(parts)
 
 
+def cmd_aot(args) -> str:
+    from .aot import compile_aot
+    from .api import parse_signature, unwrap
+    fn = unwrap(load_function(args.target))
+    if args.signature is None:
+        raise UsageError('aot needs the argument types: --signature "f64[:], i64"')
+    types = parse_signature(args.signature)
+    if args.no_grad:
+        wrt = None
+    elif args.wrt:
+        wrt = tuple(w.strip() for w in args.wrt.split(","))
+    else:
+        names = list(inspect.signature(fn).parameters)
+        floats = [n for n, t in zip(names, types) if t.differentiable()]
+        wrt = tuple(floats[:1]) or None
+    art = compile_aot(fn, types, args.output, wrt=wrt, name=args.name, cpu=args.cpu)
+    return "\n".join(f"wrote {p}" for p in (art.library, art.header, art.loader))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adjoin", description="adjoin: a differentiating compiler "
                                 "for Python")
@@ -111,6 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
                     help="what to show: the Python gradient (default), its LLVM IR, or "
                          "the forward-mode (tangent) code")
     sp.set_defaults(run=cmd_show)
+    sp = sub.add_parser("aot", help="compile a function and its gradient into a shared library")
+    sp.add_argument("target", help="path/to/file.py:function")
+    sp.add_argument("--signature", help='argument types, e.g. "f64[:], i64"')
+    sp.add_argument("-o", "--output", default=".", help="folder for the library, header and "
+                    "loader (default: .)")
+    sp.add_argument("--wrt", help="arguments to differentiate, by name: x,y (default: the "
+                    "first float argument)")
+    sp.add_argument("--no-grad", action="store_true", help="compile the function only")
+    sp.add_argument("--name", help="name of the library and its symbols (default: the "
+                    "function's)")
+    sp.add_argument("--cpu", default="host", help='target CPU: "host" (default) or an LLVM '
+                    'CPU name such as "x86-64-v2" for a library that runs on other machines')
+    sp.set_defaults(run=cmd_aot)
     return p
 
 

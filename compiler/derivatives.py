@@ -278,6 +278,25 @@ def adjoint_source(fn: Callable, *args: Any, wrt: Wrt = 0, signature: Optional[s
     return module_source(module, header_for(f, types, "gradient"))
 
 
+def llvm_ir(fn: Callable, *args: Any, wrt: Optional[Wrt] = None, optimized: bool = True,
+            signature: Optional[str] = None, **kwargs: Any) -> str:
+    """The LLVM IR the llvm backend compiles for `fn`: of the function itself, or with
+    `wrt` of its gradient (the combined value-and-gradient function), after O3
+    unless `optimized=False`. Types come as for `adjoint_source`."""
+    check_backend("llvm")
+    f = unwrap(fn)
+    types = types_for(fn, f, args, kwargs, signature)
+    if wrt is None:
+        entry = specialize(f, types)
+        module = module_of(entry)
+    else:
+        indices, _ = wrt_indices(f, wrt)
+        check_wrt_types(f, types, indices)
+        entry, module = gradient_ir(f, types, indices)
+    from .backends.llvm import module_llvm_ir
+    return module_llvm_ir(module, entry.name, optimized=optimized)
+
+
 def types_for(fn, f, args, kwargs, signature) -> Tuple[Type, ...]:
     if signature is not None:
         return parse_signature(signature)

@@ -101,3 +101,7 @@ class IRParseError(AdjoinError):
 
 class VerifyError(AdjoinError):
     """The IR breaks an invariant: a compiler bug, never the user's fault."""
+
+
+class ToolchainError(AdjoinError):
+    """A tool adjoin needs outside Python (a C compiler to link a library) is missing or failed."""

@@ -11,7 +11,7 @@ backend="python".
 """
 from __future__ import annotations
 
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple, Union
 
 from ...ir.core import Module
 from ...passes.inplace import mark_inplace
@@ -36,11 +36,15 @@ def entry_symbol(name: str) -> str:
     return f"adjoin_{name}"
 
 
-def build(module: Module, entries: Sequence[str]) -> Tuple[ModuleLowering, Module]:
+def build(module: Module, entries: Union[Sequence[str], Dict[str, str]]
+          ) -> Tuple[ModuleLowering, Module]:
+    """The lowered module with a C entry point per IR function in `entries` (named
+    `adjoin_<name>`, or as `entries` maps them)."""
+    symbols = entries if isinstance(entries, dict) else {n: entry_symbol(n) for n in entries}
     prepared = prepare(module)
     ml = ModuleLowering(prepared)
-    for name in entries:
-        define_entry(ml, prepared[name], entry_symbol(name))
+    for name, symbol in symbols.items():
+        define_entry(ml, prepared[name], symbol)
     return ml, prepared
 
 

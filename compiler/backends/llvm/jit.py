@@ -13,20 +13,25 @@ from typing import List
 import llvmlite.binding as llvm
 
 from ...errors import BackendError
+from . import cache
 
 _ENGINES: List[object] = []
 _TM = None
 
 
-def target_machine(jit: bool = True, reloc: str = "default"):
+def target_machine(jit: bool = True, reloc: str = "default", cpu: str = "host"):
+    """The host's target machine; `cpu` other than "host" (e.g. "x86-64-v2", "generic")
+    targets that CPU instead, without the host's extra features."""
     global _TM
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     if jit and _TM is not None:
         return _TM
     target = llvm.Target.from_default_triple()
-    tm = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                      features=llvm.get_host_cpu_features().flatten(), opt=3,
+    host = cpu == "host"
+    tm = target.create_target_machine(cpu=llvm.get_host_cpu_name() if host else cpu,
+                                      features=llvm.get_host_cpu_features().flatten()
+                                      if host else "", opt=3,
                                       reloc=reloc, codemodel="jitdefault" if jit else "default",
                                       jit=jit)
     if jit:
@@ -56,8 +61,22 @@ def optimize(text: str, tm=None):
 
 def jit(text: str):
     tm = target_machine()
-    mod = optimize(text, tm)
-    engine = llvm.create_mcjit_compiler(mod, tm)
+    if cache.cache_dir() is None:
+        engine = llvm.create_mcjit_compiler(optimize(text, tm), tm)
+    else:  # machine code from the disk cache, or compiled and put there
+        k = cache.key(text, tm)
+        obj = cache.load(k)
+        if obj is None:
+            obj = tm.emit_object(optimize(text, tm))
+            cache.store(k, obj)
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     _ENGINES.append(engine)
     return engine
+
+
+def object_code(text: str, cpu: str = "host") -> bytes:
+    """Position-independent object code for a shared library, optimized at O3."""
+    tm = target_machine(jit=False, reloc="pic", cpu=cpu)
+    return tm.emit_object(optimize(text, tm))
