@@ -24,3 +24,17 @@ def test_quickstart_shows_ir_and_gradient():
     assert "func @poly_energy(%x: f64, %n: i64) -> f64" in out.stdout
     assert "def poly_energy_grad(x, n, out_bar=1.0):" in out.stdout
     assert "for i in reversed(range(n)):" in out.stdout
+
+
+def test_aot_example_runs_from_c_and_python():
+    import shutil
+    import pytest
+    if not any(shutil.which(c) for c in ("cc", "gcc", "clang")):
+        pytest.skip("no C compiler to link the library")
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "aot", "build.py")],
+                         capture_output=True, text=True, check=True).stdout
+    finals = [line.split(": ", 1)[1] for line in out.splitlines() if "final energy" in line]
+    assert len(finals) == 2 and finals[0] == finals[1]  # C and Python agree to 10 digits
+    first = [float(line.split()[-1]) for line in out.splitlines() if "step   0" in line]
+    assert first == [35.0, 35.0]
+    assert float(finals[0].split()[2].rstrip(",")) < 2.5  # the chain settled
