@@ -13,17 +13,17 @@ in place write into the target, others copy it first. Reductions run in order
 from __future__ import annotations
 
 import os
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Sequence
 
 from llvmlite import ir
 
 from ...errors import BackendError
 from ...ir.core import Op, Value
 from ...ir.ops import OPS
-from ...ir.types import ArrayType, BOOL, F64 as T_F64, I64 as T_I64, ScalarType
+from ...ir.types import ArrayType, BOOL
 from . import scalar
 from .runtime_ir import CTXP, ERR_INDEX, ERR_SHAPE
-from .types import I1, I32, I64, I8, I8P, SIZES, array_type, element, lltype
+from .types import I1, I32, I64, I8, SIZES, array_type, element
 
 BOUNDS = os.environ.get("ADJOIN_BOUNDSCHECK", "1") not in ("0", "")
 
@@ -483,4 +483,4 @@ handler("getitem")(op_getitem)
 handler("setitem")(op_setitem)
 handler("addat")(lambda lw, op: op_setitem(lw, op, add=True))
 
-from . import arrays_more  # noqa: E402,F401  (registers the remaining handlers)
+from . import arrays_more, linalg  # noqa: E402,F401  (they register the remaining handlers)

@@ -1,5 +1,5 @@
-"""Array ops in LLVM IR, continued: construction, shapes, reductions, linear algebra,
-and the adjoint helpers sum_to and expand_dims.
+"""Array ops in LLVM IR, continued: construction, shapes, reductions, and the adjoint
+helpers sum_to and expand_dims (linear algebra is in linalg.py).
 
 Assumes: the descriptor helpers of `arrays.py`.
 Guarantees: NumPy's results (ordered summation aside); empty reductions without
@@ -16,10 +16,10 @@ from .arrays import (Arr, accumulate_loop, alloc, contiguous_strides, copy_array
                      counted, fail, fill, handler, is_contiguous_as, load, nd_loop, offset,
                      pack, product, store, unpack)
 from .runtime_ir import ERR_SHAPE
-from .types import I1, I64, element, lltype
+from .types import I1, I64, lltype
 
 
-def _const_like(t: ScalarType, x: float):
+def const_like(t: ScalarType, x: float):
     return ir.Constant(lltype(t), int(x) if t in (T_I64, BOOL) else float(x))
 
 
@@ -36,7 +36,7 @@ def op_alloc(lw, op: Op) -> None:
         v = op.operands[-1]
         fill(lw, out, scalar.convert(lw.b, lw.get(v), v.type, t.dtype))
     elif op.name != "empty":
-        fill(lw, out, _const_like(t.dtype, 1.0 if op.name == "ones" else 0.0))
+        fill(lw, out, const_like(t.dtype, 1.0 if op.name == "ones" else 0.0))
     lw.set(op.result, pack(lw, out))
 
 
@@ -49,7 +49,7 @@ def op_alloc_like(lw, op: Op) -> None:
         v = op.operands[1]
         fill(lw, out, scalar.convert(lw.b, lw.get(v), v.type, t.dtype))
     elif op.name != "empty_like":
-        fill(lw, out, _const_like(t.dtype, 1.0 if op.name == "ones_like" else 0.0))
+        fill(lw, out, const_like(t.dtype, 1.0 if op.name == "ones_like" else 0.0))
     lw.set(op.result, pack(lw, out))
 
 
@@ -220,8 +220,8 @@ def _reduce_step(lw, name: str, t: ScalarType):
 
 def _identity(name: str, t: ScalarType):
     if name in ("sum", "mean"):
-        return _const_like(t, 0.0)
-    return _const_like(t, 1.0)
+        return const_like(t, 0.0)
+    return const_like(t, 1.0)
 
 
 def _reduce_all(lw, a: Arr, name: str, rt: ScalarType):
@@ -294,62 +294,6 @@ def op_reduce(lw, op: Op) -> None:
     lw.set(op.result, pack(lw, out))
 
 
-# -- linear algebra ------------------------------------------------------------------------------
-
-
-def _dot_lane(lw, a: Arr, b_: Arr, n, t: ScalarType, a_off, b_off, a_stride, b_stride):
-    b = lw.b
-
-    def step(acc, k):
-        x = scalar.convert(b, load(lw, a, b.add(a_off, b.mul(k, a_stride))), a.t.dtype, t)
-        y = scalar.convert(b, load(lw, b_, b.add(b_off, b.mul(k, b_stride))), b_.t.dtype, t)
-        return b.fadd(acc, b.fmul(x, y)) if t.is_float else b.add(acc, b.mul(x, y))
-    return accumulate_loop(lw, n, _const_like(t, 0.0), step)
-
-
-@handler("dot", "matmul")
-def op_dot(lw, op: Op) -> None:
-    b = lw.b
-    x, y = (unpack(lw, v) for v in op.operands)
-    rt = op.result.type
-    t = rt.dtype if isinstance(rt, ArrayType) else rt
-    n = x.shape[-1]
-    with b.if_then(b.icmp_signed("!=", n, y.shape[0]), likely=False):
-        fail(lw, ERR_SHAPE)
-    ys = y.strides[0]
-    if x.ndim == 1 and y.ndim == 1:
-        lw.set(op.result, _dot_lane(lw, x, y, n, t, I64(0), I64(0), x.strides[0], ys))
-        return
-    rows = [x.shape[0]] if x.ndim == 2 else []
-    cols = [y.shape[1]] if y.ndim == 2 else []
-    out = alloc(lw, rt, rows + cols)
-
-    def body(idx):
-        i = idx[0] if rows else None
-        j = idx[-1] if cols else None
-        a_off = b.mul(i, x.strides[0]) if rows else I64(0)
-        b_off = b.mul(j, y.strides[1]) if cols else I64(0)
-        v = _dot_lane(lw, x, y, n, t, a_off, b_off, x.strides[-1], ys)
-        store(lw, out, offset(b, out, idx), v)
-    nd_loop(lw, out.shape, body)
-    lw.set(op.result, pack(lw, out))
-
-
-@handler("outer")
-def op_outer(lw, op: Op) -> None:
-    b = lw.b
-    x, y = (unpack(lw, v) for v in op.operands)
-    t = op.result.type.dtype
-    out = alloc(lw, op.result.type, [x.shape[0], y.shape[0]])
-
-    def body(idx):
-        u = scalar.convert(b, load(lw, x, b.mul(idx[0], x.strides[0])), x.t.dtype, t)
-        v = scalar.convert(b, load(lw, y, b.mul(idx[1], y.strides[0])), y.t.dtype, t)
-        store(lw, out, offset(b, out, idx), b.fmul(u, v) if t.is_float else b.mul(u, v))
-    nd_loop(lw, out.shape, body)
-    lw.set(op.result, pack(lw, out))
-
-
 # -- adjoint helpers -----------------------------------------------------------------------------
 
 
@@ -406,7 +350,7 @@ def _sum_to_work(lw, g: Arr, like: Arr, t: ArrayType):
         with then:
             copy_into(lw, out, g)
         with otherwise:
-            fill(lw, out, _const_like(t.dtype, 0.0))
+            fill(lw, out, const_like(t.dtype, 0.0))
 
             def body(idx):
                 mapped = [b.select(b.icmp_signed("==", like.shape[k], I64(1)), I64(0),

@@ -18,7 +18,6 @@ from llvmlite import ir
 
 from ...ir.core import Function
 from ...ir.types import ArrayType, BOOL, ScalarType, TapeType, TupleType, Type
-from .arrays import Arr, pack, unpack  # noqa: F401  (layout shared with arrays.py)
 from .runtime_ir import CTXP
 from .types import I1, I32, I64, I8, I8P, MAX_DIMS, SIZES, element, lltype
 

@@ -11,6 +11,7 @@ copied byte-wise onto the context's tape and popped in reverse order.
 """
 from __future__ import annotations
 
+import os
 from typing import Dict, List
 
 from llvmlite import ir
@@ -18,9 +19,11 @@ from llvmlite import ir
 from ...errors import BackendError
 from ...ir.core import Block, Function, Module, Op, Value
 from ...ir.types import ArrayType, BOOL, ScalarType, TupleType
-from . import arrays, scalar
+from . import arrays, fuse, scalar
 from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime
 from .types import I1, I32, I64, I8, I8P, lltype, memory_type
+
+FUSE = os.environ.get("ADJOIN_FUSE", "1") not in ("0", "")  # elementwise fusion (fuse.py)
 
 
 class ModuleLowering:
@@ -79,6 +82,7 @@ class FunctionLowering:
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
         self.op_name = ""
         self.in_array = False
+        self.uses = None
 
     def ipow(self) -> ir.Function:
         return self.ml.ipow()
@@ -128,10 +132,18 @@ class FunctionLowering:
         self.block(self.f.body.block)
 
     def block(self, blk: Block) -> None:
+        roots, absorbed = {}, set()
+        if FUSE:
+            if self.uses is None:
+                self.uses = fuse.count_uses(self.f.walk())
+            roots, absorbed = fuse.plan(blk, self.uses)
         for op in blk.ops:
-            if op.name in ("yield", "condition"):
+            if op.name in ("yield", "condition") or id(op) in absorbed:
                 continue
-            self.op(op)
+            if id(op) in roots:
+                fuse.emit(self, op, roots[id(op)])
+            else:
+                self.op(op)
 
     def op(self, op: Op) -> None:
         self.op_name = op.name
