@@ -93,6 +93,7 @@ def adjoin_columns(fn, args, wrt, backend: str, row: Dict[str, Any]) -> None:
         grad = adjoin.grad(fn, wrt=tuple(wrt), backend=backend)
         row[f"{backend} primal"] = best_time(lambda: primal(*args))
         row[f"{backend} grad"] = best_time(lambda: grad(*args))
+        row[f"{backend} tape"] = adjoin.vjp(fn, *args, backend=backend)[1].tape_nbytes
     except Exception as e:  # a backend that cannot run this row says why
         row[f"{backend} note"] = f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"
 
@@ -153,38 +154,47 @@ def ratio(a: Optional[float], b: Optional[float]) -> str:
     return "-" if a is None or b is None or b == 0 else f"{a / b:.2f}"
 
 
+def fmt_bytes(n: Optional[int]) -> str:
+    if n is None:
+        return "-"
+    for unit, size in (("MB", 2**20), ("KB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
 def table(rows: List[Dict[str, Any]], backends: Sequence[str]) -> str:
+    """Two tables: adjoin's own columns, then the peers beside adjoin's fastest backend."""
     head = ["workload", "size", "CPython primal"]
     for b in backends:
-        head += [f"{b} primal", f"{b} grad", f"{b} grad/primal", f"{b} compile"]
-    head += ["torch eager grad", "torch / python grad"]
-    native = "llvm" if "llvm" in backends else None
-    if native:
-        head += ["torch / llvm grad"]
-    extra = sorted({k for r in rows for k in r if k.startswith(("numba", "jax"))
-                    and not k.endswith("note")})
-    head += extra
-    if native:
-        head += ["llvm primal / numba", "jax grad / llvm grad"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [r["workload"], "x".join(map(str, r["size"])), fmt_time(r.get("cpython primal"))]
-        for b in backends:
-            cells += [fmt_time(r.get(f"{b} primal")), fmt_time(r.get(f"{b} grad")),
-                      ratio(r.get(f"{b} grad"), r.get(f"{b} primal")),
-                      fmt_time(r.get(f"{b} compile"))]
-        cells += [fmt_time(r.get("torch grad")), ratio(r.get("torch grad"), r.get("python grad"))]
-        if native:
-            cells += [ratio(r.get("torch grad"), r.get("llvm grad"))]
-        cells += [fmt_time(r[k]) if isinstance(r.get(k), float) else str(r.get(k, "-"))
-                  for k in extra]
-        if native:
-            cells += [ratio(r.get("llvm primal"), r.get("numba primal")),
-                      ratio(r.get("jax grad"), r.get("llvm grad"))]
-        lines.append("| " + " | ".join(cells) + " |")
+        head += [f"{b} primal", f"{b} grad", f"{b} grad/primal", f"{b} compile", f"{b} tape"]
+    lines = _row_line(head) + [_row_line(
+        [r["workload"], "x".join(map(str, r["size"])), fmt_time(r.get("cpython primal"))] +
+        [c for b in backends for c in (
+            fmt_time(r.get(f"{b} primal")), fmt_time(r.get(f"{b} grad")),
+            ratio(r.get(f"{b} grad"), r.get(f"{b} primal")), fmt_time(r.get(f"{b} compile")),
+            fmt_bytes(r.get(f"{b} tape")))])[0] for r in rows]
+    best = "llvm" if "llvm" in backends else backends[0]
+    head = ["workload", "size", f"{best} primal", "numba primal", f"{best} primal / numba",
+            f"{best} grad", "jax grad", f"jax grad / {best} grad", "torch eager grad",
+            f"torch / {best} grad", "numba compile", "jax compile"]
+    peers = _row_line(head) + [_row_line([
+        r["workload"], "x".join(map(str, r["size"])), fmt_time(r.get(f"{best} primal")),
+        fmt_time(r.get("numba primal")), ratio(r.get(f"{best} primal"), r.get("numba primal")),
+        fmt_time(r.get(f"{best} grad")), fmt_time(r.get("jax grad")),
+        ratio(r.get("jax grad"), r.get(f"{best} grad")), fmt_time(r.get("torch grad")),
+        ratio(r.get("torch grad"), r.get(f"{best} grad")), fmt_time(r.get("numba compile")),
+        fmt_time(r.get("jax compile"))])[0] for r in rows]
     notes = [f"- {r['workload']} {r['size']}: {k}: {v}" for r in rows for k, v in r.items()
              if k.endswith("note")]
-    return "\n".join(lines + ([""] + notes if notes else []))
+    return "\n".join(lines + [""] + peers + ([""] + notes if notes else []))
+
+
+def _row_line(cells: List[str]) -> List[str]:
+    line = "| " + " | ".join(cells) + " |"
+    if cells and cells[0] == "workload":
+        return [line, "|" + "---|" * len(cells)]
+    return [line]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -83,7 +83,9 @@ def c_header(f: Callable, names: Sequence[str], types: Sequence[Type], info: Dic
         lines.append(f"#define ADJOIN_ERR_{_err_name(exc)} {code}  /* {msg} */")
     lines += ["", "adjoin_ctx *adjoin_ctx_new(void);",
               "void adjoin_ctx_reset(adjoin_ctx *ctx);  /* frees what calls allocated */",
-              "void adjoin_ctx_free(adjoin_ctx *ctx);", "#endif", "",
+              "void adjoin_ctx_free(adjoin_ctx *ctx);",
+              "int64_t adjoin_ctx_bytes(adjoin_ctx *ctx);  /* memory it holds now */",
+              "#endif", "",
               "/* JSON metadata: adjoin version, ABI, signature, entry points. */",
               f"const char *adjoin_{name}_info(void);", "",
               f"/* {f.__name__}({sig}) -> {primal['result']}" +

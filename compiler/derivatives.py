@@ -171,7 +171,9 @@ def vjp(fn: Callable, *args: Any, backend: str = "python", **kwargs: Any):
     """Evaluate `fn(*args)` and return `(value, pullback)`.
 
     `pullback(cotangent)` returns one cotangent per argument (None for int and
-    bool arguments); it may be called any number of times.
+    bool arguments); it may be called any number of times. `pullback.tape_nbytes`
+    is the memory the forward pass keeps for it (on the llvm backend, everything
+    the pass allocated plus the tape buffer).
     """
     check_backend(backend)
     f = unwrap(fn)
@@ -187,6 +189,7 @@ def vjp(fn: Callable, *args: Any, backend: str = "python", **kwargs: Any):
     mutated = primal.attrs.get("mutates")
     value = out[0] if mutated else out
     frozen = _freeze(tape)
+    nbytes = _tape_nbytes(tape)
 
     def pullback(cotangent: Any):
         ct = _check_cotangent(cotangent, value, f)
@@ -196,7 +199,25 @@ def vjp(fn: Callable, *args: Any, backend: str = "python", **kwargs: Any):
         grads = (grads,) if sum(mask) == 1 else tuple(grads)
         it = iter(grads)
         return tuple(next(it) if m else None for m in mask)
+    pullback.tape_nbytes = nbytes
     return value, pullback
+
+
+def _tape_nbytes(tape) -> int:
+    """The memory the forward pass left for the backward one: on the llvm backend the
+    call context (tape buffer and every array allocated in the pass), in Python the
+    tape's values."""
+    if not isinstance(tape, list):
+        return int(tape.runtime.ctx_bytes(tape.ctx))
+    return sum(_nbytes(v) for v in tape)
+
+
+def _nbytes(v: Any) -> int:
+    if isinstance(v, np.ndarray):
+        return v.nbytes
+    if isinstance(v, (tuple, list)):
+        return sum(_nbytes(x) for x in v)
+    return 8
 
 
 def _new_tape(fwd, backend: str):

@@ -100,6 +100,7 @@ class Runtime:
         self.ctx_free = fn("adjoin_ctx_free", None, ctypes.c_void_p)
         self.tape_size = fn("adjoin_tape_size", ctypes.c_int64, ctypes.c_void_p)
         self.tape_set = fn("adjoin_tape_set", None, ctypes.c_void_p, ctypes.c_int64)
+        self.ctx_bytes = fn("adjoin_ctx_bytes", ctypes.c_int64, ctypes.c_void_p)
 
 
 class NativeTape:

@@ -350,8 +350,9 @@ def slice_range(lw, dim, lo, hi, step):
     return start, length, step
 
 
-def index_view(lw, a: Arr, spec, operands: List[Value], result_t):
-    """The element offset (a full integer index) or the view descriptor for `spec`."""
+def index_view(lw, a: Arr, spec, operands: List[Value], result_t, trusted=()):
+    """The element offset (a full integer index) or the view descriptor for `spec`.
+    Axes in `trusted` hold indices known to be in range (bounds.py): used as they are."""
     b = lw.b
     base = I64(0)
     shape, strides = [], []
@@ -361,7 +362,7 @@ def index_view(lw, a: Arr, spec, operands: List[Value], result_t):
     for axis, e in enumerate(spec):
         dim, stride = a.shape[axis], a.strides[axis]
         if e == "i":
-            i, ok = wrap_index(lw, vals[k], dim)
+            i, ok = (vals[k], I1(1)) if axis in trusted else wrap_index(lw, vals[k], dim)
             ok_all = b.and_(ok_all, ok)
             k += 1
             base = b.add(base, b.mul(b.select(ok, i, I64(0)), stride))
@@ -394,7 +395,8 @@ def element_pointer(lw, a: Arr, off, ok):
 
 def op_getitem(lw, op: Op) -> None:
     a = unpack(lw, op.operands[0])
-    res, ok = index_view(lw, a, op.attrs["index"], op.operands[1:], op.result.type)
+    res, ok = index_view(lw, a, op.attrs["index"], op.operands[1:], op.result.type,
+                         lw.trusted.get(id(op), ()))
     if isinstance(op.result.type, ArrayType):
         lw.set(op.result, pack(lw, res))
         return
@@ -416,7 +418,8 @@ def op_setitem(lw, op: Op, add: bool = False) -> None:
         else op.result.type.dtype
     if isinstance(region_t, ArrayType):
         region_t = ArrayType(target.t.dtype, target.ndim - sum(e == "i" for e in spec))
-    res, ok = index_view(lw, target, spec, op.operands[1:1 + n_idx], region_t)
+    res, ok = index_view(lw, target, spec, op.operands[1:1 + n_idx], region_t,
+                         lw.trusted.get(id(op), ()))
     if isinstance(region_t, ArrayType):
         if isinstance(value.type, ArrayType):
             copy_into(lw, res, unpack(lw, value), add)

@@ -19,7 +19,7 @@ from llvmlite import ir
 from ...errors import BackendError
 from ...ir.core import Block, Function, Module, Op, Value
 from ...ir.types import ArrayType, BOOL, ScalarType, TupleType
-from . import arrays, fuse, scalar
+from . import arrays, bounds, fuse, scalar
 from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime
 from .types import I1, I32, I64, I8, I8P, lltype, memory_type
 
@@ -83,6 +83,7 @@ class FunctionLowering:
         self.op_name = ""
         self.in_array = False
         self.uses = None
+        self.trusted: Dict[int, set] = {}  # op id -> axes indexed without checks (bounds.py)
 
     def ipow(self) -> ir.Function:
         return self.ml.ipow()
@@ -302,8 +303,30 @@ class FunctionLowering:
             if unit else self.trip_count(lo, hi, st)
         backwards = bool(op.attrs.get("reversed"))
         start = self.b.sub(n, I64(1)) if backwards else I64(0)
-        self.loop(op, [self.get(v) for v in op.operands[3:]], start, n, backwards,
-                  lambda k: self.b.add(lo, k) if unit else self.b.add(lo, self.b.mul(k, st)))
+        inits = [self.get(v) for v in op.operands[3:]]
+
+        def run() -> None:
+            self.loop(op, inits, start, n, backwards,
+                      lambda k: self.b.add(lo, k) if unit else self.b.add(lo, self.b.mul(k, st)))
+        accesses = bounds.plan(op) if unit and arrays.BOUNDS else []
+        if not accesses:
+            run()
+            return
+        # Two versions: without index checks where they provably pass, else checked.
+        safe = bounds.precondition(self, accesses, lo, hi, n)
+        outs = []
+        with self.b.if_else(safe, likely=True) as (fast, checked):
+            for branch, trusted in ((fast, bounds.trusted(accesses)), (checked, {})):
+                with branch:
+                    self.trusted = trusted
+                    run()
+                    outs.append(([self.get(r) for r in op.results], self.b.block))
+        self.trusted = {}
+        for r in op.results:
+            phi = self.b.phi(lltype(r.type), name=r.name or "")
+            for vals, bb in outs:
+                phi.add_incoming(vals[r.index], bb)
+            self.set(r, phi)
 
     def loop(self, op: Op, inits, start, n, backwards: bool, index_of) -> None:
         pre = self.b.block
@@ -314,8 +337,13 @@ class FunctionLowering:
         self.b.position_at_end(head)
         k = self.b.phi(I64, name="k")
         k.add_incoming(start, pre)
-        phis = []
-        for v, r in zip(inits, op.results):
+        blk = op.regions[0].block
+        phis, fixed = [], []
+        for v, r, a, y in zip(inits, op.results, blk.args[1:], blk.ops[-1].operands):
+            fixed.append(bounds.same_buffer(y, a))
+            if fixed[-1]:  # written in place only: the descriptor stays as it came in
+                phis.append(v)
+                continue
             phi = self.b.phi(lltype(r.type), name=r.name or "")
             phi.add_incoming(v, pre)
             phis.append(phi)
@@ -323,15 +351,15 @@ class FunctionLowering:
             self.b.icmp_signed("<", k, n)
         self.b.cbranch(more, body, done)
         self.b.position_at_end(body)
-        blk = op.regions[0].block
         self.set(blk.args[0], index_of(k))
         for a, phi in zip(blk.args[1:], phis):
             self.set(a, phi)
         yields = self.region_values(blk)
         latch = self.b.block
         k.add_incoming(self.b.sub(k, I64(1)) if backwards else self.b.add(k, I64(1)), latch)
-        for phi, y in zip(phis, yields):
-            phi.add_incoming(y, latch)
+        for phi, y, same in zip(phis, yields, fixed):
+            if not same:
+                phi.add_incoming(y, latch)
         self.b.branch(head)
         self.b.position_at_end(done)
         for r, phi in zip(op.results, phis):

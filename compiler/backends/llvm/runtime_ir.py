@@ -22,9 +22,9 @@ from .types import I32, I64, I8P
 
 # fields: 0 blocks malloc'ed for this call (i8**), 1 their count, 2 capacity,
 # 3 tape bytes, 4 tape size, 5 tape capacity, 6 error code, 7 scratch cell,
-# 8 current chunk, 9 bytes used in it, 10 its size
+# 8 current chunk, 9 bytes used in it, 10 its size, 11 bytes in blocks
 CTX = ir.LiteralStructType([I8P.as_pointer(), I64, I64, I8P, I64, I64, I32,
-                            ir.ArrayType(I64, 8), I8P, I64, I64])
+                            ir.ArrayType(I64, 8), I8P, I64, I64, I64])
 CHUNK = 1 << 16        # the first chunk; later ones double, up to MAX_CHUNK
 MAX_CHUNK = 1 << 26
 BIG = 1 << 18          # allocations this large get a block of their own
@@ -67,6 +67,7 @@ class Runtime:
         self.error = self._error()
         self.tape_size = self._tape_size()
         self.tape_set = self._tape_set()
+        self.bytes = self._bytes()
 
     def _ctx_new(self) -> ir.Function:
         f = _fn(self.m, "adjoin_ctx_new", CTXP, [])
@@ -99,6 +100,7 @@ class Runtime:
         with b.if_then(kept):  # the kept chunk is the one block still owned
             b.store(chunk, allocs)
         b.store(b.zext(kept, I64), _field(b, ctx, 1))
+        b.store(b.select(kept, b.load(_field(b, ctx, 10)), I64(0)), _field(b, ctx, 11))
         for k in (4, 9):
             b.store(I64(0), _field(b, ctx, k))
         b.store(I32(0), _field(b, ctx, 6))
@@ -134,6 +136,7 @@ class Runtime:
         n = b.load(_field(b, ctx, 1))
         self._grow(b, _field(b, ctx, 0), _field(b, ctx, 2), b.add(n, I64(1)), 8)
         p = b.call(self.malloc, [size])
+        b.store(b.add(b.load(_field(b, ctx, 11)), size), _field(b, ctx, 11))
         b.store(p, b.gep(b.load(_field(b, ctx, 0)), [n]))
         b.store(b.add(n, I64(1)), _field(b, ctx, 1))
         return p
@@ -213,6 +216,13 @@ class Runtime:
         f = _fn(self.m, "adjoin_tape_size", I64, [CTXP])
         b = ir.IRBuilder(f.append_basic_block())
         b.ret(b.load(_field(b, f.args[0], 4)))
+        return f
+
+    def _bytes(self) -> ir.Function:
+        """Bytes the context holds: its blocks (arrays, chunks) and the tape's buffer."""
+        f = _fn(self.m, "adjoin_ctx_bytes", I64, [CTXP])
+        b = ir.IRBuilder(f.append_basic_block())
+        b.ret(b.add(b.load(_field(b, f.args[0], 11)), b.load(_field(b, f.args[0], 5))))
         return f
 
     def _tape_set(self) -> ir.Function:

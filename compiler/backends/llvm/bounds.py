@@ -1,0 +1,147 @@
+"""Range-check elimination: innermost loops versioned on one check before the loop.
+
+Assumes: a `for` op with step 1 (forwards or reversed) whose body holds no loop;
+bounds checking on (arrays.BOUNDS).
+Guarantees: `plan(op)` finds the element accesses (`getitem`, `setitem`, `addat`
+with integer indices) whose index on some axis is the loop index plus a constant,
+on an array whose size along that axis cannot change in the loop (defined before
+it, or carried by it and only written element-wise, which keeps its shape).
+`precondition(lw, ...)` emits, before the loop, the test that every such index
+stays in [0, size) over the whole range (or that the loop runs zero times). The
+loop is then lowered twice (lower.py): where the test holds, those axes are read
+without wrapping or checking, which is exactly what the checked code would do
+there; where it fails, the checked loop runs, raising IndexError as before.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set, Tuple
+
+from ...ir.core import Op, Value
+from ...ir.types import ArrayType
+
+ACCESS = ("getitem", "setitem", "addat")
+
+
+class Access:
+    """One bounded axis: array `source` (a value before the loop) along `axis`, indexed
+    by the loop index plus `shift`."""
+
+    def __init__(self, op: Op, axis: int, source: Value, shift: int):
+        self.op, self.axis, self.source, self.shift = op, axis, source, shift
+
+
+def _has_loop(op: Op) -> bool:
+    return any(inner.name in ("for", "while") for r in op.regions for blk in r.blocks
+               for o in blk.ops for inner in o.walk())
+
+
+def _shift(v: Value, index: Value) -> Optional[int]:
+    """c when v is index + c (or index - c) with c an integer constant, else None."""
+    if v is index:
+        return 0
+    op = getattr(v, "op", None)
+    if op is None or op.name not in ("add", "sub") or len(op.operands) != 2:
+        return None
+    a, b = op.operands
+    for x, y, sign in ((a, b, 1), (b, a, 1)) if op.name == "add" else ((a, b, -1),):
+        if x is index:
+            c = getattr(y, "op", None)
+            if c is not None and c.name == "const" and type(c.attrs.get("value")) is int:
+                return sign * c.attrs["value"]
+    return None
+
+
+def _source(v: Value, loop: Op, inside: Set[int]) -> Optional[Value]:
+    """The value before the loop whose shape `v` provably has, or None."""
+    blk = loop.regions[0].block
+    carried = {id(a): k for k, a in enumerate(blk.args[1:])}
+    while True:
+        if id(v) in carried:
+            k = carried[id(v)]
+            if not _only_written(blk.ops[-1].operands[k], v):
+                return None
+            return loop.operands[3 + k]
+        op = getattr(v, "op", None)
+        if op is None or id(op) not in inside:
+            return v if getattr(v, "block", None) is not blk else None
+        if op.name not in ("setitem", "addat"):
+            return None
+        v = op.operands[0]
+
+
+def _only_written(y: Value, arg: Value) -> bool:
+    """y is arg after element-wise writes (setitem/addat chains): same shape."""
+    while y is not arg:
+        op = getattr(y, "op", None)
+        if op is None or op.name not in ("setitem", "addat"):
+            return False
+        y = op.operands[0]
+    return True
+
+
+def same_buffer(y: Value, arg: Value) -> bool:
+    """y is the carried array `arg` after in-place element writes only: the same
+    descriptor (data, shape, strides), so a loop need not carry it in a phi."""
+    if not isinstance(arg.type, ArrayType) or y is arg:
+        return False
+    while y is not arg:
+        op = getattr(y, "op", None)
+        if op is None or op.name not in ("setitem", "addat") or not op.attrs.get("inplace"):
+            return False
+        y = op.operands[0]
+    return True
+
+
+def plan(loop: Op) -> List[Access]:
+    if _has_loop(loop):
+        return []
+    blk = loop.regions[0].block
+    index = blk.args[0]
+    inside = {id(o) for top in blk.ops for o in top.walk()}
+    out: List[Access] = []
+    for top in blk.ops:
+        for op in top.walk():
+            if op.name not in ACCESS:
+                continue
+            spec = op.attrs["index"]
+            k = 1
+            for axis, e in enumerate(spec):
+                if e != "i":
+                    k += e[1:].count("1")
+                    continue
+                shift = _shift(op.operands[k], index)
+                k += 1
+                if shift is None:
+                    continue
+                source = _source(op.operands[0], loop, inside)
+                if source is not None:
+                    out.append(Access(op, axis, source, shift))
+    return out
+
+
+def precondition(lw, accesses: List[Access], lo, hi, n):
+    """An i1: every planned index is in range over the loop (or the loop is empty)."""
+    from .arrays import unpack
+    from .types import I64
+    b = lw.b
+    ok = b.icmp_signed("==", n, I64(0))
+    last = b.sub(hi, I64(1))
+    all_in = None
+    dims: Dict[Tuple[int, int], object] = {}
+    for a in accesses:
+        key = (id(a.source), a.axis)
+        if key not in dims:
+            dims[key] = unpack(lw, a.source).shape[a.axis]
+        first_ok = b.icmp_signed(">=", b.add(lo, I64(a.shift)), I64(0))
+        last_ok = b.icmp_signed("<", b.add(last, I64(a.shift)), dims[key])
+        both = b.and_(first_ok, last_ok)
+        all_in = both if all_in is None else b.and_(all_in, both)
+    return b.or_(ok, all_in)
+
+
+def trusted(accesses: List[Access]) -> Dict[int, Set[int]]:
+    """Axes read unchecked, by op id."""
+    out: Dict[int, Set[int]] = {}
+    for a in accesses:
+        out.setdefault(id(a.op), set()).add(a.axis)
+    return out
