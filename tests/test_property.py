@@ -189,6 +189,17 @@ def f(x, a):
     a[0] = 2.0
     return x
 """, [(1.0, np.array([1.0, 2.0])), (-1.0, np.array([1.0, 2.0]))]),
+    # An int returned from a loop meets a float return: the conversion at the merge
+    # also runs where the loop returned nothing (its value is undefined there).
+    "int_return_in_loop_meets_float_return": ("""
+def f(x, n):
+    if x > 0.0:
+        for i in range(n):
+            return n
+    elif x < -1.0:
+        return x
+    return 2.0 * x
+""", [(1.0, 2), (1.0, 0), (-2.0, 2), (-0.5, 1)]),
 }
 
 
@@ -199,3 +210,24 @@ def test_regressions(progdir, name):
     compiled = adjoin.differentiable(fn)
     for args in inputs:
         assert check_primal(fn, compiled, args, report=print)
+
+
+def test_replacements_are_by_identity_not_by_reused_ids():
+    """Tables keyed by `id` must hold their keys: a freed value's id is soon reused
+    (this once made canonicalize substitute fresh constants, and the frontend see
+    aliasing between an int and an array, only after many compilations)."""
+    import gc
+    from adjoin.ir.core import Value
+    from adjoin.ir.types import F64
+    from adjoin.frontend.scope import Origins
+    from adjoin.passes.canonicalize import Subst
+    subst, origins = Subst(), Origins()
+    for _ in range(50):
+        old = Value(F64)
+        subst[old] = Value(F64)
+        origins.fresh(old)
+        del old
+        gc.collect()
+        new = Value(F64)
+        assert new not in subst and subst.get(new, new) is new
+        assert origins.get(new) == frozenset()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..ir.core import Block, Function, Op, Value
 from ..ir.types import ArrayType, BOOL, F32, F64, I64, ScalarType
@@ -33,10 +33,28 @@ for _n in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log", "
     _SCALAR_FOLD[_n] = getattr(math, _n)
 
 
+class Subst:
+    """Replacements of values, by identity. It holds each replaced value: an erased
+    op's result may otherwise be freed and its id reused by a value made later."""
+
+    def __init__(self) -> None:
+        self.map: Dict[int, Tuple[Value, Value]] = {}
+
+    def __setitem__(self, old: Value, new: Value) -> None:
+        self.map[id(old)] = (old, new)
+
+    def __contains__(self, old: Value) -> bool:
+        entry = self.map.get(id(old))
+        return entry is not None and entry[0] is old
+
+    def get(self, old: Value, default: Value) -> Value:
+        entry = self.map.get(id(old))
+        return entry[1] if entry is not None and entry[0] is old else default
+
+
 def canonicalize(f: Function) -> None:
     for _ in range(50):
-        subst: Dict[int, Value] = {}
-        if not _block(f.body.block, subst):
+        if not _block(f.body.block, Subst()):
             return
 
 
@@ -48,12 +66,12 @@ def _const(v: Value):
     return False, None
 
 
-def _block(b: Block, subst: Dict[int, Value]) -> bool:
+def _block(b: Block, subst: Subst) -> bool:
     changed = False
     for op in list(b.ops):
         if op.parent is not b:
             continue
-        op.operands = [subst.get(id(v), v) for v in op.operands]
+        op.operands = [subst.get(v, v) for v in op.operands]
         if op.name in ("for", "while"):
             changed |= _invariant_carried(op, subst)
         for region in op.regions:
@@ -68,7 +86,7 @@ def _block(b: Block, subst: Dict[int, Value]) -> bool:
                 if isinstance(v, Value):
                     if not v.name and r.name:
                         v.name = r.name
-                    subst[id(r)] = v
+                    subst[r] = v
             if all(isinstance(v, Value) for v in repl):
                 op.erase()
             changed = True
@@ -99,7 +117,7 @@ def _promote_consts(op: Op) -> bool:
     return changed
 
 
-def _fold_if(op: Op, subst: Dict[int, Value]) -> bool:
+def _fold_if(op: Op, subst: Subst) -> bool:
     ok, c = _const(op.operands[0])
     if ok:
         taken = op.regions[0 if c else 1].block
@@ -109,33 +127,33 @@ def _fold_if(op: Op, subst: Dict[int, Value]) -> bool:
             taken.ops.remove(inner)
             blk.insert_before(op, inner)
         for r, v in zip(op.results, y.operands):
-            subst[id(r)] = subst.get(id(v), v)
+            subst[r] = subst.get(v, v)
         op.erase()
         return True
     changed = False
     t_y, e_y = (rg.block.ops[-1] for rg in op.regions)
     for r in op.results:
         a, b_ = t_y.operands[r.index], e_y.operands[r.index]
-        if a is b_ and id(r) not in subst:
-            subst[id(r)] = a
+        if a is b_ and r not in subst:
+            subst[r] = a
             changed = True
     return changed
 
 
-def _invariant_carried(op: Op, subst: Dict[int, Value]) -> bool:
+def _invariant_carried(op: Op, subst: Subst) -> bool:
     offset, shift = (3, 1) if op.name == "for" else (0, 0)
     body = op.regions[-1].block
     y = body.ops[-1]
     changed = False
     for k, r in enumerate(op.results):
         arg = body.args[k + shift]
-        if y.operands[k] is not arg or id(r) in subst:
+        if y.operands[k] is not arg or r in subst:
             continue
         init = op.operands[offset + k]
-        subst[id(r)] = init
-        subst[id(arg)] = init
+        subst[r] = init
+        subst[arg] = init
         if op.name == "while":
-            subst[id(op.regions[0].block.args[k])] = init
+            subst[op.regions[0].block.args[k]] = init
         y.operands[k] = init
         changed = True
     return changed

@@ -53,7 +53,13 @@ class FunctionEmitter:
     def op_expr(self, op: Op) -> ast.expr:
         if op.name == "if":
             return self.if_expr(op)
-        return build(self.m, op, [self.expr(v) for v in op.operands])
+        args = [self.expr(v) for v in op.operands]
+        out = build(self.m, op, args)
+        if op.name == "convert" and id(op.operands[0]) in self.nm.maybe_undef:
+            # undef is None here: converting it must not raise (it is never read).
+            is_none = ast.Compare(args[0], [ast.Is()], [ast.Constant(None)])
+            out = ast.IfExp(is_none, ast.Constant(None), out)
+        return out
 
     def if_expr(self, op: Op) -> ast.expr:
         cond = self.expr(op.operands[0])

@@ -16,6 +16,8 @@ Guarantees:
     for (a loop's entry merge already reserves room for a back-edge copy, so no
     merged value is live where a copy writes). Names come from source names;
     clashes get `_1`, `_2` suffixes.
+  * `maybe_undef` holds the values that may carry an `undef` at run time (the
+    emitter writes undef as None, so a conversion of one must let None through).
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ class Naming:
         self._classes()
         self.var: Dict[int, str] = {}
         self._names()
+        self.maybe_undef = self._maybe_undef()
 
     # -- inlining ----------------------------------------------------------------
 
@@ -290,6 +293,24 @@ class Naming:
                 if not self.merge(y.operands[r.index], r):
                     self.add_span(r, (at - 1, at))
 
+    # -- undefined values ------------------------------------------------------------
+
+    def _maybe_undef(self) -> Set[int]:
+        """Values that may hold an `undef` (emitted as None) when they run: undef itself,
+        and what control flow, tuples and conversions pass it on to."""
+        out: Set[int] = set()
+        ops = list(self.f.walk())
+        changed = True
+        while changed:
+            changed = False
+            for op in ops:
+                for target, sources in _undef_flow(op):
+                    if id(target) not in out and (sources is None or
+                                                  any(id(v) in out for v in sources)):
+                        out.add(id(target))
+                        changed = True
+        return out
+
     # -- names -------------------------------------------------------------------
 
     def _names(self) -> None:
@@ -310,3 +331,27 @@ class Naming:
 
     def name(self, v: Value) -> str:
         return self.var[id(v)]
+
+
+def _undef_flow(op: Op):
+    """(value, values it may take an undef from; None: always undef) for one op."""
+    if op.name == "undef":
+        return [(op.result, None)]
+    if op.name in ("convert", "tuple", "tuple_get"):
+        return [(r, op.operands) for r in op.results]
+    if op.name == "if":
+        return [(r, [rg.block.ops[-1].operands[r.index] for rg in op.regions])
+                for r in op.results]
+    if op.name in ("for", "while"):
+        offset, shift = (3, 1) if op.name == "for" else (0, 0)
+        back = op.regions[-1].block.ops[-1]
+        flow = []
+        for r in op.results:
+            k = r.index
+            sources = [op.operands[offset + k], back.operands[k]]
+            targets = [r, op.regions[-1].block.args[k + shift]]
+            if op.name == "while":
+                targets.append(op.regions[0].block.args[k])
+            flow += [(t, sources) for t in targets]
+        return flow
+    return []
