@@ -5,7 +5,7 @@ runtime's context functions (adjoin_ctx_new, _reset, _free, _error, tape size).
 This module imports nothing of the compiler: ahead-of-time artifacts use it.
 Guarantees: `NativeFunction(...)(*args)` checks each argument's type against the
 signature (TypeError naming it), passes arrays without copying (any strides),
-runs the code, raises the Python exception for an error code, and returns
+runs the code (each thread with its own context, so threads may call at once), raises the Python exception for an error code, and returns
 Python floats/ints/bools and NumPy arrays that own their memory; the call's
 temporary memory is then released. A `NativeTape` keeps a context alive between
 a forward and any number of backward calls (vjp).
@@ -13,6 +13,7 @@ a forward and any number of backward calls (vjp).
 from __future__ import annotations
 
 import ctypes
+import threading
 from typing import Any, Callable, List, Sequence, Tuple
 
 import numpy as np
@@ -110,6 +111,7 @@ class NativeTape:
         self.runtime = runtime
         self.ctx = runtime.ctx_new()
         self.mark = 0
+        self.lock = threading.Lock()
 
     def __del__(self):
         try:
@@ -136,38 +138,29 @@ class NativeFunction:
         self.out_leaves = _leaves(self.result)
         argtypes += [ctypes.c_void_p] * len(self.out_leaves)
         self.cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(address)
-        self.ctx = runtime.ctx_new()
-        # Shape, stride and result buffers reused by every call, passed by address (plain
-        # integers are ctypes' fastest arguments). Calls on one function share its
-        # context and buffers: they are not thread-safe.
-        self.buffers = [((ctypes.c_ssize_t * p[2])(), (ctypes.c_ssize_t * p[2])())
-                        if isinstance(p, tuple) and p[0] == "array" else None
-                        for p in self.params]
-        self.addresses = [(ctypes.addressof(b[0]), ctypes.addressof(b[1])) if b else None
-                          for b in self.buffers]
-        self.outs = [ArrayOut() if isinstance(x, tuple) else _CTYPES[x]()
-                     for x in self.out_leaves]
-        self.out_addresses = [ctypes.addressof(o) for o in self.outs]
         self.fast_dtype = [np.dtype(_DTYPES[p[1]]) if isinstance(p, tuple) and p[0] == "array"
                            else None for p in self.params]
         self.tape_at = next((i for i, p in enumerate(self.params) if p == "tape"), None)
+        self.local = threading.local()  # ctypes lets other threads run during a call
 
-    def __del__(self):
-        try:
-            self.runtime.ctx_free(self.ctx)
-        except Exception:
-            pass
+    def state(self) -> "_CallState":
+        st = getattr(self.local, "state", None)
+        if st is None:
+            st = self.local.state = _CallState(self)
+        return st
 
     def __call__(self, *args: Any) -> Any:
         if len(args) != len(self.params):
             raise TypeError(f"{self.name}() takes {len(self.params)} arguments, got {len(args)}")
+        st = self.local.__dict__.get("state") or self.state()
         tape = args[self.tape_at] if self.tape_at is not None else None
-        ctx = self.ctx
         if isinstance(tape, NativeTape):
-            ctx = tape.ctx
-            self.runtime.tape_set(ctx, tape.mark)
-        else:
-            tape = None
+            with tape.lock:  # one call at a time on a kept context
+                self.runtime.tape_set(tape.ctx, tape.mark)
+                return self._run(st, tape.ctx, args, reset=False)
+        return self._run(st, st.ctx, args, reset=True)
+
+    def _run(self, st: "_CallState", ctx, args, reset: bool) -> Any:
         flat, keep = [], []
         for i, a in enumerate(args):  # the common cases inline, the rest in _flatten
             t = self.params[i]
@@ -175,25 +168,48 @@ class NativeFunction:
                 flat.append(float(a))
             elif type(a) is np.ndarray and self.fast_dtype[i] == a.dtype and \
                     a.ndim == t[2] and a.flags.aligned:
-                shape, strides = self.buffers[i]
+                shape, strides = st.buffers[i]
                 shape[:] = a.shape
                 strides[:] = a.strides
                 keep.append(a)
-                flat += [a.ctypes.data, *self.addresses[i]]
+                flat += [a.ctypes.data, *st.addresses[i]]
             else:
                 _flatten(a, t, flat, keep, f"argument {i} of {self.name}()")
-        status = self.cfunc(ctx, *flat, *self.out_addresses)
+        status = self.cfunc(ctx, *flat, *st.out_addresses)
         try:
             if status:
                 exc, msg = ERRORS.get(status, (RuntimeError, f"error {status}"))
                 raise exc(f"{msg} (in compiled {self.name})")
             if self.result == "f64":
-                return self.outs[0].value
-            values = [_value(o, x) for o, x in zip(self.outs, self.out_leaves)]
+                return st.outs[0].value
+            values = [_value(o, x) for o, x in zip(st.outs, self.out_leaves)]
             return _rebuild(self.result, iter(values))
         finally:
-            if tape is None:
+            if reset:
                 self.runtime.ctx_reset(ctx)
+
+
+class _CallState:
+    """What one thread's calls of one function reuse: a context, and the shape, stride
+    and result buffers passed by address (plain integers are ctypes' fastest arguments)."""
+
+    def __init__(self, fn: NativeFunction):
+        self.runtime = fn.runtime
+        self.ctx = fn.runtime.ctx_new()
+        self.buffers = [((ctypes.c_ssize_t * p[2])(), (ctypes.c_ssize_t * p[2])())
+                        if isinstance(p, tuple) and p[0] == "array" else None
+                        for p in fn.params]
+        self.addresses = [(ctypes.addressof(b[0]), ctypes.addressof(b[1])) if b else None
+                          for b in self.buffers]
+        self.outs = [ArrayOut() if isinstance(x, tuple) else _CTYPES[x]()
+                     for x in fn.out_leaves]
+        self.out_addresses = [ctypes.addressof(o) for o in self.outs]
+
+    def __del__(self):
+        try:
+            self.runtime.ctx_free(self.ctx)
+        except Exception:  # interpreter shutdown
+            pass
 
 
 def _flatten(a: Any, t, flat: List[Any], keep: List[Any], what: str) -> None:

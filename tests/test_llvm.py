@@ -244,3 +244,18 @@ def test_loop_accesses_planned_for_unchecked_indexing():
     assert got == [("getitem", -1), ("getitem", 0), ("getitem", 0), ("setitem", 0)]
     assert all(bounds.same_buffer(y, a) for y, a in
                zip(loop.regions[0].block.ops[-1].operands, loop.regions[0].block.args[1:]))
+
+
+def test_threads_may_call_one_function_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+    grad = adjoin.grad(allocates, backend="llvm")
+    inputs = [np.full(5000, float(k)) for k in range(16)]
+    want = [adjoin.grad(allocates)(x, 20) for x in inputs]
+    value, pullback = adjoin.vjp(allocates, inputs[3], 20, backend="llvm")
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda x: grad(x, 20), inputs * 4))
+        pulled = list(pool.map(lambda c: pullback(c)[0], [1.0, 2.0] * 8))
+    for g, w in zip(got, want * 4):
+        np.testing.assert_array_equal(g, w)
+    for k, p in enumerate(pulled):
+        np.testing.assert_allclose(p, want[3] * (1.0 if k % 2 == 0 else 2.0))
