@@ -293,7 +293,7 @@ CACHED = textwrap.dedent("""\
 
 def test_disk_cache_is_shared_by_processes_filling_it_at_once(source_module, tmp_path):
     folder, mod = source_module
-    env = dict(os.environ, ADJOIN_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(os.environ, ADJOIN_LLVM_CACHE=str(tmp_path / "cache"))
     code = CACHED.format(folder=str(folder))
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
@@ -322,11 +322,11 @@ def test_disk_cache_is_shared_by_processes_filling_it_at_once(source_module, tmp
 
 def test_cache_is_off_unless_asked(monkeypatch, tmp_path):
     from adjoin.backends.llvm import cache
-    monkeypatch.delenv("ADJOIN_CACHE_DIR", raising=False)
+    monkeypatch.delenv("ADJOIN_LLVM_CACHE", raising=False)
     monkeypatch.setattr(cache, "_SET", False)
     monkeypatch.setattr(cache, "_DIR", None)
     assert cache.cache_dir() is None
-    monkeypatch.setenv("ADJOIN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("ADJOIN_LLVM_CACHE", str(tmp_path))
     assert cache.cache_dir() == str(tmp_path)
     adjoin.set_cache_dir(None)
     assert cache.cache_dir() is None

@@ -142,8 +142,9 @@ class ReverseBuilder:
         scalar adjoint times any operand already has the right shape."""
         shapes = self.ad.shapes
         arrays = [v for v in op.operands if isinstance(v.type, ArrayType)]
-        return len(arrays) <= 1 or (shapes is not None and
-                                    all(shapes.same(v, op.results[0]) for v in arrays))
+        if len(arrays) <= 1 or all(v is arrays[0] for v in arrays):  # x * x has x's shape
+            return True
+        return shapes is not None and all(shapes.same(v, op.results[0]) for v in arrays)
 
     def op_rule(self, op: Op, adj: Adjoints) -> None:
         g = [adj.pop(id(r), None) for r in op.results]

@@ -3,7 +3,7 @@
 Assumes: LLVM IR text from lower.py/entry.py, which determines the machine code
 for a given LLVM, target machine and adjoin version (the text already reflects
 the source of the function and every callee, the signature and `wrt`).
-Guarantees: off unless `set_cache_dir(path)` or $ADJOIN_CACHE_DIR names a folder.
+Guarantees: off unless `set_cache_dir(path)` or $ADJOIN_LLVM_CACHE names a folder.
 Entries are keyed by a SHA-256 of the adjoin version and ABI, llvmlite and LLVM
 versions, host CPU and features, and the IR text. Each is written to a temporary
 file and renamed into place, so processes filling the cache at once never see a
@@ -28,17 +28,17 @@ _SET = False
 
 
 def set_cache_dir(path: Optional[str]) -> None:
-    """Cache compiled machine code in folder `path` (created if needed), or turn the
-    cache off with None. Without a call, $ADJOIN_CACHE_DIR decides."""
+    """Cache the llvm backend's machine code in folder `path` (created if needed), or
+    turn the cache off with None. Without a call, $ADJOIN_LLVM_CACHE decides."""
     global _DIR, _SET
-    _DIR, _SET = (os.path.abspath(path) if path else None), True
+    _DIR, _SET = (os.path.abspath(os.path.expanduser(path)) if path else None), True
 
 
 def cache_dir() -> Optional[str]:
     if _SET:
         return _DIR
-    env = os.environ.get("ADJOIN_CACHE_DIR")
-    return os.path.abspath(env) if env else None
+    env = os.environ.get("ADJOIN_LLVM_CACHE")
+    return os.path.abspath(os.path.expanduser(env)) if env else None
 
 
 def key(text: str, tm) -> str:
