@@ -273,10 +273,14 @@ def _check_cotangent(ct: Any, value: Any, f: Callable) -> Any:
             ct = np.broadcast_to(ct, value.shape).copy()
         return ct
     if isinstance(ct, np.ndarray) and ct.ndim == 0:
-        return float(ct)
+        ct = ct.item()
     if not isinstance(ct, (int, float, np.floating, np.integer)):
         raise TypeError(f"adjoin: the cotangent of {f.__name__}()'s float output must be a "
                         f"number, got {type(ct).__name__}")
+    if isinstance(value, (bool, np.bool_)):
+        return False  # int and bool outputs carry no derivative: their cotangent is unused
+    if isinstance(value, (int, np.integer)):
+        return 0
     return float(ct)
 
 

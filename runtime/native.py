@@ -13,8 +13,9 @@ a forward and any number of backward calls (vjp).
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -29,6 +30,8 @@ _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_uint8, "none": ctypes.c_uint8, "tape": ctypes.c_uint8}
 
 
+_SPELLED = {"f64": "a float", "f32": "a float", "i64": "an int", "bool": "a bool",
+            "none": "None"}
 _SHAPE = "shape"  # shapes and strides: int64 arrays (NumPy's ssize_t on 64-bit systems)
 assert ctypes.sizeof(ctypes.c_ssize_t) == 8, "adjoin's native code needs a 64-bit platform"
 
@@ -87,6 +90,100 @@ def _argtypes(t) -> List[Any]:
     return out
 
 
+# -- Python-callable entry points (compiler/backends/llvm/pyentry.py) --------------------------------
+
+
+class Fallback(Exception):
+    """Raised by a Python-callable entry point for arguments it does not convert itself."""
+
+
+class _MethodDef(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("meth", ctypes.c_void_p), ("flags", ctypes.c_int),
+                ("doc", ctypes.c_char_p)]
+
+
+_METH_FASTCALL = 0x80
+_SYMBOLS: Any = None
+
+
+def python_symbols() -> Optional[Dict[str, int]]:
+    """Addresses of the objects Python-callable entry points use, or None when NumPy's
+    array layout is not the one they read (they are then not built)."""
+    global _SYMBOLS
+    if _SYMBOLS is None:
+        _SYMBOLS = _find_symbols() or {}
+    return _SYMBOLS or None
+
+
+def _find_symbols() -> Optional[Dict[str, int]]:
+    try:
+        try:
+            from numpy._core import _multiarray_umath as multiarray
+        except ImportError:  # NumPy 1.x
+            from numpy.core import _multiarray_umath as multiarray
+        capsule = multiarray._ARRAY_API
+        api = ctypes.pythonapi
+        api.PyCapsule_GetName.restype = ctypes.c_char_p
+        api.PyCapsule_GetName.argtypes = [ctypes.py_object]
+        api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+        api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        table = api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
+    except (ImportError, AttributeError, ValueError):
+        return None
+    if not table or not _layout_ok():
+        return None
+    objects = {"float": float, "int": int, "True": True, "False": False,
+               "ndarray": np.ndarray, "Fallback": Fallback, "IndexError": IndexError,
+               "ValueError": ValueError, "AssertionError": AssertionError,
+               "ZeroDivisionError": ZeroDivisionError, "RuntimeError": RuntimeError}
+    out = {f"adjoin.py.{k}": id(v) for k, v in objects.items()}
+    out["adjoin.py.array_api"] = table
+    return out
+
+
+def _layout_ok() -> bool:
+    """The fields the entry points read, checked on a real array (NumPy's documented
+    PyArrayObject layout: data at 16, nd at 24, dimensions at 32, strides at 40, descr
+    at 56, flags at 64; a descr's byte order at 26 and type number at 28)."""
+    if sys.byteorder != "little" or ctypes.sizeof(ctypes.c_void_p) != 8:
+        return False
+    a = np.zeros((3, 4))[:, ::2]
+    base = id(a)
+
+    def word(off, t=ctypes.c_int64):
+        return t.from_address(base + off).value
+    descr = word(56)
+    return (word(16) == a.ctypes.data and word(24, ctypes.c_int32) == 2
+            and [ctypes.c_int64.from_address(word(32) + 8 * k).value for k in (0, 1)] == [3, 2]
+            and [ctypes.c_int64.from_address(word(40) + 8 * k).value for k in (0, 1)] == [32, 16]
+            and ctypes.c_int32.from_address(descr + 28).value == a.dtype.num == 12
+            and word(64, ctypes.c_int32) & 0x100 != 0
+            and np.dtype(np.int64).num == 7)
+
+
+class PyEntry:
+    """A Python-callable entry point: a builtin function over a {context, busy} state."""
+
+    def __init__(self, address: int, runtime: "Runtime", name: str):
+        api = ctypes.pythonapi
+        api.PyCapsule_New.restype = ctypes.py_object
+        api.PyCapsule_New.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+        api.PyCFunction_NewEx.restype = ctypes.py_object
+        api.PyCFunction_NewEx.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
+        self.runtime = runtime
+        self.state = (ctypes.c_void_p * 2)(runtime.ctx_new(), 0)
+        self.name = name.encode()
+        self.method = _MethodDef(self.name, address, _METH_FASTCALL, None)
+        capsule = api.PyCapsule_New(ctypes.addressof(self.state), None, None)
+        self.call = api.PyCFunction_NewEx(ctypes.addressof(self.method), capsule, None)
+
+    def __del__(self):
+        try:
+            self.runtime.ctx_free(self.state[0])
+        except Exception:  # interpreter shutdown
+            pass
+
+
 # -- contexts -------------------------------------------------------------------------------------
 
 
@@ -125,8 +222,12 @@ class NativeTape:
 
 class NativeFunction:
     def __init__(self, address: int, params: Sequence[str], result: str, runtime: Runtime,
-                 name: str = "function", keepalive: Any = None):
+                 name: str = "function", keepalive: Any = None, py_address: int = 0):
         self.name = name
+        # Calls convert their arguments in machine code when the module has a
+        # Python-callable entry point, and here (ctypes) otherwise or on Fallback.
+        self.py_entry = PyEntry(py_address, runtime, name) if py_address else None
+        self.fast = self.py_entry.call if self.py_entry is not None else None
         self.params = [parse_type(p) for p in params]
         self.result = parse_type(result)
         self.runtime = runtime
@@ -150,6 +251,15 @@ class NativeFunction:
         return st
 
     def __call__(self, *args: Any) -> Any:
+        if self.fast is not None:
+            try:
+                return self.fast(*args)
+            except Fallback:
+                pass
+        return self.convert_and_call(*args)
+
+    def convert_and_call(self, *args: Any) -> Any:
+        """The call through ctypes: any argument the signature accepts."""
         if len(args) != len(self.params):
             raise TypeError(f"{self.name}() takes {len(self.params)} arguments, got {len(args)}")
         st = self.local.__dict__.get("state") or self.state()
@@ -164,8 +274,8 @@ class NativeFunction:
         flat, keep = [], []
         for i, a in enumerate(args):  # the common cases inline, the rest in _flatten
             t = self.params[i]
-            if t == "f64":
-                flat.append(float(a))
+            if t == "f64" and type(a) is float:
+                flat.append(a)
             elif type(a) is np.ndarray and self.fast_dtype[i] == a.dtype and \
                     a.ndim == t[2] and a.flags.aligned:
                 shape, strides = st.buffers[i]
@@ -236,12 +346,18 @@ def _flatten(a: Any, t, flat: List[Any], keep: List[Any], what: str) -> None:
     if t == "tape":
         flat.append(0)
         return
-    if t == "f64" or t == "f32":
+    if t in ("f64", "f32") and isinstance(a, (float, int, np.floating, np.integer)):
         flat.append(float(a))
-    elif t == "i64":
+    elif t == "i64" and isinstance(a, (int, np.integer)):
+        if not -2**63 <= int(a) < 2**63:
+            raise TypeError(f"{what} = {a} does not fit in 64 bits")
         flat.append(int(a))
+    elif t == "bool" and isinstance(a, (bool, np.bool_)):
+        flat.append(int(bool(a)))
+    elif t == "none" and a is None:
+        flat.append(0)
     else:
-        flat.append(int(bool(a)) if a is not None else 0)
+        raise TypeError(f"{what} must be {_SPELLED.get(t, t)}, got {type(a).__name__}")
 
 
 def _value(o: Any, t) -> Any:

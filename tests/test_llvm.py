@@ -259,3 +259,52 @@ def test_threads_may_call_one_function_at_once():
         np.testing.assert_array_equal(g, w)
     for k, p in enumerate(pulled):
         np.testing.assert_allclose(p, want[3] * (1.0 if k % 2 == 0 else 2.0))
+
+
+def shaped_results(a, k, flag):
+    b = a * 2.0
+    return b.T, k * 3, a.shape[0] > 2 and flag, np.sum(b)
+
+
+def test_machine_code_conversion_matches_the_ctypes_path():
+    """Compiled functions convert common arguments in machine code and everything
+    else through ctypes; both give the same values, types and errors."""
+    from adjoin.backends.llvm import compile_entry
+    from adjoin.api import module_of, specialize
+    from adjoin.ir.types import ArrayType, BOOL, F64, I64
+    fir = specialize(shaped_results, [ArrayType(F64, 2), I64, BOOL])
+    nf = compile_entry(module_of(fir), fir.name)
+    assert nf.fast is not None
+    a = np.arange(6.0).reshape(2, 3)
+    want = shaped_results(a, 4, True)
+    for got in (nf.fast(a, 4, True), nf.convert_and_call(a, 4, True), nf(a, 4, True)):
+        assert [type(x) for x in got[1:]] == [int, bool, float]
+        assert got[1:] == want[1:]
+        np.testing.assert_array_equal(got[0], want[0])
+        assert got[0].flags.owndata and got[0].shape == (3, 2)
+    # Any strides are taken as they are; another dtype or byte order falls back to
+    # ctypes, which converts (or, for another type, reports) as before.
+    np.testing.assert_array_equal(nf.fast(np.asfortranarray(a), 4, True)[0], want[0])
+    from adjoin.runtime.native import Fallback
+    for x in (a.astype(">f8"), np.arange(6, dtype=np.int64).reshape(2, 3), a[None]):
+        with pytest.raises(Fallback):
+            nf.fast(x, 4, True)
+    np.testing.assert_array_equal(nf(a.astype(">f8"), 4, True)[0], want[0])
+    for bad in [(a, 4), (a, 4, 1.5), (a[0], 4, True), ([[1.0]], 4, True)]:
+        with pytest.raises(Fallback):
+            nf.fast(*bad)
+        with pytest.raises(TypeError):
+            nf(*bad)
+
+
+def test_errors_and_empty_results_through_machine_code_conversion():
+    def picks(x, i, j):
+        return x[i] // j, x[:i] * 2
+    f = adjoin.differentiable(picks, backend="llvm")
+    x = np.array([5, 7, 9])
+    assert f(x, 1, 2) == picks(x, 1, 2) and f(x, 0, 2)[1].shape == (0,)
+    with pytest.raises(IndexError, match="compiled"):
+        f(x, 3, 2)
+    with pytest.raises(ZeroDivisionError):
+        f(x, 1, 0)
+    assert f(x, 2, 3)[0] == 3  # the context was reset after the errors

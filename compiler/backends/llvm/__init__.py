@@ -19,6 +19,7 @@ from ...passes.markers import lower_markers
 from ...ir.core import clone_function
 from .entry import define_entry, signature
 from .lower import ModuleLowering
+from .pyentry import define_py_entry
 
 
 def prepare(module: Module) -> Module:
@@ -59,17 +60,33 @@ def module_llvm_ir(module: Module, name: str, optimized: bool = True) -> str:
 
 
 def compile_entries(module: Module, names: Sequence[str]) -> List[Callable]:
-    from ...runtime.native import NativeFunction, Runtime
+    from ...runtime.native import NativeFunction, Runtime, python_symbols
     from .jit import jit
     ml, prepared = build(module, names)
+    symbols = python_symbols()
+    py_entries = set()
+    if symbols is not None:  # entry points that convert Python arguments in machine code
+        import llvmlite.binding as llvm
+        for k, address in symbols.items():
+            llvm.add_symbol(k, address)
+        for name in names:
+            fn = ml.m.get_global(entry_symbol(name))
+            if define_py_entry(ml, prepared[name], fn, py_symbol(name)) is not None:
+                py_entries.add(name)
     engine = jit(str(ml.m))
     rt = Runtime(engine.get_function_address)
     out = []
     for name in names:
         params, result = signature(prepared[name])
         addr = engine.get_function_address(entry_symbol(name))
-        out.append(NativeFunction(addr, params, result, rt, name, keepalive=engine))
+        py = engine.get_function_address(py_symbol(name)) if name in py_entries else 0
+        out.append(NativeFunction(addr, params, result, rt, name, keepalive=engine,
+                                  py_address=py))
     return out
+
+
+def py_symbol(name: str) -> str:
+    return f"adjoin_py_{name}"
 
 
 def compile_entry(module: Module, name: str) -> Callable:
