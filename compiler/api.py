@@ -73,7 +73,7 @@ def bind_arguments(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) ->
 _TYPES_BY_KEY: Dict[Tuple[Any, ...], Tuple[Type, ...]] = {}
 
 
-def _fast_key(values: Sequence[Any]) -> Optional[Tuple[Any, ...]]:
+def fast_key(values: Sequence[Any]) -> Optional[Tuple[Any, ...]]:
     """A cheap key that fixes the argument types of the common cases (floats, bools,
     64-bit ints, arrays); None for the others, which take the general path."""
     key = []
@@ -90,7 +90,7 @@ def _fast_key(values: Sequence[Any]) -> Optional[Tuple[Any, ...]]:
 
 def signature_of(fn: Callable, values: Sequence[Any]) -> Tuple[Type, ...]:
     """The IR types of argument values (TypeError naming a bad one)."""
-    key = _fast_key(values)
+    key = fast_key(values)
     types = _TYPES_BY_KEY.get(key) if key is not None else None
     if types is None:
         names = _signature(fn)[1]
@@ -135,11 +135,18 @@ class Differentiable:
         self.backend = check_backend(backend)
         functools.update_wrapper(self, self.__adjoin_function__)
         self._primal: Dict[Tuple[Type, ...], Tuple[Function, Callable]] = {}
+        # Positional calls of a signature seen before, by `fast_key`: the compiled
+        # function, when it writes into no argument (else the general path).
+        self._direct: Dict[Tuple[Any, ...], Callable] = {}
 
     def __repr__(self) -> str:
         return f"<adjoin.differentiable {self.__adjoin_function__.__qualname__}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs:
+            run = self._direct.get(fast_key(args))
+            if run is not None:
+                return run(*args)
         fn = self.__adjoin_function__
         values = bind_arguments(fn, args, kwargs)
         REGISTRY.parse(fn)  # unsupported syntax is reported before argument types
@@ -148,6 +155,10 @@ class Differentiable:
         if entry is None:
             entry = self._primal[types] = compile_primal(fn, types, self.backend)
         fir, compiled = entry
+        key = fast_key(args)
+        if not kwargs and len(args) == len(values) and key is not None and \
+                not fir.attrs.get("mutates"):
+            self._direct[key] = getattr(compiled, "direct", compiled)
         return write_back(fir, values, compiled(*values))
 
     def ir(self, *args: Any, **kwargs: Any) -> str:

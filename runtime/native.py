@@ -258,6 +258,21 @@ class NativeFunction:
                 pass
         return self.convert_and_call(*args)
 
+    @property
+    def direct(self) -> Callable:
+        """The cheapest callable equivalent to this function: a closure that tries the
+        machine-code entry point first (callers on hot paths keep it)."""
+        fast, slow = self.fast, self.convert_and_call
+        if fast is None:
+            return slow
+
+        def call(*args: Any) -> Any:
+            try:
+                return fast(*args)
+            except Fallback:
+                return slow(*args)
+        return call
+
     def convert_and_call(self, *args: Any) -> Any:
         """The call through ctypes: any argument the signature accepts."""
         if len(args) != len(self.params):
