@@ -20,7 +20,7 @@ from .derivatives import (_check_scalar_output, check_wrt_types, reverse_context
                           vjp, wrt_indices)
 from .ir.builder import Builder
 from .ir.core import Function
-from .ir.types import F64, TupleType, Type
+from .ir.types import F64, Type
 
 _FORWARD = None
 _COMPILED: Dict[Tuple, Callable] = {}

@@ -308,3 +308,51 @@ def test_errors_and_empty_results_through_machine_code_conversion():
     with pytest.raises(ZeroDivisionError):
         f(x, 1, 0)
     assert f(x, 2, 3)[0] == 3  # the context was reset after the errors
+
+
+def neighbours(x, y):
+    out = np.zeros(len(x))
+    for i in range(1, len(x)):
+        out[i] = x[i] * y[i - 1]
+    return np.sum(out * out)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "every other", "column of 2-D",
+                                    "reversed"])
+def test_unit_stride_version_and_strided_fallback_agree(layout):
+    """Loops with hoisted index checks also assume stride 1 on the last axis; a strided
+    view fails that test and runs the checked loop, with the same results."""
+    base = np.linspace(0.5, 1.5, 24)
+    views = {"contiguous": (base[:12], base[12:]), "every other": (base[::2], base[1::2]),
+             "column of 2-D": (base.reshape(12, 2)[:, 0], base.reshape(12, 2)[:, 1]),
+             "reversed": (base[:12][::-1], base[12:][::-1])}
+    x, y = views[layout]
+    assert adjoin.differentiable(neighbours, backend="llvm")(x, y) == \
+        pytest.approx(neighbours(x, y), rel=1e-14)
+    got = adjoin.grad(neighbours, wrt=(0, 1), backend="llvm")(x, y)
+    want = adjoin.grad(neighbours, wrt=(0, 1))(x, y)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-13)
+
+
+def shifted_product(x, y):
+    out = np.zeros(len(x))
+    out[0] = x[0]
+    for i in range(1, len(x)):
+        out[i] = x[i] * y[i - 1]
+    return out
+
+
+def twice_shifted(x, y):
+    return np.sum(shifted_product(x, y) + shifted_product(y, x))
+
+
+def test_adjoint_loops_over_fresh_and_argument_arrays_vectorize():
+    """The reverse sweep of an element-write loop reads arguments, values from the tape
+    and fresh adjoint arrays: with unit strides known in the fast version (bounds.py) and
+    fresh helper results' strides visible to the caller (arrays.fresh_result), LLVM
+    vectorizes it."""
+    text = adjoin.llvm_ir(twice_shifted, np.ones(8), np.ones(8), wrt=(0, 1))
+    start = text.index("@adjoin.shifted_product_bwd(")
+    body = text[start:text.index("\n}\n", start)]
+    assert "x double>" in body

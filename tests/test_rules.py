@@ -6,9 +6,12 @@ the primal. Array results are contracted with a fixed random weight array so
 that every function has a scalar output. A test fails when a rule is
 registered without a spec here, so a new rule cannot go untested.
 """
+import math
+
 import numpy as np
 import pytest
 
+import adjoin
 from adjoin.ad.registry import JVP, VJP, has_rules
 from adjoin.backends.python import compile_module
 from adjoin.derivatives import reverse_context
@@ -59,7 +62,7 @@ SPECS += [
      [0.9, 0.2], "f64"),
     ("where", f"%c = gt %a, %b : array<bool, 1>\n  %r = where %c, %a, %b : {V3}", [V3, V3],
      [vec(), vec()], V3),
-    ("getitem", f"%i = const 1 : i64\n  %r = getitem %a[%i] : f64", [V3], [vec()], "f64"),
+    ("getitem", "%i = const 1 : i64\n  %r = getitem %a[%i] : f64", [V3], [vec()], "f64"),
     ("getitem[slice]", f"%i = const 1 : i64\n  %r = getitem %a[%i:] : {V3}", [V3], [vec(4)],
      V3),
     ("setitem", f"%i = const 1 : i64\n  %r = setitem %a[%i], %b : {V3}", [V3, "f64"],
@@ -179,3 +182,32 @@ def test_every_jvp_rule_has_a_spec():
     covered = {s[0].split("[")[0] for s in SPECS} | {"tuple_get"}
     missing = set(JVP) - covered
     assert not missing, f"tangent rules without a test spec: {sorted(missing)}"
+
+
+def radius_and_angle(x, y):
+    return math.hypot(x, y) + 2.0 * math.atan2(x, y)
+
+
+def radius_and_angle_arrays(x, y):
+    return np.sum(np.hypot(x, y) + 2.0 * np.arctan2(x, y))
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm"])
+def test_hypot_and_atan2_have_derivative_zero_at_the_origin(backend):
+    grad = adjoin.grad(radius_and_angle, wrt=(0, 1), backend=backend)
+    assert grad(0.0, 0.0) == (0.0, 0.0)
+    _, dot = adjoin.jvp(radius_and_angle, (0.0, 0.0), (1.0, -1.0), backend=backend)
+    assert dot == 0.0
+    agrad = adjoin.grad(radius_and_angle_arrays, wrt=(0, 1), backend=backend)
+    gx, gy = agrad(np.array([0.0, 0.3]), np.array([0.0, -0.4]))
+    np.testing.assert_allclose(gx, [0.0, 0.3 / 0.5 + 2.0 * -0.4 / 0.25], rtol=1e-14)
+    np.testing.assert_allclose(gy, [0.0, -0.4 / 0.5 - 2.0 * 0.3 / 0.25], rtol=1e-14)
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm"])
+def test_atan2_derivative_does_not_underflow_near_the_origin(backend):
+    x, y = 3e-170, 4e-170  # x*x + y*y underflows to 0; the radius does not
+    gx, gy = adjoin.grad(radius_and_angle, wrt=(0, 1), backend=backend)(x, y)
+    r = 5e-170
+    assert gx == pytest.approx(x / r + 2.0 * y / r / r, rel=1e-12)
+    assert gy == pytest.approx(y / r - 2.0 * x / r / r, rel=1e-12)

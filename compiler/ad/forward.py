@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 from ..errors import NotDifferentiable
 from ..ir.builder import Builder
 from ..ir.core import Block, Op, OpResult, Value
-from ..ir.types import ArrayType, I64, TupleType
+from ..ir.types import I64, TupleType
 from .activity import Activity, _carried
 from .emitter import Emitter
 from .naming import dot

@@ -36,6 +36,8 @@ CONVENTIONS = {
     "amin": "at ties np.min splits the adjoint evenly among the minimal elements",
     "floordiv": "a // b has derivative 0 in a and b (also at the jumps)",
     "mod": "a % b has derivative 1 in a and -floor(a / b) in b (the jumps are ignored)",
+    "hypot": "hypot and atan2 have derivative 0 at the origin (x = y = 0), where they have none",
+    "atan2": "hypot and atan2 have derivative 0 at the origin (x = y = 0), where they have none",
     "sqrt": "d sqrt(x)/dx at x = 0 is 1/(2*0): +inf in array code and on the llvm backend; "
             "a ZeroDivisionError on Python scalars, as Python's own division raises",
 }

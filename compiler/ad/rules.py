@@ -247,12 +247,18 @@ def _binary_partials(ad, op):
     """(d/dx, d/dy) of atan2(x, y), hypot(x, y), copysign(x, y)."""
     x, y = op.operands
     r = op.result
-    if op.name == "atan2":  # atan2(x, y) = angle of (y, x)
-        den = ad.add(ad.mul(x, x), ad.mul(y, y))
-        return ad.div(y, den), ad.neg(ad.div(x, den))
+    if op.name == "copysign":
+        return ad.mul(ad.sign(x), ad.sign(r)), ad.zero(r)
+    # Both partials divide by the radius h = hypot(x, y), which is 0 only where x = y = 0:
+    # dividing by 1 there instead gives the 0 of the convention, never a 0/0.
+    h = r if op.name == "hypot" else ad.hypot(x, y)
+    one = ad.const(1.0, r)
+    safe = ad.choose(ad.eq(h, ad.const(0.0, r)), one, h)
     if op.name == "hypot":
-        return ad.div(x, r), ad.div(y, r)
-    return ad.mul(ad.sign(x), ad.sign(r)), ad.zero(r)  # copysign
+        return ad.div(x, safe), ad.div(y, safe)
+    # atan2(x, y) is the angle of (y, x): partials y / h**2 and -x / h**2, divided twice
+    # by h so that tiny arguments do not underflow h**2 to 0.
+    return ad.div(ad.div(y, safe), safe), ad.neg(ad.div(ad.div(x, safe), safe))
 
 
 def _binary_vjp(ad, op, g, need):

@@ -75,7 +75,7 @@ def addat_vjp(ad, op, g, need):
 
 @jvp_rule("addat")
 def addat_jvp(ad, op, d):
-    x, value = op.operands[0], op.operands[-1]
+    x = op.operands[0]
     if d[-1] is None:
         return [d[0]]
     base = d[0] if d[0] is not None else ad.zero(x)

@@ -58,6 +58,19 @@ def pack(lw, a: Arr) -> ir.Value:
     for k in range(a.ndim):
         d = b.insert_value(d, a.shape[k], [1, k])
         d = b.insert_value(d, a.strides[k], [2, k])
+    if getattr(a, "fresh", None) == tuple(map(id, a.strides)):
+        lw.fresh.add(id(d))
+    return d
+
+
+def fresh_result(lw, d: ir.Value, t: ArrayType) -> ir.Value:
+    """A helper's result `d`, known to be a fresh contiguous allocation, with its strides
+    recomputed here from its shape: the caller's optimizer then sees unit inner strides
+    (and vectorizes loops over the array) instead of values loaded from a call's result."""
+    b = lw.b
+    shape = [b.extract_value(d, [1, k]) for k in range(t.ndim)]
+    for k, s in enumerate(contiguous_strides(b, shape)):
+        d = b.insert_value(d, s, [2, k])
     return d
 
 
@@ -80,8 +93,10 @@ def alloc(lw, t: ArrayType, shape: List) -> Arr:
     b = lw.b
     nbytes = b.mul(product(b, shape), I64(SIZES[t.dtype.name]))
     raw = b.call(lw.rt.alloc, [lw.ctx, nbytes])
-    return Arr(t, b.bitcast(raw, element(t.dtype).as_pointer()), shape,
-               contiguous_strides(b, shape))
+    a = Arr(t, b.bitcast(raw, element(t.dtype).as_pointer()), shape,
+            contiguous_strides(b, shape))
+    a.fresh = tuple(map(id, a.strides))  # pack() recognizes the untouched descriptor
+    return a
 
 
 def offset(b, a: Arr, idx: List) -> ir.Value:
@@ -350,9 +365,11 @@ def slice_range(lw, dim, lo, hi, step):
     return start, length, step
 
 
-def index_view(lw, a: Arr, spec, operands: List[Value], result_t, trusted=()):
+def index_view(lw, a: Arr, spec, operands: List[Value], result_t, trusted=None):
     """The element offset (a full integer index) or the view descriptor for `spec`.
-    Axes in `trusted` hold indices known to be in range (bounds.py): used as they are."""
+    Axes in `trusted` hold indices known to be in range (bounds.py): used as they are;
+    where `trusted[axis]` is true, the axis is also known to have stride 1."""
+    trusted = trusted or {}
     b = lw.b
     base = I64(0)
     shape, strides = [], []
@@ -361,6 +378,8 @@ def index_view(lw, a: Arr, spec, operands: List[Value], result_t, trusted=()):
     k = 0
     for axis, e in enumerate(spec):
         dim, stride = a.shape[axis], a.strides[axis]
+        if trusted.get(axis):
+            stride = I64(1)
         if e == "i":
             i, ok = (vals[k], I1(1)) if axis in trusted else wrap_index(lw, vals[k], dim)
             ok_all = b.and_(ok_all, ok)
@@ -396,7 +415,7 @@ def element_pointer(lw, a: Arr, off, ok):
 def op_getitem(lw, op: Op) -> None:
     a = unpack(lw, op.operands[0])
     res, ok = index_view(lw, a, op.attrs["index"], op.operands[1:], op.result.type,
-                         lw.trusted.get(id(op), ()))
+                         lw.trusted.get(id(op)))
     if isinstance(op.result.type, ArrayType):
         lw.set(op.result, pack(lw, res))
         return
@@ -419,7 +438,7 @@ def op_setitem(lw, op: Op, add: bool = False) -> None:
     if isinstance(region_t, ArrayType):
         region_t = ArrayType(target.t.dtype, target.ndim - sum(e == "i" for e in spec))
     res, ok = index_view(lw, target, spec, op.operands[1:1 + n_idx], region_t,
-                         lw.trusted.get(id(op), ()))
+                         lw.trusted.get(id(op)))
     if isinstance(region_t, ArrayType):
         if isinstance(value.type, ArrayType):
             copy_into(lw, res, unpack(lw, value), add)

@@ -7,10 +7,12 @@ with integer indices) whose index on some axis is the loop index plus a constant
 on an array whose size along that axis cannot change in the loop (defined before
 it, or carried by it and only written element-wise, which keeps its shape).
 `precondition(lw, ...)` emits, before the loop, the test that every such index
-stays in [0, size) over the whole range (or that the loop runs zero times). The
-loop is then lowered twice (lower.py): where the test holds, those axes are read
-without wrapping or checking, which is exactly what the checked code would do
-there; where it fails, the checked loop runs, raising IndexError as before.
+stays in [0, size) over the whole range (or that the loop runs zero times), and
+that every such axis that is an array's last has stride 1. The loop is then
+lowered twice (lower.py): where the test holds, those axes are read without
+wrapping or checking, which is exactly what the checked code would do there, and
+last axes with the constant stride 1, which lets LLVM vectorize; where it fails,
+the checked loop runs, raising IndexError as before.
 """
 from __future__ import annotations
 
@@ -119,29 +121,41 @@ def plan(loop: Op) -> List[Access]:
     return out
 
 
+def unit_axis(a: Access) -> bool:
+    """Whether the fast version also requires (and then uses) stride 1 on the access's
+    axis: the last axis, which has stride 1 in every C-contiguous array."""
+    return a.axis == a.source.type.ndim - 1
+
+
 def precondition(lw, accesses: List[Access], lo, hi, n):
-    """An i1: every planned index is in range over the loop (or the loop is empty)."""
+    """An i1: every planned index is in range over the loop (or the loop is empty), and
+    every planned last axis has stride 1."""
     from .arrays import unpack
     from .types import I64
     b = lw.b
     ok = b.icmp_signed("==", n, I64(0))
     last = b.sub(hi, I64(1))
-    all_in = None
+    all_in = strided = None
     dims: Dict[Tuple[int, int], object] = {}
     for a in accesses:
         key = (id(a.source), a.axis)
         if key not in dims:
-            dims[key] = unpack(lw, a.source).shape[a.axis]
+            arr = unpack(lw, a.source)
+            dims[key] = arr.shape[a.axis]
+            if unit_axis(a):
+                unit = b.icmp_signed("==", arr.strides[a.axis], I64(1))
+                strided = unit if strided is None else b.and_(strided, unit)
         first_ok = b.icmp_signed(">=", b.add(lo, I64(a.shift)), I64(0))
         last_ok = b.icmp_signed("<", b.add(last, I64(a.shift)), dims[key])
         both = b.and_(first_ok, last_ok)
         all_in = both if all_in is None else b.and_(all_in, both)
-    return b.or_(ok, all_in)
+    ok = b.or_(ok, all_in)
+    return ok if strided is None else b.and_(ok, strided)
 
 
-def trusted(accesses: List[Access]) -> Dict[int, Set[int]]:
-    """Axes read unchecked, by op id."""
-    out: Dict[int, Set[int]] = {}
+def trusted(accesses: List[Access]) -> Dict[int, Dict[int, bool]]:
+    """Axes read unchecked, by op id, each with whether its stride is known to be 1."""
+    out: Dict[int, Dict[int, bool]] = {}
     for a in accesses:
-        out.setdefault(id(a.op), set()).add(a.axis)
+        out.setdefault(id(a.op), {})[a.axis] = unit_axis(a)
     return out

@@ -128,7 +128,7 @@ def emit(lw, root: Op, tree: Node) -> None:
         fn.attributes.add("noinline")
         lw.ml.helpers[key] = fn
         _define(lw, fn, tree, leaves)
-    lw.set(root.result, lw.b.call(fn, [lw.ctx] + [lw.get(v) for v in leaves]))
+    lw.set(root.result, lw.call_helper(fn, [lw.get(v) for v in leaves], root.result.type))
 
 
 def _define(lw, fn: ir.Function, tree: Node, leaves: List[Value]) -> None:
@@ -168,4 +168,7 @@ def _define(lw, fn: ir.Function, tree: Node, leaves: List[Value]) -> None:
         return r
     arrays.counted(sub, arrays.product(b, shape),
                    lambda k: arrays.store(sub, out, k, value(tree, k, [0])), "flat")
-    b.ret(arrays.pack(sub, out))
+    packed = arrays.pack(sub, out)
+    if id(packed) in sub.fresh:
+        lw.ml.fresh_helpers.add(fn.name)
+    b.ret(packed)

@@ -34,6 +34,7 @@ class ModuleLowering:
         self.scalar = scalar.Scalar(self.m)
         self.functions: Dict[str, ir.Function] = {}
         self.helpers: Dict[tuple, ir.Function] = {}
+        self.fresh_helpers: set = set()  # helpers returning a fresh contiguous array
         self._ipow = None
         for f in module:
             fnty = ir.FunctionType(lltype(f.result_type),
@@ -84,6 +85,7 @@ class FunctionLowering:
         self.in_array = False
         self.uses = None
         self.trusted: Dict[int, set] = {}  # op id -> axes indexed without checks (bounds.py)
+        self.fresh: set = set()  # ids of packed descriptors of fresh allocations (arrays.pack)
 
     def ipow(self) -> ir.Function:
         return self.ml.ipow()
@@ -111,8 +113,21 @@ class FunctionLowering:
                 sub.set(v, a)
             sub.op_name = op.name
             emit(sub, template)
-            sub.b.ret(sub.get(template.result))
-        self.set(op.result, self.b.call(fn, [self.ctx] + [self.get(v) for v in op.operands]))
+            out = sub.get(template.result)
+            if id(out) in sub.fresh:
+                self.ml.fresh_helpers.add(fn.name)
+            sub.b.ret(out)
+        self.set(op.result, self.call_helper(fn, [self.get(v) for v in op.operands],
+                                             op.result.type))
+
+    def call_helper(self, fn: ir.Function, args: List[ir.Value], t) -> ir.Value:
+        """Call an outlined helper; a fresh contiguous array result gets its strides
+        recomputed here (arrays.fresh_result)."""
+        out = self.b.call(fn, [self.ctx] + args)
+        if fn.name in self.ml.fresh_helpers:
+            from .arrays import fresh_result
+            out = fresh_result(self, out, t)
+        return out
 
     # -- values --------------------------------------------------------------------
 

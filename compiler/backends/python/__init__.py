@@ -16,7 +16,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict
 
 from ...ir.core import Function, Module, clone_function
 from ...custom import REGISTRY as CUSTOM
