@@ -24,7 +24,7 @@ def state_rows(h, w, n):
 
 def fill(x, y):
     out = np.zeros(len(x))
-    out[0] = x[0]
+    out[1] = x[0]  # overwritten at i = 1: the reverse loop must clear out_bar[i]
     for i in range(1, len(x)):
         out[i] = x[i] * y[i - 1]
     return out

@@ -21,6 +21,8 @@ def float_type(t: Type) -> ScalarType:
 
 
 class Emitter:
+    first_writes: frozenset = frozenset()  # ids of setitem ops (first_writes.py)
+
     def __init__(self, b: Builder, shapes=None):
         self.b = b
         self.shapes = shapes    # passes.shapes.Shapes of the function being differentiated

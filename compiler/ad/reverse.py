@@ -26,6 +26,7 @@ from ..ir.core import Block, Op, OpResult, Region, Value
 from ..ir.types import ArrayType, I64, TupleType, Type
 from .activity import Activity, _carried
 from .emitter import Emitter
+from .first_writes import first_writes
 from .naming import bar
 from ..ir.ops import OPS
 from .registry import VJP, Broadcast, Scatter, TuplePart, has_rules
@@ -47,6 +48,7 @@ class ReverseBuilder:
         self.act = act
         self.b = b
         self.ad = Emitter(b, shapes)
+        self.ad.first_writes = first_writes(act.f)
         self.tape_fwd = tape_fwd
         self.tape_bwd = tape_bwd
         self.equiv: Dict[int, Value] = {}

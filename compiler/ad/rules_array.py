@@ -48,7 +48,9 @@ def setitem_vjp(ad, op, g, need):
             part = ad.copy(part)  # a view of g otherwise, which the zeroing would clear
         v_bar = ad.unbroadcast(part, value)
     x_bar = None
-    if need[0]:
+    if need[0] and id(op) in ad.first_writes:
+        x_bar = g[0]  # nothing reads the overwritten element's adjoint (first_writes.py)
+    elif need[0]:
         zero = ad.b.const(0.0, g[0].type.dtype)
         x_bar = ad.b.op("setitem", [g[0]] + idx + [zero], {"index": _spec(op)}).result
     return [x_bar] + [None] * len(idx) + [v_bar]

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Set, Tuple
 
 from ...ir.core import Op, Value
+from ...ir.patterns import loop_offset
 from ...ir.types import ArrayType
 
 ACCESS = ("getitem", "setitem", "addat")
@@ -35,22 +36,6 @@ class Access:
 def _has_loop(op: Op) -> bool:
     return any(inner.name in ("for", "while") for r in op.regions for blk in r.blocks
                for o in blk.ops for inner in o.walk())
-
-
-def _shift(v: Value, index: Value) -> Optional[int]:
-    """c when v is index + c (or index - c) with c an integer constant, else None."""
-    if v is index:
-        return 0
-    op = getattr(v, "op", None)
-    if op is None or op.name not in ("add", "sub") or len(op.operands) != 2:
-        return None
-    a, b = op.operands
-    for x, y, sign in ((a, b, 1), (b, a, 1)) if op.name == "add" else ((a, b, -1),):
-        if x is index:
-            c = getattr(y, "op", None)
-            if c is not None and c.name == "const" and type(c.attrs.get("value")) is int:
-                return sign * c.attrs["value"]
-    return None
 
 
 def _source(v: Value, loop: Op, inside: Set[int]) -> Optional[Value]:
@@ -111,7 +96,7 @@ def plan(loop: Op) -> List[Access]:
                 if e != "i":
                     k += e[1:].count("1")
                     continue
-                shift = _shift(op.operands[k], index)
+                shift = loop_offset(op.operands[k], index)
                 k += 1
                 if shift is None:
                     continue
