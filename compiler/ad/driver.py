@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..errors import CompileError, Loc
+from ..errors import Loc
 from ..ir.builder import Builder
 from ..ir.core import Function, Module, Op, clone_function
 from ..ir.types import TAPE, TupleType, Type
@@ -187,19 +187,7 @@ class ReverseContext:
         return g
 
     def module_for(self, entry: Function) -> Module:
-        m = Module()
-        work = [entry]
-        while work:
-            f = work.pop()
-            if f.name in m:
-                continue
-            m.add(f)
-            for callee in f.callees():
-                g = self.functions.get(callee) or self.registry.by_symbol.get(callee)
-                if g is None:
-                    raise CompileError(f"internal: missing function @{callee}")
-                work.append(g)
-        return m
+        return Module.reachable(entry, lambda name: self.functions.get(name) or self.registry.by_symbol.get(name))
 
 
 def _first_output(f: Function, ret):

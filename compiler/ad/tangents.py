@@ -110,19 +110,7 @@ class ForwardContext:
         return f
 
     def module_for(self, entry: Function) -> Module:
-        m = Module()
-        work = [entry]
-        while work:
-            f = work.pop()
-            if f.name in m:
-                continue
-            m.add(f)
-            for callee in f.callees():
-                g = self.function(callee)
-                if g is None:
-                    raise CompileError(f"internal: missing function @{callee}")
-                work.append(g)
-        return m
+        return Module.reachable(entry, self.function)
 
 
 class TapeUsers:

@@ -342,19 +342,7 @@ class Registry:
     # -- modules ----------------------------------------------------------------------
 
     def module_for(self, entry: Function) -> Module:
-        m = Module()
-        work = [entry]
-        while work:
-            f = work.pop()
-            if f.name in m:
-                continue
-            m.add(f)
-            for callee in f.callees():
-                g = self.by_symbol.get(callee)
-                if g is None:
-                    raise CompileError(f"internal: missing function @{callee}")
-                work.append(g)
-        return m
+        return Module.reachable(entry, self.by_symbol.get)
 
 
 def _has_unknown(f: Function) -> bool:

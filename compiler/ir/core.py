@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
-from ..errors import Loc, UNKNOWN_LOC
+from ..errors import CompileError, Loc, UNKNOWN_LOC
 from .types import Type
 
 
@@ -220,6 +220,24 @@ class Module:
 
     def __iter__(self) -> Iterator[Function]:
         return iter(self.functions.values())
+
+    @classmethod
+    def reachable(cls, entry: Function,
+                  lookup: Callable[[str], Optional[Function]]) -> "Module":
+        """`entry` and every function it calls, directly or not, found by `lookup`."""
+        m = cls()
+        work = [entry]
+        while work:
+            f = work.pop()
+            if f.name in m:
+                continue
+            m.add(f)
+            for callee in f.callees():
+                g = lookup(callee)
+                if g is None:
+                    raise CompileError(f"internal: missing function @{callee}")
+                work.append(g)
+        return m
 
 
 # ---------------------------------------------------------------------------

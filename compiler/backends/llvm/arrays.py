@@ -35,6 +35,8 @@ BOUNDS = os.environ.get("ADJOIN_BOUNDSCHECK", "1") not in ("0", "")
 class Arr:
     """An array descriptor split into LLVM values."""
 
+    fresh = None  # set by alloc(): the ids of its contiguous strides, checked by pack()
+
     def __init__(self, t: ArrayType, data, shape: List, strides: List):
         self.t, self.data, self.shape, self.strides = t, data, list(shape), list(strides)
 
@@ -58,7 +60,7 @@ def pack(lw, a: Arr) -> ir.Value:
     for k in range(a.ndim):
         d = b.insert_value(d, a.shape[k], [1, k])
         d = b.insert_value(d, a.strides[k], [2, k])
-    if getattr(a, "fresh", None) == tuple(map(id, a.strides)):
+    if a.fresh == tuple(map(id, a.strides)):
         lw.fresh.add(id(d))
     return d
 
@@ -95,7 +97,7 @@ def alloc(lw, t: ArrayType, shape: List) -> Arr:
     raw = b.call(lw.rt.alloc, [lw.ctx, nbytes])
     a = Arr(t, b.bitcast(raw, element(t.dtype).as_pointer()), shape,
             contiguous_strides(b, shape))
-    a.fresh = tuple(map(id, a.strides))  # pack() recognizes the untouched descriptor
+    a.fresh = tuple(map(id, a.strides))
     return a
 
 
