@@ -48,14 +48,16 @@ class Artifact:
 
 def compile_aot(fn: Callable, signature: Signature, out_dir: str,
                 wrt: Union[int, str, Sequence[Union[int, str]], None] = 0,
-                name: Optional[str] = None, cpu: str = "host") -> Artifact:
+                name: Optional[str] = None, cpu: str = "host",
+                error_model: str = "python") -> Artifact:
     """Compile `fn` (and, unless wrt=None, its value and gradient with respect to `wrt`)
     for `signature` (text like "f64[:], i64") into a shared library in `out_dir`.
 
     `cpu="host"` tunes for this machine; name an LLVM CPU ("x86-64-v2", "generic") to
-    build a library for other machines. Returns the paths written.
+    build a library for other machines. `error_model` as for `adjoin.differentiable`
+    (recorded in the library's metadata). Returns the paths written.
     """
-    check_backend("llvm")
+    check_backend("llvm", error_model)
     cc = c_compiler()  # before any work: without one nothing can be linked
     f = unwrap(fn)
     name = name or f.__name__
@@ -67,6 +69,7 @@ def compile_aot(fn: Callable, signature: Signature, out_dir: str,
         raise TypeError(f"adjoin: {f.__name__}() takes {len(names)} arguments, but the signature "
                         f"gives {len(types)} types")
     module, symbols, info = _module(f, name, types, wrt)
+    info["error_model"] = error_model
     text = _llvm_text(module, symbols, name, info)
     os.makedirs(out_dir, exist_ok=True)
     from .backends.llvm.jit import object_code
@@ -114,7 +117,7 @@ def _entry(symbol: str, fir) -> Dict[str, Any]:
 
 def _llvm_text(module: Module, symbols: Dict[str, str], name: str, info: Dict[str, Any]) -> str:
     from .backends.llvm import build
-    ml, _ = build(module, symbols)
+    ml, _ = build(module, symbols, info["error_model"])
     _define_info(ml.m, f"adjoin_{name}_info", json.dumps(info, sort_keys=True))
     return str(ml.m)
 

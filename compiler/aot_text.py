@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from .ir.types import ArrayType, TupleType, Type, parse_type
 from .runtime import __version__
-from .runtime.native import ERRORS
+from .runtime.native import ERROR_NAMES, ERRORS
 
 _C = {"f64": "double", "f32": "float", "i64": "int64_t", "bool": "uint8_t", "none": "uint8_t"}
 
@@ -80,7 +80,8 @@ def c_header(f: Callable, names: Sequence[str], types: Sequence[Type], info: Dic
         "    int64_t strides[8];  /* in bytes */",
         "} adjoin_array;", ""]
     for code, (exc, msg) in sorted(ERRORS.items()):
-        lines.append(f"#define ADJOIN_ERR_{_err_name(exc)} {code}  /* {msg} */")
+        lines.append(f"#define ADJOIN_ERR_{ERROR_NAMES[code]} {code}  /* {exc.__name__}: "
+                     f"{msg} */")
     lines += ["", "adjoin_ctx *adjoin_ctx_new(void);",
               "void adjoin_ctx_reset(adjoin_ctx *ctx);  /* frees what calls allocated */",
               "void adjoin_ctx_free(adjoin_ctx *ctx);",
@@ -106,11 +107,6 @@ def c_header(f: Callable, names: Sequence[str], types: Sequence[Type], info: Dic
                         _c_results(["value"] + [f"{w}_bar" for w in wrt], gt)), ""]
     lines += ["#ifdef __cplusplus", "}", "#endif", f"#endif  /* {guard} */", ""]
     return "\n".join(lines)
-
-
-def _err_name(exc: type) -> str:
-    return {"IndexError": "INDEX", "ValueError": "SHAPE", "AssertionError": "ASSERT",
-            "ZeroDivisionError": "ZERODIV", "RuntimeError": "TAPE"}[exc.__name__]
 
 
 def loader_module(f: Callable, names: Sequence[str], info: Dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -21,12 +22,25 @@ from .ir.printer import print_module
 from .ir.types import Type
 
 BACKENDS = ("python", "llvm")
+ERROR_MODELS = ("python", "numpy")
 
 
-def check_backend(backend: str) -> str:
+@dataclass(frozen=True)
+class Target:
+    """Where compiled code runs: a backend, and how its scalar code treats errors
+    ("python": CPython's exceptions; "numpy": IEEE and NumPy results, never raising).
+    Part of every compile cache key."""
+    name: str
+    error_model: str = "python"
+
+
+def check_backend(backend: str, error_model: str = "python") -> Target:
     if backend not in BACKENDS:
         raise ValueError(f"adjoin: unknown backend {backend!r}; choose one of "
                          f"{', '.join(repr(b) for b in BACKENDS)}")
+    if error_model not in ERROR_MODELS:
+        raise ValueError(f"adjoin: unknown error_model {error_model!r}; choose one of "
+                         f"{', '.join(repr(m) for m in ERROR_MODELS)}")
     if backend == "llvm":
         try:
             import importlib
@@ -35,7 +49,8 @@ def check_backend(backend: str) -> str:
             from .errors import BackendError
             raise BackendError(f"the llvm backend is not available ({e}); use "
                                "backend=\"python\"") from None
-    return backend
+        return Target(backend, error_model)
+    return Target(backend)  # Python code runs under CPython: its errors are CPython's
 
 
 def unwrap(fn: Callable) -> Callable:
@@ -130,9 +145,10 @@ def write_back(fn_ir: Function, values: Sequence[Any], result: Any) -> Any:
 class Differentiable:
     """A Python function compiled by adjoin; call it like the original."""
 
-    def __init__(self, fn: Callable, backend: str = "python"):
+    def __init__(self, fn: Callable, backend: str = "python", error_model: str = "python"):
         self.__adjoin_function__ = unwrap(fn)
-        self.backend = check_backend(backend)
+        self.target = check_backend(backend, error_model)
+        self.backend, self.error_model = backend, error_model
         functools.update_wrapper(self, self.__adjoin_function__)
         self._primal: Dict[Tuple[Type, ...], Tuple[Function, Callable]] = {}
         # Positional calls of a signature seen before, by `fast_key`: the compiled
@@ -153,7 +169,7 @@ class Differentiable:
         types = signature_of(fn, values)
         entry = self._primal.get(types)
         if entry is None:
-            entry = self._primal[types] = compile_primal(fn, types, self.backend)
+            entry = self._primal[types] = compile_primal(fn, types, self.target)
         fir, compiled = entry
         key = fast_key(args)
         if not kwargs and len(args) == len(values) and key is not None and \
@@ -170,27 +186,30 @@ class Differentiable:
     def grad(self, wrt=0) -> Callable:
         """`adjoin.grad(self, wrt)`."""
         from .derivatives import grad
-        return grad(self, wrt, backend=self.backend)
+        return grad(self, wrt, **self._target_args())
 
     def value_and_grad(self, wrt=0) -> Callable:
         """`adjoin.value_and_grad(self, wrt)`."""
         from .derivatives import value_and_grad
-        return value_and_grad(self, wrt, backend=self.backend)
+        return value_and_grad(self, wrt, **self._target_args())
 
     def vjp(self, *args: Any, **kwargs: Any):
         """`adjoin.vjp(self, *args)`: the value and its pullback."""
         from .derivatives import vjp
-        return vjp(self, *args, backend=self.backend, **kwargs)
+        return vjp(self, *args, **self._target_args(), **kwargs)
 
     def jvp(self, primals, tangents):
         """`adjoin.jvp(self, primals, tangents)`."""
         from .forward_api import jvp
-        return jvp(self, primals, tangents, backend=self.backend)
+        return jvp(self, primals, tangents, **self._target_args())
 
     def hessian(self, wrt=0) -> Callable:
         """`adjoin.hessian(self, wrt)`."""
         from .forward_api import hessian
-        return hessian(self, wrt, backend=self.backend)
+        return hessian(self, wrt, **self._target_args())
+
+    def _target_args(self) -> Dict[str, str]:
+        return {"backend": self.backend, "error_model": self.error_model}
 
     def adjoint_source(self, *args: Any, wrt=0, **kwargs: Any) -> str:
         """`adjoin.adjoint_source(self, *args, wrt=...)`."""
@@ -198,22 +217,28 @@ class Differentiable:
         return adjoint_source(self, *args, wrt=wrt, **kwargs)
 
 
-def compile_primal(fn: Callable, types: Tuple[Type, ...], backend: str):
+def compile_primal(fn: Callable, types: Tuple[Type, ...], target: Target):
     fir = specialize(fn, types)
     module = module_of(fir)
-    if backend == "llvm":
+    if target.name == "llvm":
         from .backends.llvm import compile_entry
-        return fir, compile_entry(module, fir.name)
+        return fir, compile_entry(module, fir.name, target.error_model)
     from .backends.python import compile_module
     header = header_for(fn, types, "primal")
     return fir, compile_module(module, fir.name, header).fn
 
 
-def differentiable(fn: Optional[Callable] = None, *, backend: str = "python"):
-    """Compile `fn` with adjoin: `@differentiable` or `@differentiable(backend="llvm")`."""
+def differentiable(fn: Optional[Callable] = None, *, backend: str = "python",
+                   error_model: str = "python"):
+    """Compile `fn` with adjoin: `@differentiable` or `@differentiable(backend="llvm")`.
+
+    `error_model="numpy"` lets the llvm backend's scalar code follow IEEE and NumPy
+    (`x / 0.0` is inf, ints wrap) instead of raising CPython's exceptions; the Python
+    backend always raises as CPython does.
+    """
     if fn is None:
-        return lambda f: Differentiable(f, backend)
-    return Differentiable(fn, backend)
+        return lambda f: Differentiable(f, backend, error_model)
+    return Differentiable(fn, backend, error_model)
 
 
 def ir(fn: Callable, *args: Any, **kwargs: Any) -> str:

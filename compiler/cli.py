@@ -2,8 +2,9 @@
 
     adjoin ir   path/to/file.py:func (--args "1.0, 3" | --signature "f64, i64") [--locs]
     adjoin show path/to/file.py:func (--args ... | --signature ...) [--wrt x,y] [--ir]
-                [--emit python|llvm|tangent]
+                [--emit python|llvm|tangent] [--error-model python|numpy]
     adjoin aot  path/to/file.py:func --signature "f64[:], i64" [-o out/] [--wrt x,y]
+                [--error-model python|numpy]
 
 Assumes: the file can be imported as a module (it is executed, as `python file.py`
 would, but with a module name other than `__main__`).
@@ -89,7 +90,8 @@ def cmd_show(args) -> str:
     parts: List[str] = []
     if args.ir:
         parts.append(ir_text(fn, values, types))
-    parts.append(show_text(fn, values, types, wrt, emit=args.emit))
+    parts.append(show_text(fn, values, types, wrt, emit=args.emit,
+                           error_model=args.error_model))
     return "\n\n".join(parts)
 
 
@@ -108,8 +110,15 @@ def cmd_aot(args) -> str:
         names = list(inspect.signature(fn).parameters)
         floats = [n for n, t in zip(names, types) if t.differentiable()]
         wrt = tuple(floats[:1]) or None
-    art = compile_aot(fn, types, args.output, wrt=wrt, name=args.name, cpu=args.cpu)
+    art = compile_aot(fn, types, args.output, wrt=wrt, name=args.name, cpu=args.cpu,
+                      error_model=args.error_model)
     return "\n".join(f"wrote {p}" for p in (art.library, art.header, art.loader))
+
+
+def error_model(sp) -> None:
+    sp.add_argument("--error-model", default="python", choices=("python", "numpy"),
+                    help="llvm code: raise CPython's exceptions for scalar errors (python, "
+                         "the default) or give IEEE/NumPy results (numpy)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--emit", default="python", choices=("python", "llvm", "tangent"),
                     help="what to show: the Python gradient (default), its LLVM IR, or "
                          "the forward-mode (tangent) code")
+    error_model(sp)
     sp.set_defaults(run=cmd_show)
     sp = sub.add_parser("aot", help="compile a function and its gradient into a shared library")
     sp.add_argument("target", help="path/to/file.py:function")
@@ -145,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "function's)")
     sp.add_argument("--cpu", default="host", help='target CPU: "host" (default) or an LLVM '
                     'CPU name such as "x86-64-v2" for a library that runs on other machines')
+    error_model(sp)
     sp.set_defaults(run=cmd_aot)
     return p
 

@@ -2,7 +2,7 @@
 
 Assumes: functions accepted by `api.differentiable`.
 Guarantees: gradient code is generated once per (function, argument types, wrt,
-backend) and cached; `wrt` accepts an index, a name or a tuple of them, and
+backend and error model) and cached; `wrt` accepts an index, a name or a tuple of them, and
 differentiating with respect to an int or bool argument is a TypeError naming
 it. A gradient of a function whose output is not a float is a TypeError that
 points to `vjp`.
@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .api import (bind_arguments, check_backend, fast_key, header_for, module_of,
+from .api import (Target, bind_arguments, check_backend, fast_key, header_for, module_of,
                   parse_signature, signature_of, specialize, unwrap)
 from .ir.core import Function, Module
 from .ir.types import ArrayType, ScalarType, Type
@@ -109,14 +109,14 @@ def gradient_ir(fn: Callable, types: Sequence[Type], wrt: Sequence[int],
 
 
 def compiled_gradient(fn: Callable, types: Tuple[Type, ...], wrt: Tuple[int, ...],
-                      with_value: bool, backend: str) -> Callable:
-    key = (fn, types, wrt, with_value, backend)
+                      with_value: bool, target: Target) -> Callable:
+    key = (fn, types, wrt, with_value, target)
     hit = _COMPILED.get(key)
     if hit is None:
         g, module = gradient_ir(fn, types, wrt, with_value)
-        if backend == "llvm":
+        if target.name == "llvm":
             from .backends.llvm import compile_entry
-            hit = (g, compile_entry(module, g.name), "")
+            hit = (g, compile_entry(module, g.name, target.error_model), "")
         else:
             from .backends.python import compile_module
             c = compile_module(module, g.name, header_for(fn, types, "gradient"))
@@ -125,7 +125,7 @@ def compiled_gradient(fn: Callable, types: Tuple[Type, ...], wrt: Tuple[int, ...
     return hit[1]
 
 
-def _gradient_call(fn, wrt, with_value, backend):
+def _gradient_call(fn, wrt, with_value, target: Target):
     f = unwrap(fn)
     indices, single = wrt_indices(f, wrt)
 
@@ -145,7 +145,7 @@ def _gradient_call(fn, wrt, with_value, backend):
         values = bind_arguments(f, args, kwargs)
         types = signature_of(f, values)
         check_wrt_types(f, types, indices)
-        g = compiled_gradient(f, types, indices, with_value, backend)
+        g = compiled_gradient(f, types, indices, with_value, target)
         key = fast_key(args)
         if not kwargs and len(args) == len(values) and key is not None:
             direct[key] = getattr(g, "direct", g)
@@ -157,36 +157,40 @@ def _gradient_call(fn, wrt, with_value, backend):
     return call
 
 
-def grad(fn: Callable, wrt: Wrt = 0, *, backend: str = "python") -> Callable:
+def grad(fn: Callable, wrt: Wrt = 0, *, backend: str = "python",
+         error_model: str = "python") -> Callable:
     """The gradient of scalar-valued `fn` with respect to the arguments `wrt`.
 
     `grad(grad(f))` works for scalar arguments: the outer derivative is taken by
-    forward mode over the inner gradient's code.
+    forward mode over the inner gradient's code. `error_model` as for `differentiable`.
     """
+    target = check_backend(backend, error_model)
     inner = getattr(fn, "__adjoin_grad__", None)
     if inner is not None:
         from .forward_api import grad_of_grad
-        return grad_of_grad(inner, wrt, check_backend(backend))
-    return _gradient_call(fn, wrt, False, check_backend(backend))
+        return grad_of_grad(inner, wrt, target)
+    return _gradient_call(fn, wrt, False, target)
 
 
-def value_and_grad(fn: Callable, wrt: Wrt = 0, *, backend: str = "python") -> Callable:
+def value_and_grad(fn: Callable, wrt: Wrt = 0, *, backend: str = "python",
+                   error_model: str = "python") -> Callable:
     """Like `grad`, returning `(value, gradient)`."""
-    return _gradient_call(fn, wrt, True, check_backend(backend))
+    return _gradient_call(fn, wrt, True, check_backend(backend, error_model))
 
 
 # -- vjp ---------------------------------------------------------------------------------------
 
 
-def vjp(fn: Callable, *args: Any, backend: str = "python", **kwargs: Any):
+def vjp(fn: Callable, *args: Any, backend: str = "python", error_model: str = "python",
+        **kwargs: Any):
     """Evaluate `fn(*args)` and return `(value, pullback)`.
 
     `pullback(cotangent)` returns one cotangent per argument (None for int and
     bool arguments); it may be called any number of times. `pullback.tape_nbytes`
     is the memory the forward pass keeps for it (on the llvm backend, everything
-    the pass allocated plus the tape buffer).
+    the pass allocated plus the tape buffer). `error_model` as for `differentiable`.
     """
-    check_backend(backend)
+    target = check_backend(backend, error_model)
     f = unwrap(fn)
     values = bind_arguments(f, args, kwargs)
     types = signature_of(f, values)
@@ -194,8 +198,8 @@ def vjp(fn: Callable, *args: Any, backend: str = "python", **kwargs: Any):
     if not any(mask):
         raise TypeError(f"adjoin: {f.__name__}() has no float arguments to differentiate")
     primal = specialize(f, types)
-    fwd, bwd = compiled_split(f, primal, types, mask, backend)
-    tape = _new_tape(fwd, backend)
+    fwd, bwd = compiled_split(f, primal, types, mask, target)
+    tape = _new_tape(fwd, target)
     out = fwd(*values, tape)
     mutated = primal.attrs.get("mutates")
     value = out[0] if mutated else out
@@ -231,9 +235,9 @@ def _nbytes(v: Any) -> int:
     return 8
 
 
-def _new_tape(fwd, backend: str):
+def _new_tape(fwd, target: Target):
     """The tape a forward pass records on: a list in Python, a native context in LLVM."""
-    if backend == "llvm":
+    if target.name == "llvm":
         from .runtime.native import NativeTape
         return NativeTape(fwd.runtime)
     return []
@@ -250,8 +254,8 @@ def _thaw(frozen):
     return list(frozen) if isinstance(frozen, list) else frozen
 
 
-def compiled_split(f, primal: Function, types, mask, backend: str):
-    key = (f, tuple(types), mask, "split", backend)
+def compiled_split(f, primal: Function, types, mask, target: Target):
+    key = (f, tuple(types), mask, "split", target)
     hit = _COMPILED.get(key)
     if hit is None:
         ctx = reverse_context()
@@ -261,9 +265,9 @@ def compiled_split(f, primal: Function, types, mask, backend: str):
         for extra in ctx.module_for(pair.bwd):
             if extra.name not in module:
                 module.add(extra)
-        if backend == "llvm":
+        if target.name == "llvm":
             from .backends.llvm import compile_entries
-            fns = compile_entries(module, [pair.fwd.name, pair.bwd.name])
+            fns = compile_entries(module, [pair.fwd.name, pair.bwd.name], target.error_model)
         else:
             from .backends.python import compile_module
             c = compile_module(module, pair.fwd.name, header_for(f, types, "vjp"))
@@ -315,11 +319,11 @@ def adjoint_source(fn: Callable, *args: Any, wrt: Wrt = 0, signature: Optional[s
 
 
 def llvm_ir(fn: Callable, *args: Any, wrt: Optional[Wrt] = None, optimized: bool = True,
-            signature: Optional[str] = None, **kwargs: Any) -> str:
+            signature: Optional[str] = None, error_model: str = "python", **kwargs: Any) -> str:
     """The LLVM IR the llvm backend compiles for `fn`: of the function itself, or with
     `wrt` of its gradient (the combined value-and-gradient function), after O3
     unless `optimized=False`. Types come as for `adjoint_source`."""
-    check_backend("llvm")
+    check_backend("llvm", error_model)
     f = unwrap(fn)
     types = types_for(fn, f, args, kwargs, signature)
     if wrt is None:
@@ -330,7 +334,7 @@ def llvm_ir(fn: Callable, *args: Any, wrt: Optional[Wrt] = None, optimized: bool
         check_wrt_types(f, types, indices)
         entry, module = gradient_ir(f, types, indices)
     from .backends.llvm import module_llvm_ir
-    return module_llvm_ir(module, entry.name, optimized=optimized)
+    return module_llvm_ir(module, entry.name, optimized=optimized, error_model=error_model)
 
 
 def types_for(fn, f, args, kwargs, signature) -> Tuple[Type, ...]:
@@ -346,8 +350,8 @@ def types_for(fn, f, args, kwargs, signature) -> Tuple[Type, ...]:
 
 
 
-def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: str = "python"
-              ) -> str:
+def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: str = "python",
+              error_model: str = "python") -> str:
     """What `adjoin show` prints: the generated gradient (or its LLVM IR / tangent code)."""
     f = unwrap(fn)
     if types is None:
@@ -363,8 +367,8 @@ def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: s
         return tangent_source(f, signature=", ".join(map(str, types)), wrt=tuple(wrt))
     g, module = gradient_ir(f, types, indices)
     if emit == "llvm":
-        check_backend("llvm")
+        check_backend("llvm", error_model)
         from .backends.llvm import module_llvm_ir
-        return module_llvm_ir(module, g.name)
+        return module_llvm_ir(module, g.name, error_model=error_model)
     from .backends.python import module_source
     return module_source(module, header_for(f, types, "gradient"))

@@ -15,7 +15,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .api import (bind_arguments, check_backend, header_for, signature_of, specialize, unwrap)
+from .api import (Target, bind_arguments, check_backend, header_for, signature_of, specialize,
+                  unwrap)
 from .derivatives import (_check_scalar_output, check_wrt_types, reverse_context, types_for,
                           vjp, wrt_indices)
 from .ir.builder import Builder
@@ -44,14 +45,14 @@ def reset_forward() -> None:
     _COMPILED.clear()
 
 
-def _compile(key: Tuple, build: Callable[[], Function], backend: str, what: str, fn, types):
+def _compile(key: Tuple, build: Callable[[], Function], target: Target, what: str, fn, types):
     hit = _COMPILED.get(key)
     if hit is None:
         entry = build()
         module = forward_context().module_for(entry)
-        if backend == "llvm":
+        if target.name == "llvm":
             from .backends.llvm import compile_entry
-            hit = compile_entry(module, entry.name)
+            hit = compile_entry(module, entry.name, target.error_model)
         else:
             from .backends.python import compile_module
             hit = compile_module(module, entry.name, header_for(fn, types, what)).fn
@@ -76,12 +77,13 @@ def _tangent_value(t: Any, primal: Any, ty: Type, name: str) -> Any:
 
 
 def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
-        backend: str = "python"):
+        backend: str = "python", error_model: str = "python"):
     """`(fn(*primals), directional derivative along tangents)`.
 
     A tangent of None (or for an int or bool argument) means the argument is held fixed.
+    `error_model` as for `differentiable`.
     """
-    check_backend(backend)
+    target = check_backend(backend, error_model)
     f = unwrap(fn)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(tangents) != len(primals):
@@ -96,8 +98,8 @@ def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
     dots = [_tangent_value(t, v, ty, n) for t, v, ty, n, m in
             zip(tangents, values, types, names, mask) if m]
     primal = specialize(f, types)
-    run = _compile((f, types, mask, "jvp", backend),
-                   lambda: forward_context().jvp_function(primal, mask), backend, "jvp", f,
+    run = _compile((f, types, mask, "jvp", target),
+                   lambda: forward_context().jvp_function(primal, mask), target, "jvp", f,
                    types)
     out, out_dot = run(*values, *dots)
     if primal.attrs.get("mutates"):
@@ -131,7 +133,7 @@ def tangent_source(fn: Callable, *args: Any, wrt=0, signature: Optional[str] = N
 # -- forward over reverse -------------------------------------------------------------------
 
 
-def _gradient_jvp(f, types, indices, backend, dot_indices=None):
+def _gradient_jvp(f, types, indices, target: Target, dot_indices=None):
     """Compiled `f_grad_jvp(params..., out_bar, dots...) -> (grads, grads_dot)`: the
     gradient with respect to `indices`, differentiated along `dot_indices`."""
     dot_indices = indices if dot_indices is None else dot_indices
@@ -142,11 +144,11 @@ def _gradient_jvp(f, types, indices, backend, dot_indices=None):
         g = reverse_context().gradient(primal, indices, False)
         mask = tuple(i in dot_indices for i in range(len(types))) + (False,)
         return forward_context().jvp_function(g, mask)
-    return _compile((f, types, indices, dot_indices, "hessian", backend), build, backend,
+    return _compile((f, types, indices, dot_indices, "hessian", target), build, target,
                     "hessian", f, types)
 
 
-def grad_of_grad(inner: Tuple, wrt, backend: str) -> Callable:
+def grad_of_grad(inner: Tuple, wrt, target: Target) -> Callable:
     """`grad(grad(f, wrt=a), wrt=b)`: the derivative of a scalar gradient, forward over
     reverse."""
     f, inner_indices, inner_single = inner
@@ -163,7 +165,7 @@ def grad_of_grad(inner: Tuple, wrt, backend: str) -> Callable:
             if types[i] != F64:
                 raise TypeError("adjoin: grad of a gradient differentiates scalar float "
                                 "arguments; use adjoin.hessian for arrays")
-        run = _gradient_jvp(f, types, inner_indices, backend, indices)
+        run = _gradient_jvp(f, types, inner_indices, target, indices)
         outs = []
         for j in indices:
             dots = [1.0 if i == j else 0.0 for i in indices]
@@ -185,13 +187,14 @@ def _elements(value: Any):
     return list(np.ndindex(value.shape)) if isinstance(value, np.ndarray) else [()]
 
 
-def hessian(fn: Callable, wrt=0, *, backend: str = "python") -> Callable:
+def hessian(fn: Callable, wrt=0, *, backend: str = "python",
+            error_model: str = "python") -> Callable:
     """The Hessian of scalar-valued `fn` (forward over reverse), as a function.
 
     For one argument of shape s the result has shape s + s; for several (a tuple
     `wrt`) it is a tuple of tuples of blocks, H[i][j] = d2f / dx_i dx_j.
     """
-    check_backend(backend)
+    target = check_backend(backend, error_model)
     f = unwrap(fn)
     indices, single = wrt_indices(f, wrt)
 
@@ -199,7 +202,7 @@ def hessian(fn: Callable, wrt=0, *, backend: str = "python") -> Callable:
         values = bind_arguments(f, args, kwargs)
         types = signature_of(f, values)
         check_wrt_types(f, types, indices)
-        run = _gradient_jvp(f, types, indices, backend)
+        run = _gradient_jvp(f, types, indices, target)
         blocks = [[None] * len(indices) for _ in indices]
         for j, idx in enumerate(indices):
             cols = []
@@ -229,9 +232,10 @@ def _assemble(columns: List[Any], row_value: Any, col_value: Any) -> Any:
     return float(out) if out.ndim == 0 else out
 
 
-def hvp(fn: Callable, wrt=0, *, backend: str = "python") -> Callable:
+def hvp(fn: Callable, wrt=0, *, backend: str = "python", error_model: str = "python"
+        ) -> Callable:
     """`hvp(f)(*args, v)`: the Hessian of `f` times `v`, without forming the Hessian."""
-    check_backend(backend)
+    target = check_backend(backend, error_model)
     f = unwrap(fn)
     indices, single = wrt_indices(f, wrt)
 
@@ -240,7 +244,7 @@ def hvp(fn: Callable, wrt=0, *, backend: str = "python") -> Callable:
         values = bind_arguments(f, args, {})
         types = signature_of(f, values)
         check_wrt_types(f, types, indices)
-        run = _gradient_jvp(f, types, indices, backend)
+        run = _gradient_jvp(f, types, indices, target)
         vs = (v,) if single else tuple(v)
         dots = [_tangent_value(d, values[i], types[i], str(i)) for d, i in zip(vs, indices)]
         _, gdot = run(*values, 1.0, *dots)
@@ -273,9 +277,10 @@ def _nth_derivative_ir(primal: Function, index: int, order: int) -> Function:
     return current
 
 
-def derivative(fn: Callable, order: int = 1, wrt=0, *, backend: str = "python") -> Callable:
+def derivative(fn: Callable, order: int = 1, wrt=0, *, backend: str = "python",
+               error_model: str = "python") -> Callable:
     """The `order`-th derivative of a scalar function of a scalar argument."""
-    check_backend(backend)
+    target = check_backend(backend, error_model)
     if not isinstance(order, int) or order < 1:
         raise ValueError("adjoin: order must be a positive integer")
     f = unwrap(fn)
@@ -290,8 +295,8 @@ def derivative(fn: Callable, order: int = 1, wrt=0, *, backend: str = "python") 
         primal = specialize(f, types)
         if primal.result_type != F64:
             raise TypeError("adjoin: derivative needs a function returning a float")
-        run = _compile((f, types, index, order, "derivative", backend),
-                       lambda: _nth_derivative_ir(primal, index, order), backend,
+        run = _compile((f, types, index, order, "derivative", target),
+                       lambda: _nth_derivative_ir(primal, index, order), target,
                        f"derivative {order}", f, types)
         return run(*values)
     return call
@@ -300,7 +305,8 @@ def derivative(fn: Callable, order: int = 1, wrt=0, *, backend: str = "python") 
 # -- jacobians ----------------------------------------------------------------------------------
 
 
-def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *, backend: str = "python"):
+def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *, backend: str = "python",
+             error_model: str = "python"):
     """The Jacobian of `fn` (array or tuple valued) with respect to `wrt`.
 
     `mode="fwd"` runs one forward pass per input element, `mode="rev"` one
@@ -310,18 +316,19 @@ def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *, backend: str = 
     """
     if mode not in (None, "fwd", "rev"):
         raise ValueError("adjoin: mode is 'fwd', 'rev' or None")
-    check_backend(backend)
+    check_backend(backend, error_model)
+    where = {"backend": backend, "error_model": error_model}
     f = unwrap(fn)
     indices, single = wrt_indices(f, wrt)
 
     def call(*args: Any, **kwargs: Any):
         values = bind_arguments(f, args, kwargs)
         check_wrt_types(f, signature_of(f, values), indices)
-        out = specialize_value(f, values, backend)
+        out = specialize_value(f, values, where)
         n_in = sum(max(1, np.size(values[i])) for i in indices)
         n_out = sum(max(1, np.size(o)) for o in _leaves(out))
         use = mode or ("fwd" if n_in <= n_out else "rev")
-        blocks = (_jac_fwd if use == "fwd" else _jac_rev)(f, values, indices, out, backend)
+        blocks = (_jac_fwd if use == "fwd" else _jac_rev)(f, values, indices, out, where)
         blocks = _shape_blocks(blocks, out, values, indices)
         if not isinstance(out, tuple):
             blocks = blocks[0]
@@ -330,22 +337,22 @@ def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *, backend: str = 
     return call
 
 
-def specialize_value(f, values, backend):
+def specialize_value(f, values, where: Dict[str, str]):
     from .api import Differentiable
-    return Differentiable(f, backend)(*values)
+    return Differentiable(f, **where)(*values)
 
 
 def _leaves(out):
     return list(out) if isinstance(out, tuple) else [out]
 
 
-def _jac_fwd(f, values, indices, out, backend):
+def _jac_fwd(f, values, indices, out, where: Dict[str, str]):
     """blocks[o][j] = list over input elements of d out_o (flat)."""
     blocks = [[[] for _ in indices] for _ in _leaves(out)]
     for j, idx in enumerate(indices):
         for k in _elements(values[idx]):
             tangents = [(_unit(v, k) if i == idx else None) for i, v in enumerate(values)]
-            _, dout = jvp(f, values, tangents, backend=backend)
+            _, dout = jvp(f, values, tangents, **where)
             for o, (d, leaf) in enumerate(zip(_leaves(dout), _leaves(out))):
                 d = np.zeros(np.size(leaf)) if d is None else d  # an int or bool output
                 blocks[o][j].append(np.ravel(np.asarray(d, dtype=np.float64)))
@@ -353,8 +360,8 @@ def _jac_fwd(f, values, indices, out, backend):
              for cols in row] for row, leaf in zip(blocks, _leaves(out))]
 
 
-def _jac_rev(f, values, indices, out, backend):
-    _, pullback = vjp(f, *values, backend=backend)
+def _jac_rev(f, values, indices, out, where: Dict[str, str]):
+    _, pullback = vjp(f, *values, **where)
     leaves = _leaves(out)
     blocks = [[[] for _ in indices] for _ in leaves]
     for o, leaf in enumerate(leaves):

@@ -24,7 +24,31 @@ ERRORS = {1: (IndexError, "index out of range"),
           2: (ValueError, "operands could not be broadcast together (or a bad shape/step)"),
           3: (AssertionError, "assertion failed in compiled code"),
           4: (ZeroDivisionError, "integer division or modulo by zero"),
-          5: (RuntimeError, "the tape was read past its start")}
+          5: (RuntimeError, "the tape was read past its start"),
+          # 9 and up: scalar ops with CPython's semantics (`checked` ops, error_model="python")
+          9: (ZeroDivisionError, "float division by zero"),
+          10: (ZeroDivisionError, "float floor division by zero"),
+          11: (ZeroDivisionError, "float modulo"),
+          12: (ZeroDivisionError, "0.0 cannot be raised to a negative power"),
+          13: (ValueError, "math domain error"),
+          14: (OverflowError, "math range error"),
+          15: (OverflowError, "(34, 'Numerical result out of range')"),
+          16: (ValueError, "cannot convert float NaN to integer"),
+          17: (OverflowError, "cannot convert float infinity to integer"),
+          18: (OverflowError, "the int does not fit in 64 bits (CPython returns a larger int; "
+                              "adjoin's native ints are 64-bit)"),
+          19: (OverflowError, "integer overflow: the result does not fit in 64 bits (CPython's "
+                              "ints grow; adjoin's native ints are 64-bit)"),
+          20: (ValueError, "a negative number raised to a fractional power is complex in "
+                           "CPython; adjoin does not support complex numbers"),
+          21: (ZeroDivisionError, "division by zero"),
+          22: (ZeroDivisionError, "integer modulo by zero")}
+# The C names of the codes (ADJOIN_ERR_<name> in an ahead-of-time library's header).
+ERROR_NAMES = {1: "INDEX", 2: "SHAPE", 3: "ASSERT", 4: "ZERODIV", 5: "TAPE", 9: "FLOAT_DIV",
+               10: "FLOAT_FLOORDIV", 11: "FLOAT_MOD", 12: "ZERO_POW", 13: "DOMAIN",
+               14: "RANGE", 15: "POW_RANGE", 16: "NAN_TO_INT", 17: "INF_TO_INT",
+               18: "INT_TOO_BIG", 19: "INT_OVERFLOW", 20: "FRACTIONAL_POW", 21: "DIV",
+               22: "INT_MOD"}
 _DTYPES = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
 _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_uint8, "none": ctypes.c_uint8, "tape": ctypes.c_uint8}
@@ -133,9 +157,8 @@ def _find_symbols() -> Optional[Dict[str, int]]:
     if not table or not _layout_ok():
         return None
     objects = {"float": float, "int": int, "True": True, "False": False,
-               "ndarray": np.ndarray, "Fallback": Fallback, "IndexError": IndexError,
-               "ValueError": ValueError, "AssertionError": AssertionError,
-               "ZeroDivisionError": ZeroDivisionError, "RuntimeError": RuntimeError}
+               "ndarray": np.ndarray, "Fallback": Fallback, "RuntimeError": RuntimeError}
+    objects.update({exc.__name__: exc for exc, _ in ERRORS.values()})
     out = {f"adjoin.py.{k}": id(v) for k, v in objects.items()}
     out["adjoin.py.array_api"] = table
     return out

@@ -305,9 +305,9 @@ def test_errors_and_empty_results_through_machine_code_conversion():
     assert f(x, 1, 2) == picks(x, 1, 2) and f(x, 0, 2)[1].shape == (0,)
     with pytest.raises(IndexError, match="compiled"):
         f(x, 3, 2)
-    with pytest.raises(ZeroDivisionError):
-        f(x, 1, 0)
-    assert f(x, 2, 3)[0] == 3  # the context was reset after the errors
+    # x[i] is a NumPy int64: `// 0` gives 0 as NumPy does (CPython warns, never raises)
+    assert f(x, 1, 0)[0] == picks(x, 1, 0)[0] == 0
+    assert f(x, 2, 3)[0] == 3  # the context was reset after the error
 
 
 def neighbours(x, y):

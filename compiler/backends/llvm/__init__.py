@@ -7,7 +7,10 @@ backend's function); `compile_entries` does it for several entry points of one
 module sharing one engine; `module_llvm_ir` returns the LLVM IR text (after or
 before optimization). The IR given is not modified. Types or ops the backend
 cannot compile raise BackendError (a CompileError) naming them and suggesting
-backend="python".
+backend="python". `error_model` (every function takes it) is "python": ops marked
+`checked` raise as CPython does; or "numpy": every op follows IEEE and NumPy and
+never raises (the marks are dropped). The LLVM module's name records it, so the
+disk cache (keyed by the LLVM IR text) keeps the two apart.
 """
 from __future__ import annotations
 
@@ -22,13 +25,23 @@ from .lower import ModuleLowering
 from .pyentry import define_py_entry
 
 
-def prepare(module: Module) -> Module:
-    """The backend's own copy: derivative markers lowered, in-place writes decided."""
+ERROR_MODELS = ("python", "numpy")
+
+
+def prepare(module: Module, error_model: str = "python") -> Module:
+    """The backend's own copy: derivative markers lowered, in-place writes decided,
+    and under error_model="numpy" no op `checked`."""
+    if error_model not in ERROR_MODELS:
+        raise ValueError(f"adjoin: unknown error_model {error_model!r}; choose "
+                         f"{' or '.join(repr(m) for m in ERROR_MODELS)}")
     out = Module()
     for f in module:
         g = clone_function(f)
         lower_markers(g)
         mark_inplace(g)
+        if error_model == "numpy":
+            for op in g.walk():
+                op.attrs.pop("checked", None)
         out.add(g)
     return out
 
@@ -37,21 +50,22 @@ def entry_symbol(name: str) -> str:
     return f"adjoin_{name}"
 
 
-def build(module: Module, entries: Union[Sequence[str], Dict[str, str]]
-          ) -> Tuple[ModuleLowering, Module]:
+def build(module: Module, entries: Union[Sequence[str], Dict[str, str]],
+          error_model: str = "python") -> Tuple[ModuleLowering, Module]:
     """The lowered module with a C entry point per IR function in `entries` (named
     `adjoin_<name>`, or as `entries` maps them)."""
     symbols = entries if isinstance(entries, dict) else {n: entry_symbol(n) for n in entries}
-    prepared = prepare(module)
-    ml = ModuleLowering(prepared)
+    prepared = prepare(module, error_model)
+    ml = ModuleLowering(prepared, f"adjoin error_model={error_model}")
     for name, symbol in symbols.items():
         define_entry(ml, prepared[name], symbol)
     return ml, prepared
 
 
-def module_llvm_ir(module: Module, name: str, optimized: bool = True) -> str:
+def module_llvm_ir(module: Module, name: str, optimized: bool = True,
+                   error_model: str = "python") -> str:
     """The LLVM IR of `module` with an entry point for `name`."""
-    ml, _ = build(module, [name])
+    ml, _ = build(module, [name], error_model)
     text = str(ml.m)
     if not optimized:
         return text
@@ -59,10 +73,11 @@ def module_llvm_ir(module: Module, name: str, optimized: bool = True) -> str:
     return str(optimize(text))
 
 
-def compile_entries(module: Module, names: Sequence[str]) -> List[Callable]:
+def compile_entries(module: Module, names: Sequence[str],
+                    error_model: str = "python") -> List[Callable]:
     from ...runtime.native import NativeFunction, Runtime, python_symbols
     from .jit import jit
-    ml, prepared = build(module, names)
+    ml, prepared = build(module, names, error_model)
     symbols = python_symbols()
     py_entries = set()
     if symbols is not None:  # entry points that convert Python arguments in machine code
@@ -89,5 +104,5 @@ def py_symbol(name: str) -> str:
     return f"adjoin_py_{name}"
 
 
-def compile_entry(module: Module, name: str) -> Callable:
-    return compile_entries(module, [name])[0]
+def compile_entry(module: Module, name: str, error_model: str = "python") -> Callable:
+    return compile_entries(module, [name], error_model)[0]

@@ -12,7 +12,10 @@ that every such axis that is an array's last has stride 1. The loop is then
 lowered twice (lower.py): where the test holds, those axes are read without
 wrapping or checking, which is exactly what the checked code would do there, and
 last axes with the constant stride 1, which lets LLVM vectorize; where it fails,
-the checked loop runs, raising IndexError as before.
+the checked loop runs, raising IndexError as before. The index arithmetic of those
+accesses (`i + c` on Python ints, a `checked` op) cannot overflow where the test
+holds, so the fast version computes it without overflow checks (`safe_ops`). The
+test itself is computed without overflow for any 64-bit bounds.
 """
 from __future__ import annotations
 
@@ -25,12 +28,16 @@ from ...ir.types import ArrayType
 ACCESS = ("getitem", "setitem", "addat")
 
 
+MAX_SHIFT = 2**62  # larger constant offsets are not planned (their test could overflow)
+
+
 class Access:
     """One bounded axis: array `source` (a value before the loop) along `axis`, indexed
-    by the loop index plus `shift`."""
+    by the loop index plus `shift` (computed by `offset`, an op, or the index itself)."""
 
-    def __init__(self, op: Op, axis: int, source: Value, shift: int):
+    def __init__(self, op: Op, axis: int, source: Value, shift: int, offset: Optional[Op]):
         self.op, self.axis, self.source, self.shift = op, axis, source, shift
+        self.offset = offset
 
 
 def _has_loop(op: Op) -> bool:
@@ -96,13 +103,14 @@ def plan(loop: Op) -> List[Access]:
                 if e != "i":
                     k += e[1:].count("1")
                     continue
-                shift = loop_offset(op.operands[k], index)
+                operand = op.operands[k]
+                shift = loop_offset(operand, index)
                 k += 1
-                if shift is None:
+                if shift is None or abs(shift) >= MAX_SHIFT:
                     continue
                 source = _source(op.operands[0], loop, inside)
                 if source is not None:
-                    out.append(Access(op, axis, source, shift))
+                    out.append(Access(op, axis, source, shift, getattr(operand, "op", None)))
     return out
 
 
@@ -130,12 +138,19 @@ def precondition(lw, accesses: List[Access], lo, hi, n):
             if unit_axis(a):
                 unit = b.icmp_signed("==", arr.strides[a.axis], I64(1))
                 strided = unit if strided is None else b.and_(strided, unit)
-        first_ok = b.icmp_signed(">=", b.add(lo, I64(a.shift)), I64(0))
-        last_ok = b.icmp_signed("<", b.add(last, I64(a.shift)), dims[key])
+        # lo + shift >= 0 and last + shift < size, rearranged so that nothing wraps
+        # (`last` is exact when the loop runs; sizes are far below 2**63 - MAX_SHIFT)
+        first_ok = b.icmp_signed(">=", lo, I64(-a.shift))
+        last_ok = b.icmp_signed("<", last, b.sub(dims[key], I64(a.shift)))
         both = b.and_(first_ok, last_ok)
         all_in = both if all_in is None else b.and_(all_in, both)
     ok = b.or_(ok, all_in)
     return ok if strided is None else b.and_(ok, strided)
+
+
+def safe_ops(accesses: List[Access]) -> Set[int]:
+    """Ids of the index computations `i + c` of planned accesses: in range, so exact."""
+    return {id(a.offset) for a in accesses if a.offset is not None}
 
 
 def trusted(accesses: List[Access]) -> Dict[int, Dict[int, bool]]:

@@ -46,27 +46,39 @@ class ModuleLowering:
             FunctionLowering(self, f).lower()
 
     def ipow(self) -> ir.Function:
-        """`adjoin.ipow(base, exp)`: an integer power by squaring (exp >= 0)."""
+        """`adjoin.ipow(base, exp)`: an integer power by squaring (exp >= 0), as
+        {wrapped result, whether the exact result does not fit in 64 bits}."""
         if self._ipow is None:
-            f = ir.Function(self.m, ir.FunctionType(I64, [I64, I64]), "adjoin.ipow")
+            pair = ir.LiteralStructType([I64, I1])
+            f = ir.Function(self.m, ir.FunctionType(pair, [I64, I64]), "adjoin.ipow")
             f.linkage = "internal"
             entry, loop, done = (f.append_basic_block(n) for n in ("entry", "loop", "done"))
             b = ir.IRBuilder(entry)
             b.branch(loop)
             b.position_at_end(loop)
-            acc, base, e = b.phi(I64), b.phi(I64), b.phi(I64)
+            acc, base, e, wrapped = b.phi(I64), b.phi(I64), b.phi(I64), b.phi(I1)
             acc.add_incoming(I64(1), entry)
             base.add_incoming(f.args[0], entry)
             e.add_incoming(f.args[1], entry)
+            wrapped.add_incoming(I1(0), entry)
             odd = b.icmp_signed("!=", b.and_(e, I64(1)), I64(0))
-            acc2 = b.select(odd, b.mul(acc, base), acc)
+            times = b.smul_with_overflow(acc, base)
+            acc2 = b.select(odd, b.extract_value(times, 0), acc)
             e2 = b.ashr(e, I64(1))
+            square = b.smul_with_overflow(base, base)
+            # a wrapped square matters only if a later bit multiplies it in
+            lost = b.or_(b.and_(odd, b.extract_value(times, 1)),
+                         b.and_(b.icmp_signed(">", e2, I64(0)), b.extract_value(square, 1)))
+            wrapped2 = b.or_(wrapped, lost)
             acc.add_incoming(acc2, loop)
-            base.add_incoming(b.mul(base, base), loop)
+            base.add_incoming(b.extract_value(square, 0), loop)
             e.add_incoming(e2, loop)
+            wrapped.add_incoming(wrapped2, loop)
             b.cbranch(b.icmp_signed(">", e2, I64(0)), loop, done)
             b.position_at_end(done)
-            b.ret(b.select(b.icmp_signed(">", f.args[1], I64(0)), acc2, I64(1)))
+            positive = b.icmp_signed(">", f.args[1], I64(0))
+            out = b.insert_value(ir.Constant(pair, None), b.select(positive, acc2, I64(1)), 0)
+            b.ret(b.insert_value(out, b.and_(positive, wrapped2), 1))
             self._ipow = f
         return self._ipow
 
@@ -85,6 +97,7 @@ class FunctionLowering:
         self.in_array = False
         self.uses = None
         self.trusted: Dict[int, set] = {}  # op id -> axes indexed without checks (bounds.py)
+        self.safe: set = set()  # ids of `checked` index ops that cannot overflow (bounds.py)
         self.fresh: set = set()  # ids of packed descriptors of fresh allocations (arrays.pack)
 
     def ipow(self) -> ir.Function:
@@ -170,7 +183,9 @@ class FunctionLowering:
         if op.results and isinstance(op.result.type, ScalarType) and \
                 not any(isinstance(v.type, ArrayType) for v in op.operands):
             args = [(self.get(v), v.type) for v in op.operands]
-            self.set(op.result, scalar.emit(self, op.name, args, op.result.type, op.attrs))
+            attrs = op.attrs if id(op) not in self.safe else \
+                {k: v for k, v in op.attrs.items() if k != "checked"}
+            self.set(op.result, scalar.emit(self, op.name, args, op.result.type, attrs))
             return
         arrays.emit(self, op)
 
@@ -297,25 +312,28 @@ class FunctionLowering:
             self.set(r, phi)
 
     def trip_count(self, lo, hi, st) -> ir.Value:
-        """len(range(lo, hi, st)); a zero step records an error and runs nothing."""
+        """len(range(lo, hi, st)); a zero step records an error and runs nothing.
+        Spans and steps are unsigned, so that no 64-bit range overflows
+        (range(-2**63, 2**63 - 1, 2**62) runs 4 times)."""
         b = self.b
         zero = I64(0)
         with b.if_then(b.icmp_signed("==", st, zero), likely=False):
             b.call(self.rt.fail, [self.ctx, I32(ERR_SHAPE)])
         pos = b.icmp_signed(">", st, zero)
-        span = b.select(pos, b.sub(hi, lo), b.sub(lo, hi))
-        step = b.select(pos, st, b.neg(st))
+        some = b.select(pos, b.icmp_signed("<", lo, hi), b.icmp_signed("<", hi, lo))
+        span = b.select(pos, b.sub(hi, lo), b.sub(lo, hi))  # exact as unsigned when `some`
+        step = b.select(pos, st, b.neg(st))  # -(-2**63) is 2**63 unsigned
         step = b.select(b.icmp_signed("==", step, zero), I64(1), step)
-        n = b.sdiv(b.add(span, b.sub(step, I64(1))), step)
-        return b.select(b.icmp_signed(">", span, zero), n, zero)
+        n = b.add(b.udiv(b.sub(span, I64(1)), step), I64(1))
+        return b.select(some, _at_most_max(b, n), zero)
 
     def op_for(self, op: Op) -> None:
         lo, hi, st = (self.get(v) for v in op.operands[:3])
         step_one = getattr(op.operands[2], "op", None)
         unit = step_one is not None and step_one.name == "const" and \
             step_one.attrs["value"] == 1
-        n = self.b.select(self.b.icmp_signed(">", hi, lo), self.b.sub(hi, lo), I64(0)) \
-            if unit else self.trip_count(lo, hi, st)
+        n = self.b.select(self.b.icmp_signed(">", hi, lo), _at_most_max(self.b, self.b.sub(
+            hi, lo)), I64(0)) if unit else self.trip_count(lo, hi, st)
         backwards = bool(op.attrs.get("reversed"))
         start = self.b.sub(n, I64(1)) if backwards else I64(0)
         inits = [self.get(v) for v in op.operands[3:]]
@@ -331,12 +349,13 @@ class FunctionLowering:
         safe = bounds.precondition(self, accesses, lo, hi, n)
         outs = []
         with self.b.if_else(safe, likely=True) as (fast, checked):
-            for branch, trusted in ((fast, bounds.trusted(accesses)), (checked, {})):
+            for branch, trusted, safe in ((fast, bounds.trusted(accesses),
+                                           bounds.safe_ops(accesses)), (checked, {}, set())):
                 with branch:
-                    self.trusted = trusted
+                    self.trusted, self.safe = trusted, safe
                     run()
                     outs.append(([self.get(r) for r in op.results], self.b.block))
-        self.trusted = {}
+        self.trusted, self.safe = {}, set()
         for r in op.results:
             phi = self.b.phi(lltype(r.type), name=r.name or "")
             for vals, bb in outs:
@@ -396,7 +415,10 @@ class FunctionLowering:
         for a, phi in zip(cond_blk.args, phis):
             self.set(a, phi)
         (c,) = self.region_values(cond_blk)
-        self.b.cbranch(c, body, done)
+        # after an error the call runs on to its end: a loop whose exit depends on a
+        # harmless stand-in value must not spin forever
+        self.b.cbranch(self.b.and_(c, self.b.not_(self.rt.failed(self.b, self.ctx))), body,
+                       done)
         self.b.position_at_end(body)
         for a, phi in zip(body_blk.args, phis):
             self.set(a, phi)
@@ -407,6 +429,12 @@ class FunctionLowering:
         self.b.position_at_end(done)
         for r, phi in zip(op.results, phis):
             self.set(r, phi)
+
+
+def _at_most_max(b: ir.IRBuilder, n: ir.Value) -> ir.Value:
+    """A count of 2**63 or more iterations (unsigned `n`) as 2**63 - 1: no loop gets
+    that far."""
+    return b.select(b.icmp_signed("<", n, I64(0)), I64(2**63 - 1), n)
 
 
 def _frozen(attrs) -> tuple:

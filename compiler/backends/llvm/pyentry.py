@@ -35,8 +35,6 @@ ARR_DATA, ARR_ND, ARR_DIMS, ARR_STRIDES, ARR_DESCR, ARR_FLAGS = 16, 24, 32, 40, 
 DESCR_BYTEORDER, DESCR_TYPENUM = 26, 28
 ARRAY_NEW = 93  # PyArray_New's slot in NumPy's array API table
 TYPENUMS = {"f64": 12, "f32": 11, "i64": 7, "bool": 0}  # NumPy's numbers on LP64 systems
-EXCEPTIONS = {1: "IndexError", 2: "ValueError", 3: "AssertionError", 4: "ZeroDivisionError",
-              5: "RuntimeError"}
 
 
 def supported(f: Function) -> bool:
@@ -162,12 +160,12 @@ def _array(b, api: _Api, obj, kind, t: ArrayType, fallback, fn) -> List[ir.Value
 
 def _raise(b, api: _Api, status, name: str) -> None:
     """PyErr_SetString with the exception and the message of an error code."""
-    from ...runtime.native import ERRORS as MESSAGES
+    from ...runtime.native import ERRORS
     exc, msg = api.obj("RuntimeError"), _text(api.m, f"error in compiled {name}")
-    for code, kind in EXCEPTIONS.items():
+    for code, (kind, text) in ERRORS.items():
         hit = b.icmp_signed("==", status, I32(code))
-        exc = b.select(hit, api.obj(kind), exc)
-        msg = b.select(hit, _text(api.m, f"{MESSAGES[code][1]} (in compiled {name})"), msg)
+        exc = b.select(hit, api.obj(kind.__name__), exc)
+        msg = b.select(hit, _text(api.m, f"{text} (in compiled {name})"), msg)
     b.call(api.fn("PyErr_SetString", ir.VoidType(), [OBJ, I8P]), [exc, msg])
 
 

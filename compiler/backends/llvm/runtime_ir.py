@@ -10,7 +10,8 @@ Guarantees: a call context (`adjoin_ctx`) owning
   * the tape: a byte stack that grows by doubling; `adjoin_push` / `adjoin_pop`
     move raw bytes, so any value (scalar, descriptor, tuple) can be taped;
   * the first error code raised during the call (1 index, 2 shape, 3 assertion,
-    4 division by zero, 5 tape underflow), read with `adjoin_error`, and a scratch cell where an
+    4 division by zero, 5 tape underflow, 9 and up scalar errors; runtime/native.py maps
+    them to exceptions), read with `adjoin_error`, and a scratch cell where an
     out-of-bounds access is redirected so that it cannot touch memory.
 The exported names are part of the ahead-of-time library's C API.
 """
@@ -30,11 +31,10 @@ MAX_CHUNK = 1 << 26
 BIG = 1 << 18          # allocations this large get a block of their own
 CTXP = CTX.as_pointer()
 ERR_INDEX, ERR_SHAPE, ERR_ASSERT, ERR_ZERODIV, ERR_TAPE = 1, 2, 3, 4, 5
-ERRORS = {ERR_INDEX: "IndexError: index out of range",
-          ERR_SHAPE: "ValueError: operands could not be broadcast together",
-          ERR_ASSERT: "AssertionError",
-          ERR_ZERODIV: "ZeroDivisionError: integer division or modulo by zero",
-          ERR_TAPE: "RuntimeError: the tape was read past its start"}
+# Scalar ops with CPython's semantics (scalar.py); runtime/native.py has the messages.
+(ERR_FLOAT_DIV, ERR_FLOAT_FLOORDIV, ERR_FLOAT_MOD, ERR_ZERO_POW, ERR_DOMAIN, ERR_RANGE,
+ ERR_POW_RANGE, ERR_NAN_TO_INT, ERR_INF_TO_INT, ERR_INT_TOO_BIG, ERR_INT_OVERFLOW,
+ ERR_FRACTIONAL_POW, ERR_DIV, ERR_INT_MOD) = range(9, 23)
 
 
 def _fn(m: ir.Module, name: str, ret, args, linkage: str = "external") -> ir.Function:
@@ -236,3 +236,7 @@ class Runtime:
         """A harmless place to read or write when an index was out of range."""
         return b.bitcast(_field(b, ctx, 7), I8P)
 
+
+    def failed(self, b: ir.IRBuilder, ctx) -> ir.Value:
+        """An i1: the call has recorded an error (loops use it to stop early)."""
+        return b.icmp_signed("!=", b.load(_field(b, ctx, 6)), I32(0))

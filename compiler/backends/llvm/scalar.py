@@ -4,10 +4,11 @@ Assumes: operands are LLVM values of the IR scalar types given beside them.
 Guarantees: `emit(lw, name, args, result_type, attrs)` computes the op on
 scalars (array ops apply it per element): ints are promoted to floats where the
 IR says so; `//` and `%` round toward minus infinity as in Python (CPython's
-algorithm for floats), and an integer division by zero records error 4 instead
-of trapping; min/max pick like Python's `min(a, b)`/`max(a, b)`; comparisons
-involving NaN are false except `!=`. Floats follow IEEE (a float division by zero
-gives inf or nan, where CPython raises).
+algorithm for floats); min/max pick like Python's `min(a, b)`/`max(a, b)`;
+comparisons involving NaN are false except `!=`. Ops marked `checked` raise
+what CPython raises (`checked.py`); the others follow NumPy and never raise or
+trap: floats follow IEEE, ints wrap, an integer `//` or `%` by zero gives 0 and
+`-2**63 // -1` gives -2**63, a float out of the 64-bit range converts to -2**63.
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from llvmlite import ir
 
 from ...errors import BackendError
 from ...ir.types import BOOL, F32, F64, I64, ScalarType
-from .runtime_ir import ERR_ZERODIV
+from . import checked
+from .runtime_ir import (ERR_DIV, ERR_FLOAT_DIV, ERR_FLOAT_FLOORDIV, ERR_FLOAT_MOD,
+                         ERR_INT_MOD, ERR_INT_OVERFLOW, ERR_ZERODIV)
 from .types import F32 as LF32, F64 as LF64, I1, I32, I64 as LI64, lltype
 
 Arg = Tuple[ir.Value, ScalarType]
@@ -43,8 +46,8 @@ def convert(b: ir.IRBuilder, v: ir.Value, src: ScalarType, dst: ScalarType) -> i
         return b.uitofp(v, lltype(dst)) if dst.is_float else b.zext(v, LI64)
     if src == I64:
         return b.sitofp(v, lltype(dst))
-    if dst == I64:
-        return b.fptosi(v, LI64)
+    if dst == I64:  # out of range: -2**63 as NumPy gives on x86, never LLVM's poison
+        return b.select(checked.in_int_range(b, v), b.fptosi(v, LI64), LI64(checked.INT_MIN))
     return b.fpext(v, LF64) if dst == F64 else b.fptrunc(v, LF32)
 
 
@@ -93,6 +96,11 @@ def rule(*names: str):
     return deco
 
 
+def _checked(lw, attrs) -> bool:
+    """The op raises as CPython does (never inside an array loop)."""
+    return bool(attrs.get("checked")) and not lw.in_array
+
+
 def _common(b, args: List[Arg], t: ScalarType) -> List[ir.Value]:
     return [convert(b, v, s, t) for v, s in args]
 
@@ -112,41 +120,59 @@ def _arith(lw, b, args, rt, attrs):
     x, y = _common(b, args, rt)
     if rt.is_float:
         return {"add": b.fadd, "sub": b.fsub, "mul": b.fmul}[lw.op_name](x, y)
+    if rt == I64 and _checked(lw, attrs):
+        return checked.int_arith(lw, lw.op_name, x, y)
     return {"add": b.add, "sub": b.sub, "mul": b.mul}[lw.op_name](x, y)
 
 
 @rule("div")
 def _div(lw, b, args, rt, attrs):
     x, y = _common(b, args, rt)
+    if _checked(lw, attrs):
+        ints = not any(s.is_float for _, s in args)  # 1 / 0 and 1.0 / 0 differ in message
+        checked.fail_if(lw, b.fcmp_ordered("==", y, ir.Constant(y.type, 0.0)),
+                        ERR_DIV if ints else ERR_FLOAT_DIV)
     return b.fdiv(x, y)
-
-
-def _int_zero_guard(lw, b, y):
-    zero = b.icmp_signed("==", y, LI64(0))
-    with b.if_then(zero, likely=False):
-        b.call(lw.rt.fail, [lw.ctx, I32(ERR_ZERODIV)])
-    return b.select(zero, LI64(1), y)
 
 
 @rule("floordiv", "mod")
 def _floordiv_mod(lw, b, args, rt, attrs):
     x, y = _common(b, args, rt)
     if rt == I64:
-        y = _int_zero_guard(lw, b, y)
-        q, r = b.sdiv(x, y), b.srem(x, y)
-        adjust = b.and_(b.icmp_signed("!=", r, LI64(0)),
-                        b.icmp_signed("!=", b.icmp_signed("<", r, LI64(0)),
-                                      b.icmp_signed("<", y, LI64(0))))
-        if lw.op_name == "floordiv":
-            return b.select(adjust, b.sub(q, LI64(1)), q)
-        return b.select(adjust, b.add(r, y), r)
-    return _float_divmod(lw, b, x, y)
+        return _int_divmod(lw, b, x, y, _checked(lw, attrs))
+    return _float_divmod(lw, b, x, y, _checked(lw, attrs))
 
 
-def _float_divmod(lw, b, x, y):
-    """CPython's float_divmod: floor division and modulo that agree with each other."""
+def _int_divmod(lw, b, x, y, raising: bool):
+    """Python's // or % on 64-bit ints, never trapping: a zero divisor gives 0 (NumPy)
+    or ZeroDivisionError; -2**63 // -1 gives -2**63 (NumPy) or OverflowError."""
+    floor = lw.op_name == "floordiv"
+    zero = b.icmp_signed("==", y, LI64(0))
+    wraps = b.and_(b.icmp_signed("==", y, LI64(-1)), b.icmp_signed("==", x, LI64(checked.INT_MIN)))
+    if raising and floor:
+        checked.fail_if(lw, b.or_(zero, wraps), lambda: b.select(
+            zero, I32(ERR_ZERODIV), I32(ERR_INT_OVERFLOW)))
+    elif raising:
+        checked.fail_if(lw, zero, ERR_INT_MOD)
+    d = b.select(b.or_(zero, wraps), LI64(1), y)  # x // 1 is x: -2**63 as NumPy wraps
+    q, r = b.sdiv(x, d), b.srem(x, d)
+    adjust = b.and_(b.icmp_signed("!=", r, LI64(0)),
+                    b.icmp_signed("!=", b.icmp_signed("<", r, LI64(0)),
+                                  b.icmp_signed("<", d, LI64(0))))
+    out = b.select(adjust, b.sub(q, LI64(1)), q) if floor else \
+        b.select(adjust, b.add(r, d), r)
+    return b.select(b.or_(zero, wraps) if raising and floor else zero, LI64(0), out)
+
+
+def _float_divmod(lw, b, x, y, raising: bool):
+    """CPython's float_divmod: floor division and modulo that agree with each other.
+    By zero: ZeroDivisionError, or NumPy's x / 0 for // and nan for %."""
     t = x.type
     zero = ir.Constant(t, 0.0)
+    by_zero = b.fcmp_ordered("==", y, zero)
+    if raising:
+        checked.fail_if(lw, by_zero, ERR_FLOAT_FLOORDIV if lw.op_name == "floordiv"
+                        else ERR_FLOAT_MOD)
     xd, yd = (b.fpext(v, LF64) if t == LF32 else v for v in (x, y))
     mod = b.call(lw.scalar.libm("fmod", 2), [xd, yd])
     mod = b.fptrunc(mod, t) if t == LF32 else mod
@@ -164,22 +190,30 @@ def _float_divmod(lw, b, x, y):
     fl = b.select(up, b.fadd(fl, ir.Constant(t, 1.0)), fl)
     q = b.fdiv(x, y)
     signed = b.call(lw.scalar.intrinsic("copysign", t), [zero, q])
-    return b.select(b.fcmp_unordered("!=", div, zero), fl, signed)
+    return b.select(by_zero, q, b.select(b.fcmp_unordered("!=", div, zero), fl, signed))
 
 
 @rule("pow")
 def _pow(lw, b, args, rt, attrs):
     if rt == I64:
         x, y = _common(b, args, I64)
-        return b.call(lw.ipow(), [x, y])
+        pair = b.call(lw.ipow(), [x, y])
+        if _checked(lw, attrs):
+            return checked.int_result(lw, pair)
+        return b.extract_value(pair, 0)
     x, y = _common(b, args, rt)
-    return b.call(lw.scalar.intrinsic("pow", x.type), [x, y])
+    r = b.call(lw.scalar.intrinsic("pow", x.type), [x, y])
+    if _checked(lw, attrs):
+        checked.float_pow(lw, x, y, r, bool(attrs.get("math")))
+    return r
 
 
 @rule("neg")
 def _neg(lw, b, args, rt, attrs):
     (x,) = _common(b, args, rt)
-    return b.fneg(x) if rt.is_float else b.neg(x)
+    if rt.is_float:
+        return b.fneg(x)
+    return checked.int_arith(lw, "sub", LI64(0), x) if _checked(lw, attrs) else b.neg(x)
 
 
 @rule("abs")
@@ -187,7 +221,8 @@ def _abs(lw, b, args, rt, attrs):
     (x,) = _common(b, args, rt)
     if rt.is_float:
         return b.call(lw.scalar.intrinsic("fabs", x.type), [x])
-    return b.select(b.icmp_signed("<", x, LI64(0)), b.neg(x), x)
+    neg = checked.int_arith(lw, "sub", LI64(0), x) if _checked(lw, attrs) else b.neg(x)
+    return b.select(b.icmp_signed("<", x, LI64(0)), neg, x)
 
 
 @rule("sign")
@@ -247,6 +282,8 @@ def _math(lw, b, args, rt, attrs):
         r = b.call(lw.scalar.intrinsic(name, LF64), vals)
     else:
         r = b.call(lw.scalar.libm(LIBM[name], len(vals)), vals)
+    if _checked(lw, attrs):
+        checked.math_result(lw, name, vals[0], r)
     return b.fptrunc(r, LF32) if rt == F32 else r
 
 
@@ -282,6 +319,8 @@ def _isinf(lw, b, args, rt, attrs):
 @rule("convert")
 def _convert(lw, b, args, rt, attrs):
     (v, s), = args
+    if s.is_float and rt == I64 and _checked(lw, attrs):
+        return checked.float_to_int(lw, v)
     return convert(b, v, s, rt)
 
 
