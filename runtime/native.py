@@ -42,13 +42,14 @@ ERRORS = {1: (IndexError, "index out of range"),
           20: (ValueError, "a negative number raised to a fractional power is complex in "
                            "CPython; adjoin does not support complex numbers"),
           21: (ZeroDivisionError, "division by zero"),
-          22: (ZeroDivisionError, "integer modulo by zero")}
+          22: (ZeroDivisionError, "integer modulo by zero"),
+          23: (OverflowError, "complex exponentiation")}
 # The C names of the codes (ADJOIN_ERR_<name> in an ahead-of-time library's header).
 ERROR_NAMES = {1: "INDEX", 2: "SHAPE", 3: "ASSERT", 4: "ZERODIV", 5: "TAPE", 9: "FLOAT_DIV",
                10: "FLOAT_FLOORDIV", 11: "FLOAT_MOD", 12: "ZERO_POW", 13: "DOMAIN",
                14: "RANGE", 15: "POW_RANGE", 16: "NAN_TO_INT", 17: "INF_TO_INT",
                18: "INT_TOO_BIG", 19: "INT_OVERFLOW", 20: "FRACTIONAL_POW", 21: "DIV",
-               22: "INT_MOD"}
+               22: "INT_MOD", 23: "COMPLEX_RANGE"}
 _DTYPES = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
 _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_uint8, "none": ctypes.c_uint8, "tape": ctypes.c_uint8}

@@ -20,9 +20,9 @@ from typing import Callable, Union
 
 from llvmlite import ir
 
-from .runtime_ir import (ERR_DOMAIN, ERR_FRACTIONAL_POW, ERR_INF_TO_INT, ERR_INT_OVERFLOW,
-                         ERR_INT_TOO_BIG, ERR_NAN_TO_INT, ERR_POW_RANGE, ERR_RANGE,
-                         ERR_ZERO_POW)
+from .runtime_ir import (ERR_COMPLEX_RANGE, ERR_DOMAIN, ERR_FRACTIONAL_POW, ERR_INF_TO_INT,
+                         ERR_INT_OVERFLOW, ERR_INT_TOO_BIG, ERR_NAN_TO_INT, ERR_POW_RANGE,
+                         ERR_RANGE, ERR_ZERO_POW)
 from .types import I32, I64
 
 INT_MIN = -2**63
@@ -105,7 +105,9 @@ def math_result(lw, name: str, x: ir.Value, r: ir.Value) -> None:
 
 def float_pow(lw, x: ir.Value, y: ir.Value, r: ir.Value, math_pow: bool) -> None:
     """CPython's errors of x ** y = r on floats (C's pow gives every other result as
-    CPython does), or of math.pow(x, y) when `math_pow`."""
+    CPython does), or of math.pow(x, y) when `math_pow`. A negative base and a
+    fractional exponent make a complex number in CPython (OverflowError when its
+    modulus overflows), which adjoin refuses with a ValueError."""
     b = lw.b
 
     def code() -> ir.Value:
@@ -117,7 +119,10 @@ def float_pow(lw, x: ir.Value, y: ir.Value, r: ir.Value, math_pow: bool) -> None
         pole, overflow = b.and_(finite, at_zero), b.and_(finite, b.not_(at_zero))
         if math_pow:
             return _pick(b, [(b.or_(fractional, pole), ERR_DOMAIN), (overflow, ERR_RANGE)])
-        return _pick(b, [(fractional, ERR_FRACTIONAL_POW), (pole, ERR_ZERO_POW),
+        modulus = b.call(lw.scalar.intrinsic("pow", x.type), [_fabs(lw, x), y])
+        huge = b.fcmp_ordered("==", modulus, ir.Constant(x.type, math.inf))
+        return _pick(b, [(b.and_(fractional, huge), ERR_COMPLEX_RANGE),
+                         (fractional, ERR_FRACTIONAL_POW), (pole, ERR_ZERO_POW),
                          (overflow, ERR_POW_RANGE)])
     fail_if(lw, _not_finite(lw, r), code)
 

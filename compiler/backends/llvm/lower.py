@@ -5,8 +5,9 @@ marked); every callee is in the module.
 Guarantees: each IR function becomes an internal LLVM function taking the call
 context first. Structured control flow becomes basic blocks: `if` joins with
 phis; `for` is a counted loop over Python's `range` (trip count computed once,
-`reversed` counting down); `while` tests its condition region in the loop
-header. Scalar ops go to `scalar.py`, array ops to `arrays.py`. Pushed values are
+without overflow, `reversed` counting down); `while` tests its condition region
+in the loop header. Every `while`, and every `for` whose body may record an
+error, stops at the call's first error. Scalar ops go to `scalar.py`, array ops to `arrays.py`. Pushed values are
 copied byte-wise onto the context's tape and popped in reverse order.
 """
 from __future__ import annotations
@@ -381,9 +382,6 @@ class FunctionLowering:
             phi = self.b.phi(lltype(r.type), name=r.name or "")
             phi.add_incoming(v, pre)
             phis.append(phi)
-        more = self.b.icmp_signed(">=", k, I64(0)) if backwards else \
-            self.b.icmp_signed("<", k, n)
-        self.b.cbranch(more, body, done)
         self.b.position_at_end(body)
         self.set(blk.args[0], index_of(k))
         for a, phi in zip(blk.args[1:], phis):
@@ -395,6 +393,16 @@ class FunctionLowering:
             if not same:
                 phi.add_incoming(y, latch)
         self.b.branch(head)
+        self.b.position_at_end(head)  # the test, now that the body is known
+        more = self.b.icmp_signed(">=", k, I64(0)) if backwards else \
+            self.b.icmp_signed("<", k, n)
+        blocks = self.fn.blocks
+        if _may_fail([body] + blocks[blocks.index(done) + 1:]):
+            # the first error ends the loop, as CPython's exception would (a loop of
+            # 2**63 iterations must not run on); loops that cannot fail, the
+            # vectorizable ones, are left alone
+            more = self.b.and_(more, self.b.not_(self.rt.failed(self.b, self.ctx)))
+        self.b.cbranch(more, body, done)
         self.b.position_at_end(done)
         for r, phi in zip(op.results, phis):
             self.set(r, phi)
@@ -416,7 +424,7 @@ class FunctionLowering:
             self.set(a, phi)
         (c,) = self.region_values(cond_blk)
         # after an error the call runs on to its end: a loop whose exit depends on a
-        # harmless stand-in value must not spin forever
+        # harmless stand-in value must not spin forever, so the first error ends it
         self.b.cbranch(self.b.and_(c, self.b.not_(self.rt.failed(self.b, self.ctx))), body,
                        done)
         self.b.position_at_end(body)
@@ -429,6 +437,14 @@ class FunctionLowering:
         self.b.position_at_end(done)
         for r, phi in zip(op.results, phis):
             self.set(r, phi)
+
+
+def _may_fail(blocks: List[ir.Block]) -> bool:
+    """Whether code in `blocks` may record an error: it calls the runtime or other
+    adjoin functions (math from libm and LLVM's intrinsics never fail)."""
+    return any(isinstance(ins, ir.CallInstr) and ins.callee.name.startswith("adjoin")
+               and ins.callee.name != "adjoin.ipow"
+               for blk in blocks for ins in blk.instructions)
 
 
 def _at_most_max(b: ir.IRBuilder, n: ir.Value) -> ir.Value:

@@ -34,7 +34,7 @@ ERR_INDEX, ERR_SHAPE, ERR_ASSERT, ERR_ZERODIV, ERR_TAPE = 1, 2, 3, 4, 5
 # Scalar ops with CPython's semantics (scalar.py); runtime/native.py has the messages.
 (ERR_FLOAT_DIV, ERR_FLOAT_FLOORDIV, ERR_FLOAT_MOD, ERR_ZERO_POW, ERR_DOMAIN, ERR_RANGE,
  ERR_POW_RANGE, ERR_NAN_TO_INT, ERR_INF_TO_INT, ERR_INT_TOO_BIG, ERR_INT_OVERFLOW,
- ERR_FRACTIONAL_POW, ERR_DIV, ERR_INT_MOD) = range(9, 23)
+ ERR_FRACTIONAL_POW, ERR_DIV, ERR_INT_MOD, ERR_COMPLEX_RANGE) = range(9, 24)
 
 
 def _fn(m: ir.Module, name: str, ret, args, linkage: str = "external") -> ir.Function:
