@@ -3,9 +3,12 @@
     python -m benchmarks                 # the default sizes
     python -m benchmarks --full          # the workload notes' full sizes (slow)
     python -m benchmarks --only llsq,ode --write docs/benchmarks.md
+    python -m benchmarks --backends llvm --error-models python,numpy   # cost of the checks
 
 Each row times, on the same inputs: CPython running the undecorated function,
-adjoin's primal and gradient on each backend, and the peers that are installed
+adjoin's primal and gradient on each backend (and, with --error-models, the llvm
+backend under each error model: "llvm" raises as CPython, "llvm numpy" follows
+IEEE; a third table gives the ratio, the cost of the checks), and the peers that are installed
 (torch eager autograd on the same code via adjoin.testing.torch_eager; Numba's
 njit primal; jax.jit(jax.grad) of a lax rewrite). Times are the best of several
 repeats; the machine is noisy, so read the ratios, which are measured side by
@@ -60,6 +63,25 @@ def best_time(fn: Callable[[], Any], budget: float = 0.5, repeats: int = 3) -> f
     return best
 
 
+def paired_best(fa: Callable[[], Any], fb: Callable[[], Any], samples: int = 300,
+                batch: float = 1e-3) -> Tuple[float, float]:
+    """Best per-call times of two functions timed in alternation over many short
+    batches: the load of a shared machine hits both alike, and the best batch of each
+    is one that nothing interrupted (for differences of a few percent)."""
+    fa(), fb()
+    t0 = time.perf_counter()
+    fa(), fb()
+    number = max(1, int(2 * batch / max(time.perf_counter() - t0, 1e-7)))
+    best = [float("inf"), float("inf")]
+    for _ in range(samples):
+        for k, fn in enumerate((fa, fb)):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[k] = min(best[k], (time.perf_counter() - t0) / number)
+    return best[0], best[1]
+
+
 def copies(args: Sequence[Any]) -> List[Any]:
     return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
 
@@ -73,29 +95,53 @@ def _warm_up(backend: str) -> None:
     adjoin.grad(w.llsq, backend=backend)(np.ones(3), 4)
 
 
-def adjoin_compile_time(fn, args, wrt, backend: str) -> float:
+def adjoin_compile_time(fn, args, wrt, backend: str, error_model: str) -> float:
     """Seconds to compile the gradient from source, with every cache empty."""
-    from adjoin.api import bind_arguments, signature_of
+    from adjoin.api import bind_arguments, check_backend, signature_of
     from adjoin.derivatives import compiled_gradient, reset_caches
     _warm_up(backend)
     reset_caches()
     types = signature_of(fn, bind_arguments(fn, args, {}))
     t0 = time.perf_counter()
-    compiled_gradient(fn, types, tuple(wrt), False, backend)
+    compiled_gradient(fn, types, tuple(wrt), False, check_backend(backend, error_model))
     return time.perf_counter() - t0
 
 
-def adjoin_columns(fn, args, wrt, backend: str, row: Dict[str, Any]) -> None:
+def contenders(backends: Sequence[str], error_models: Sequence[str]) -> List[Tuple[str, str]]:
+    """(backend, error model) pairs; error models other than CPython's only on llvm."""
+    return [(b, m) for b in backends for m in error_models if b == "llvm" or m == "python"]
+
+
+def label(backend: str, error_model: str) -> str:
+    return backend if error_model == "python" else f"{backend} {error_model}"
+
+
+def adjoin_columns(fn, args, wrt, backend: str, error_model: str, row: Dict[str, Any]) -> None:
     import adjoin
+    name, where = label(backend, error_model), {"backend": backend, "error_model": error_model}
     try:
-        row[f"{backend} compile"] = adjoin_compile_time(fn, args, wrt, backend)
-        primal = adjoin.differentiable(fn, backend=backend)
-        grad = adjoin.grad(fn, wrt=tuple(wrt), backend=backend)
-        row[f"{backend} primal"] = best_time(lambda: primal(*args))
-        row[f"{backend} grad"] = best_time(lambda: grad(*args))
-        row[f"{backend} tape"] = adjoin.vjp(fn, *args, backend=backend)[1].tape_nbytes
+        row[f"{name} compile"] = adjoin_compile_time(fn, args, wrt, backend, error_model)
+        primal = adjoin.differentiable(fn, **where)
+        grad = adjoin.grad(fn, wrt=tuple(wrt), **where)
+        row[f"{name} primal"] = best_time(lambda: primal(*args))
+        row[f"{name} grad"] = best_time(lambda: grad(*args))
+        row[f"{name} tape"] = adjoin.vjp(fn, *args, **where)[1].tape_nbytes
     except Exception as e:  # a backend that cannot run this row says why
-        row[f"{backend} note"] = f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"
+        row[f"{name} note"] = f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"
+
+
+def check_cost_columns(fn, args, wrt, row: Dict[str, Any]) -> None:
+    """llvm times with and without CPython's checks, measured in alternation."""
+    import adjoin
+    for kind in ("primal", "grad"):
+        pair = [adjoin.differentiable(fn, backend="llvm", error_model=m) if kind == "primal"
+                else adjoin.grad(fn, wrt=tuple(wrt), backend="llvm", error_model=m)
+                for m in ("python", "numpy")]
+        try:
+            on, off = paired_best(lambda: pair[0](*args), lambda: pair[1](*args))
+        except Exception:  # the row's note already says why
+            continue
+        row[f"llvm {kind}"], row[f"llvm numpy {kind}"] = on, off
 
 
 def torch_columns(fn, args, wrt, row: Dict[str, Any], limit: float) -> None:
@@ -122,12 +168,15 @@ def torch_columns(fn, args, wrt, row: Dict[str, Any], limit: float) -> None:
         row["torch note"] = f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"
 
 
-def measure(name: str, size: Tuple, backends: Sequence[str], torch_limit: float) -> Dict[str, Any]:
+def measure(name: str, size: Tuple, backends: Sequence[str], torch_limit: float,
+            error_models: Sequence[str] = ("python",)) -> Dict[str, Any]:
     fn, args, wrt = MAKERS[name](*size)
     row: Dict[str, Any] = {"workload": name, "size": size}
     row["cpython primal"] = best_time(lambda: fn(*copies(args)))
-    for backend in backends:
-        adjoin_columns(fn, args, wrt, backend, row)
+    for backend, model in contenders(backends, error_models):
+        adjoin_columns(fn, args, wrt, backend, model, row)
+    if "llvm" in backends and {"python", "numpy"} <= set(error_models):
+        check_cost_columns(fn, args, wrt, row)
     torch_columns(fn, args, wrt, row, torch_limit)
     try:
         from . import peers
@@ -163,14 +212,17 @@ def fmt_bytes(n: Optional[int]) -> str:
     return f"{n} B"
 
 
-def table(rows: List[Dict[str, Any]], backends: Sequence[str]) -> str:
-    """Two tables: adjoin's own columns, then the peers beside adjoin's fastest backend."""
+def table(rows: List[Dict[str, Any]], backends: Sequence[str],
+          error_models: Sequence[str] = ("python",)) -> str:
+    """Two tables: adjoin's own columns, then the peers beside adjoin's fastest backend;
+    a third with the cost of the checks when several error models ran."""
+    names = [label(b, m) for b, m in contenders(backends, error_models)]
     head = ["workload", "size", "CPython primal"]
-    for b in backends:
+    for b in names:
         head += [f"{b} primal", f"{b} grad", f"{b} grad/primal", f"{b} compile", f"{b} tape"]
     lines = _row_line(head) + [_row_line(
         [r["workload"], "x".join(map(str, r["size"])), fmt_time(r.get("cpython primal"))] +
-        [c for b in backends for c in (
+        [c for b in names for c in (
             fmt_time(r.get(f"{b} primal")), fmt_time(r.get(f"{b} grad")),
             ratio(r.get(f"{b} grad"), r.get(f"{b} primal")), fmt_time(r.get(f"{b} compile")),
             fmt_bytes(r.get(f"{b} tape")))])[0] for r in rows]
@@ -187,7 +239,26 @@ def table(rows: List[Dict[str, Any]], backends: Sequence[str]) -> str:
         fmt_time(r.get("jax compile"))])[0] for r in rows]
     notes = [f"- {r['workload']} {r['size']}: {k}: {v}" for r in rows for k, v in r.items()
              if k.endswith("note")]
-    return "\n".join(lines + [""] + peers + ([""] + notes if notes else []))
+    return "\n".join(lines + [""] + peers + check_costs(rows, backends, error_models) +
+                     ([""] + notes if notes else []))
+
+
+def check_costs(rows: List[Dict[str, Any]], backends: Sequence[str],
+                error_models: Sequence[str]) -> List[str]:
+    """llvm time with CPython's checks over the time without (error_model="numpy")."""
+    if "llvm" not in backends or not {"python", "numpy"} <= set(error_models):
+        return []
+    head = ["workload", "size", "llvm primal", "llvm numpy primal", "primal checks cost",
+            "llvm grad", "llvm numpy grad", "grad checks cost"]
+    out = [""] + _row_line(head)
+    for r in rows:
+        cells = [r["workload"], "x".join(map(str, r["size"]))]
+        for kind in ("primal", "grad"):
+            on, off = r.get(f"llvm {kind}"), r.get(f"llvm numpy {kind}")
+            cost = "-" if on is None or off is None else f"{(on / off - 1) * 100:+.1f}%"
+            cells += [fmt_time(on), fmt_time(off), cost]
+        out += _row_line(cells)
+    return out
 
 
 def _row_line(cells: List[str]) -> List[str]:
@@ -202,6 +273,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--full", action="store_true", help="the full sizes of the workload notes")
     p.add_argument("--only", help="comma-separated workloads (llsq,ode,lstm,gmm)")
     p.add_argument("--backends", default="python", help="comma-separated adjoin backends")
+    p.add_argument("--error-models", default="python",
+                   help="comma-separated error models for the llvm backend (python,numpy "
+                        "measures the cost of CPython's checks)")
     p.add_argument("--torch-limit", type=float, default=20.0,
                    help="run torch once when one run takes longer than this (seconds)")
     p.add_argument("--write", help="also write the table to this markdown file")
@@ -209,12 +283,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sizes = FULL if args.full else QUICK
     names = args.only.split(",") if args.only else list(sizes)
     backends = args.backends.split(",")
+    models = args.error_models.split(",")
     rows = []
     for name in names:
         for size in sizes[name]:
             print(f"measuring {name} {size} ...", file=sys.stderr, flush=True)
-            rows.append(measure(name, size, backends, args.torch_limit))
-    text = table(rows, backends)
+            rows.append(measure(name, size, backends, args.torch_limit, models))
+    text = table(rows, backends, models)
     print(text)
     if args.write:
         cmd = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
