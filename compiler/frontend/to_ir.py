@@ -13,7 +13,9 @@ body binds it on every path. A write through one name to an array
 reaches every other name bound to the same array (names bound to one array on
 every path into an `if` merge or a loop share one merged value, so this holds
 after branches and inside loops); a write that would change a view still read
-under another name is refused.
+under another name is refused. Parameters given as aliased (`aliases`: one array
+passed twice, or overlapping views) are bound to one value, or share an origin so
+that a write through one is refused while the other may see it.
 """
 from __future__ import annotations
 
@@ -39,8 +41,10 @@ class FunctionTranslator(ExprTranslator):
     """Translates one function body for one signature."""
 
     def __init__(self, ctx, src, fdef, symbol: str, param_types: Sequence[Type],
-                 hidden: set, statics: Optional[Dict[str, object]] = None):
+                 hidden: set, statics: Optional[Dict[str, object]] = None,
+                 aliases: Sequence[Tuple[str, Tuple[int, ...]]] = ()):
         super().__init__(ctx, src)
+        self.aliases = aliases
         self.fdef = fdef
         self.symbol = symbol
         self.param_types = list(param_types)
@@ -66,6 +70,14 @@ class FunctionTranslator(ExprTranslator):
             if isinstance(p.type, ArrayType):
                 self.origins.fresh(p)
                 self.env[PARAM + name] = p
+        for kind, (first, *rest) in self.aliases:
+            for i in rest:
+                if kind == "same":  # one array passed twice: both names are one value
+                    self.env[names[i]] = self.env[PARAM + names[i]] = f.params[first]
+                else:  # overlapping views: writes through one are checked against the other
+                    self.origins.same_as(f.params[first], f.params[first], f.params[i])
+                    self.origins.same_as(f.params[i], f.params[first])
+        self.initial = {n: self.env.get(PARAM + n) for n in names}
         for k, v in self.statics.items():
             if not k.startswith(FREE):
                 self.env[k] = v
@@ -158,7 +170,7 @@ class FunctionTranslator(ExprTranslator):
         mutated = []
         for name, p in zip(self.param_names(), self.function.params):
             cur = self.env.get(PARAM + name)
-            if isinstance(cur, Value) and cur is not p:
+            if isinstance(cur, Value) and cur is not self.initial[name]:
                 mutated.append((p.index, cur))
         with self.b.at_loc(self.loc(node)):
             if value is None:
