@@ -22,8 +22,8 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import CompileError, Loc
-from .frontend.captures import captured_values, hidden_names
-from .frontend.specialize import REGISTRY, Aliases, typeof
+from .frontend.captures import Aliases, alias_groups, captured_values, hidden_names
+from .frontend.specialize import REGISTRY, typeof
 from .ir.core import Function
 from .ir.types import Type
 
@@ -126,24 +126,8 @@ def array_aliases(values: Sequence[Any]) -> Aliases:
     """Groups of array values that are one array ("same": equal data, shape, strides and
     dtype) or may share memory ("overlap")."""
     arrays = [(i, v) for i, v in enumerate(values) if isinstance(v, np.ndarray)]
-    groups, done = [], set()
-    for k, (i, a) in enumerate(arrays):
-        if i in done:
-            continue
-        same, over = [], []
-        for j, b in arrays[k + 1:]:
-            if j in done:
-                continue
-            if _same_array(a, b):
-                same.append(j)
-            elif np.may_share_memory(a, b) and _shares(a, b):
-                over.append(j)
-        if same:
-            groups.append(("same", (i, *same)))
-        if over:
-            groups.append(("overlap", (i, *over)))
-        done.update(same + over)
-    return tuple(groups)
+    return alias_groups(arrays, _same_array,
+                        lambda a, b: np.may_share_memory(a, b) and _shares(a, b))
 
 
 def _same_array(a: np.ndarray, b: np.ndarray) -> bool:

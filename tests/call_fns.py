@@ -89,6 +89,41 @@ def reads_both(a, b):
     return np.sum(a * b)
 
 
+def tuple_holds_written_array(x):
+    a = np.zeros(2)
+    t = (a, 1.0)
+    a[0] = x  # E:tuple_local
+    return t[0][0]
+
+
+def _pair(a):
+    return (a, a)
+
+
+def write_into_returned_tuple(x):
+    a = np.zeros(2)
+    t = _pair(a)
+    b = t[0]
+    b[0] = x  # E:tuple_returned
+    return a[0]
+
+
+def write_into_merged_tuple(x, c):
+    a, b = np.zeros(2), np.zeros(2)
+    t = (a, b)
+    if c > 0:
+        t = (b, a)
+    u = t[0]
+    u[0] = x  # E:tuple_merged
+    return a[0] + 10.0 * b[0]
+
+
+def write_into_tuple_argument(t, v):
+    a = t[0]
+    a[0] = v  # E:tuple_argument
+    return a[0] + t[1][0]
+
+
 # -- closures -----------------------------------------------------------------------------
 def make(k):
     def f(x):

@@ -270,6 +270,23 @@ def test_aliasing_does_not_matter_without_writes(backend):
     assert np.allclose(g, a)
 
 
+TUPLE_WRITES = [(cf.tuple_holds_written_array, (3.0,), "tuple_local", ("'a'", "'t'")),
+                (cf.write_into_returned_tuple, (3.0,), "tuple_returned", ("'b'", "'a'")),
+                (cf.write_into_merged_tuple, (3.0, 1), "tuple_merged", ("'u'", "'a'")),
+                (cf.write_into_tuple_argument, ((np.zeros(2), np.ones(2)), 5.0),
+                 "tuple_argument", ("'a'", "'t'"))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("fn,args,marker,names", TUPLE_WRITES, ids=[c[2] for c in TUPLE_WRITES])
+def test_arrays_keep_their_aliasing_through_tuples(fn, args, marker, names, backend):
+    # CPython sees the write through the tuple; adjoin refuses rather than miss it.
+    with pytest.raises(CompileError, match="share memory|through a view") as e:
+        compiled(fn, backend)(*args)
+    assert (e.value.loc.file, e.value.loc.line) == (cf.__file__, marker_line(marker))
+    assert all(n in e.value.message for n in names)
+
+
 # -- closures --------------------------------------------------------------------------------
 
 

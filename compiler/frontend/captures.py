@@ -14,14 +14,17 @@ share their compilations:
     defaults (a caller binds them); anything else its identity.
   * Objects a key names by identity (code objects, globals, other captured objects) are
     kept alive by this module, so an identity is never reused by another object.
+  * `alias_groups` groups the array arguments of one call that are one array ("same")
+    or may share memory ("overlap"); aliasing is part of a specialization's key.
 """
 from __future__ import annotations
 
 import types
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+Aliases = Tuple[Tuple[str, Tuple[int, ...]], ...]  # ("same" | "overlap", parameter indices)
 _VALUES = (bool, int, float, np.bool_, np.integer, np.floating, np.ndarray)
 _KEPT: Dict[int, Any] = {}  # objects keys name by id: kept alive so the id stays theirs
 
@@ -105,3 +108,22 @@ def _static_key(v: Any, seen: set) -> Any:
     if isinstance(v, types.ModuleType):
         return ("module", v.__name__)
     return ("object", _keep(v))
+
+
+def alias_groups(arrays: Sequence[Tuple[int, Any]], same: Callable[[Any, Any], bool],
+                 overlap: Callable[[Any, Any], bool]) -> Aliases:
+    """Groups of the (index, array) pairs that are one array or may share memory, each
+    array in at most one group of each kind, led by its first member."""
+    groups: List[Tuple[str, Tuple[int, ...]]] = []
+    done: set = set()
+    for k, (i, a) in enumerate(arrays):
+        if i in done:
+            continue
+        one = [j for j, b in arrays[k + 1:] if j not in done and same(a, b)]
+        near = [j for j, b in arrays[k + 1:] if j not in done and j not in one and overlap(a, b)]
+        if one:
+            groups.append(("same", (i, *one)))
+        if near:
+            groups.append(("overlap", (i, *near)))
+        done.update(one + near)
+    return tuple(groups)

@@ -12,8 +12,8 @@ So two lambdas on one line are told apart, a `functools.wraps` wrapper is its ow
 (never `__wrapped__`), and a file edited since it was imported, or code that matches no
 definition of its file, is a CompileError that says so; so is a missing source. The
 node is a `gast.FunctionDef` (a lambda wrapped into one, decorators dropped) whose nodes
-carry the positions of the original file. `library_file(fn)` tells functions of the
-standard library and installed packages (which adjoin never compiles) from user code.
+carry the positions of the original file. `check_user_code` refuses functions of the
+standard library and installed packages: adjoin compiles only user code.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import gast
 
-from ..errors import CompileError, Loc
+from ..errors import CompileError, Loc, UnknownCallee
 
 _TAG = "__adjoin_definition_"
 
@@ -210,3 +210,19 @@ def library_file(fn) -> bool:
         _ROOTS = _library_roots()
     path = os.path.realpath(file)
     return path.startswith(_ROOTS)
+
+
+def check_user_code(fn, call: Optional[Loc]) -> None:
+    """Refuse a library function: an UnknownCallee at the user's `call`, or a
+    CompileError for a function a verb was given (`call` None)."""
+    if not library_file(fn):
+        return
+    if call is not None:
+        raise UnknownCallee(f"'{fn.__module__}.{fn.__qualname__}' is not supported by adjoin: it "
+                            "is neither a known primitive nor user code (adjoin does not compile "
+                            "the standard library or installed packages); to use it anyway, wrap "
+                            "it with @adjoin.custom_vjp and give it a derivative rule", call, "call")
+    code = fn.__code__
+    raise CompileError(f"'{fn.__qualname__}' belongs to the standard library or an installed "
+                       "package; adjoin compiles only user code",
+                       Loc(code.co_filename, code.co_firstlineno, 0), "library")

@@ -35,18 +35,17 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import gast
 import numpy as np
 
-from ..errors import CompileError, Loc, TypingError, UnknownCallee, UnsupportedSyntax
+from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
 from ..ir.core import Function, Module, Value
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, TupleType, Type, UNKNOWN,
                         contains_unknown, join)
-from .captures import hidden_names, spec_key
+from .captures import Aliases, alias_groups, hidden_names, spec_key
 from .checks import check_function
 from .desugar import desugar
-from .scope import Closure, Unbound, assigned_names
-from .source import SourceInfo, get_source, library_file
+from .scope import Closure, Unbound, assigned_names, holds_arrays
+from .source import SourceInfo, check_user_code, get_source
 
 COMPILE_LOCK = threading.RLock()  # one compilation at a time; compiled code runs outside it
-Aliases = Tuple[Tuple[str, Tuple[int, ...]], ...]  # ("same" | "overlap", parameter indices)
 
 _DTYPES = {np.dtype(np.float64): F64, np.dtype(np.float32): F32, np.dtype(np.int64): I64,
            np.dtype(np.int32): I64, np.dtype(np.bool_): BOOL}
@@ -150,11 +149,7 @@ class Registry:
             with COMPILE_LOCK:
                 if self.stack:
                     return self._parse(fn)
-                if library_file(fn):
-                    code = fn.__code__
-                    raise CompileError(f"'{fn.__qualname__}' belongs to the standard library or "
-                                       "an installed package; adjoin compiles only user code",
-                                       Loc(code.co_filename, code.co_firstlineno, 0), "library")
+                check_user_code(fn, None)
                 with room_to_recurse(fn):
                     return self._parse(fn)
         return p
@@ -253,12 +248,7 @@ class Registry:
     # -- calls from a translator -----------------------------------------------------
 
     def call_python(self, tr, fn, node) -> Value:
-        if library_file(fn):
-            raise UnknownCallee(f"'{fn.__module__}.{fn.__qualname__}' is not supported by adjoin: "
-                                "it is neither a known primitive nor user code (adjoin does not "
-                                "compile the standard library or installed packages); to use it "
-                                "anyway, wrap it with @adjoin.custom_vjp and give it a derivative "
-                                "rule", tr.loc(node), "call")
+        check_user_code(fn, tr.loc(node))
         self.parse(fn)  # the callee's unsupported syntax is reported where it is
         sig = inspect.signature(fn, follow_wrapped=False)
         args = [tr.expr(a) for a in node.args]
@@ -298,7 +288,7 @@ class Registry:
             for k, idx in enumerate(mutated):
                 self.rebind_mutated(tr, values[idx], tr.tuple_item(r, k + 1), node)
             r = out
-        if isinstance(r.type, ArrayType):
+        if holds_arrays(r.type):
             aliased = [values[i] for i in f.attrs.get("aliases", ()) if i < len(values)]
             if aliased:
                 tr.origins.same_as(r, *aliased)
@@ -391,23 +381,11 @@ class Registry:
 
 
 def value_aliases(tr, values: List[Value]) -> Aliases:
-    """Groups of array arguments of one call that are one value ("same") or may share
-    memory ("overlap"), by the translator's origins of each value."""
-    groups: List[Tuple[str, Tuple[int, ...]]] = []
-    done: set = set()
-    for i, v in enumerate(values):
-        if i in done or not isinstance(v.type, ArrayType):
-            continue
-        same = [j for j in range(i + 1, len(values)) if values[j] is v]
-        over = [j for j in range(i + 1, len(values)) if j not in same and j not in done
-                and isinstance(values[j].type, ArrayType)
-                and tr.origins.get(values[j]) & tr.origins.get(v)]
-        if same:
-            groups.append(("same", (i, *same)))
-        if over:
-            groups.append(("overlap", (i, *over)))
-        done.update(same + over)
-    return tuple(groups)
+    """Array arguments of one call that are one value, or may share memory by the
+    translator's origins."""
+    arrays = [(i, v) for i, v in enumerate(values) if isinstance(v.type, ArrayType)]
+    return alias_groups(arrays, lambda a, b: a is b,
+                        lambda a, b: bool(tr.origins.get(a) & tr.origins.get(b)))
 
 
 def _has_unknown(f: Function) -> bool:

@@ -29,7 +29,7 @@ from ..ir.core import Block, Function, Op, Region, Value
 from ..ir.types import ArrayType, I64, TupleType, Type, UNKNOWN, UnknownType, join
 from .desugar import enumerate_start, is_sequence_name, runs_at_least_once
 from .exprs import ExprTranslator
-from .scope import Closure, Env, Unbound, assigned_names
+from .scope import Closure, Env, Unbound, assigned_names, holds_arrays
 
 MAX_LOOP_PASSES = 8
 FREE = "$free:"      # statics key prefix: extra parameters for a closure's free names
@@ -67,7 +67,7 @@ class FunctionTranslator(ExprTranslator):
         self.env = Env()
         for name, p in zip(names, f.params):
             self.env[name] = p
-            if isinstance(p.type, ArrayType):
+            if holds_arrays(p.type):
                 self.origins.fresh(p)
                 self.env[PARAM + name] = p
         for kind, (first, *rest) in self.aliases:
@@ -191,7 +191,7 @@ class FunctionTranslator(ExprTranslator):
         for v in parts:
             mine |= self.origins.get(v)
         return tuple(p.index for p in self.function.params
-                     if isinstance(p.type, ArrayType) and self.origins.get(p) & mine)
+                     if holds_arrays(p.type) and self.origins.get(p) & mine)
 
     def fresh_name(self, base: str) -> str:
         """A hidden variable name that clashes with nothing in the function."""
@@ -350,7 +350,7 @@ class FunctionTranslator(ExprTranslator):
         op.set_results(types, shown)
         for name, r in zip(names, op.results):
             self.env[name] = r
-            if isinstance(r.type, ArrayType):
+            if holds_arrays(r.type):
                 srcs = [blk.ops[-1].operands[r.index] for blk in (rg.block for rg in op.regions)
                         if blk.ops and blk.ops[-1].name == "yield"]
                 if op.name in ("for", "while"):
@@ -542,7 +542,7 @@ class FunctionTranslator(ExprTranslator):
         self.b.insert(op)
         self.env = before.copy()
         for n, a in zip(carried, args):
-            if isinstance(a.type, ArrayType) and isinstance(before.get(n), Value):
+            if holds_arrays(a.type) and isinstance(before.get(n), Value):
                 self.origins.same_as(a, before[n])
         self.bind_carried(carried, args, followers)
         self.mark_unbound_at_entry(carried, before)
