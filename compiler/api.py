@@ -105,6 +105,7 @@ class Differentiable:
         self.backend = check_backend(backend)
         functools.update_wrapper(self, self.__adjoin_function__)
         self.last_types: Optional[Tuple[Type, ...]] = None  # of the latest general call
+        self._captures = bool(self.__adjoin_function__.__closure__)
         # Positional calls seen before, by `direct_key`: the compiled function.
         self._direct: Dict[Tuple[Any, ...], Callable] = {}
 
@@ -114,9 +115,13 @@ class Differentiable:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         fn = self.__adjoin_function__
         if not kwargs:
-            extra = cell_values(fn) if fn.__closure__ else ()
-            if extra is not None:
-                run = self._direct.get(fast_key(args + extra))
+            if not self._captures:
+                run = self._direct.get(fast_key(args))
+                if run is not None:
+                    return run(*args)
+            else:
+                extra = cell_values(fn)
+                run = self._direct.get(fast_key(args + extra)) if extra is not None else None
                 if run is not None:
                     return run(*args, *extra)
         call = prepare(fn, args, kwargs)

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -89,8 +88,7 @@ def signature_of(fn: Callable, values: Sequence[Any]) -> Tuple[Type, ...]:
     return types
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One call's inputs to compiled code and the specialization they select."""
     values: Tuple[Any, ...]   # the parameters in order, then the captured values
     types: Tuple[Type, ...]
@@ -126,6 +124,8 @@ def array_aliases(values: Sequence[Any]) -> Aliases:
     """Groups of array values that are one array ("same": equal data, shape, strides and
     dtype) or may share memory ("overlap")."""
     arrays = [(i, v) for i, v in enumerate(values) if isinstance(v, np.ndarray)]
+    if len(arrays) < 2:
+        return ()
     return alias_groups(arrays, _same_array,
                         lambda a, b: np.may_share_memory(a, b) and _shares(a, b))
 
@@ -145,7 +145,7 @@ def _shares(a: np.ndarray, b: np.ndarray) -> bool:
 def check_not_aliased(fn: Callable, call: Call, indices: Sequence[int], what: str) -> None:
     """Derivatives with respect to an argument that shares memory with another, in a
     function writing into its arguments, are ill-defined: a CompileError."""
-    bad = sorted(set(indices) & call.aliased())
+    bad = sorted(set(indices) & call.aliased()) if call.aliases else ()
     if bad:
         names = parameter_names(fn) + hidden_names(fn)
         other = next(j for _, g in call.aliases if bad[0] in g for j in g if j != bad[0])

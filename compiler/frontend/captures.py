@@ -82,6 +82,8 @@ def _value_key(v: Any) -> Any:
 def spec_key(fn, entry: bool, _seen: Optional[set] = None) -> Tuple[Any, ...]:
     """The key of `fn`'s compilations (see the module docstring)."""
     code = fn.__code__
+    if not fn.__closure__:
+        return (_keep(code), _keep(fn.__globals__), ())
     seen = (_seen or set()) | {id(fn)}
     parts = []
     for i, c in enumerate(fn.__closure__ or ()):

@@ -170,6 +170,9 @@ class Registry:
         """`fn` for argument `types` (for an entry function, followed by the types of its
         captured values; see the module docstring)."""
         key = (spec_key(fn, entry), tuple(types), aliases)
+        hit = self.cache.get(key)
+        if hit is not None:  # done: no lock needed to read it
+            return hit
         with COMPILE_LOCK:
             hit = self.lookup(key)
             if hit is not None:
