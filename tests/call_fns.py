@@ -154,6 +154,17 @@ def make_writer(buf):
     return f
 
 
+class Settings:
+    def __init__(self, scale):
+        self.scale = scale
+
+
+def make_with_settings(settings):
+    def f(x):
+        return x * settings.scale
+    return f
+
+
 def make_lambda(k):
     return lambda x: x * k
 

@@ -358,6 +358,19 @@ def test_captured_functions_are_part_of_the_key(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_captured_objects_are_keyed_by_identity_without_keeping_them(backend):
+    two, three = cf.Settings(2.0), cf.Settings(3.0)
+    f2, f3 = cf.make_with_settings(two), cf.make_with_settings(three)
+    assert (compiled(f2, backend)(1.5), compiled(f3, backend)(1.5)) == (3.0, 4.5)
+    ref = weakref.ref(three)
+    del f3, three
+    gc.collect()
+    assert ref() is None
+    four = cf.Settings(4.0)  # may reuse the dead object's id: never its compilation
+    assert compiled(cf.make_with_settings(four), backend)(1.5) == 6.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_closure_writing_into_a_captured_array(backend):
     buf, expected = np.zeros(2), np.zeros(2)
     f = cf.make_writer(buf)

@@ -12,14 +12,17 @@ share their compilations:
     Compiled as a callee (`entry=False`), captured values are constants of the code and
     contribute their values. Captured functions contribute their own keys and their
     defaults (a caller binds them); anything else its identity.
-  * Objects a key names by identity (code objects, globals, other captured objects) are
-    kept alive by this module, so an identity is never reused by another object.
+  * Code objects and globals, which keys name by identity, are kept alive by this
+    module, so an identity is never reused by another object. Other captured objects are
+    named through a weak reference (kept alive only when they allow none): a key naming
+    an object that died matches no later object.
   * `alias_groups` groups the array arguments of one call that are one array ("same")
     or may share memory ("overlap"); aliasing is part of a specialization's key.
 """
 from __future__ import annotations
 
 import types
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -71,11 +74,33 @@ def _keep(obj: Any) -> int:
     return id(obj)
 
 
+class _Identity:
+    """A key part equal only for the same live object (no strong reference to it)."""
+
+    __slots__ = ("id", "ref")
+
+    def __init__(self, obj: Any):
+        self.id = id(obj)
+        try:
+            self.ref = weakref.ref(obj)
+        except TypeError:  # no weak references: kept alive instead
+            self.ref = lambda: _KEPT.setdefault(id(obj), obj)
+
+    def __hash__(self) -> int:
+        return self.id
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, _Identity) or other.id != self.id:
+            return False
+        mine = self.ref()
+        return mine is not None and mine is other.ref()
+
+
 def _value_key(v: Any) -> Any:
     if isinstance(v, tuple):
         return tuple(_value_key(x) for x in v)
     if isinstance(v, np.ndarray):
-        return ("array", _keep(v))  # refused as a constant: the key only has to be unique
+        return ("array",)  # never a constant: compiling refuses it, whatever array it is
     return (type(v).__name__, repr(v))  # repr tells -0.0 from 0.0 and nan from itself
 
 
@@ -102,14 +127,14 @@ def _static_key(v: Any, seen: set) -> Any:
     if isinstance(inner, types.FunctionType):
         if id(inner) in seen:  # a closure that refers to itself (recursion)
             return ("self", inner.__code__.co_name)
-        defaults = tuple(_value_key(d) if is_value(d) else ("obj", _keep(d))
+        defaults = tuple(_value_key(d) if is_value(d) else ("object", _Identity(d))
                          for d in inner.__defaults__ or ())
         return ("function", spec_key(inner, False, seen), defaults)
     if v is None:
         return ("none",)
     if isinstance(v, types.ModuleType):
         return ("module", v.__name__)
-    return ("object", _keep(v))
+    return ("object", _Identity(v))
 
 
 def alias_groups(arrays: Sequence[Tuple[int, Any]], same: Callable[[Any, Any], bool],
