@@ -7,10 +7,11 @@ binds them (TypeError), appends the values its closure captures (read from the c
 now), types them (TypeError naming a bad one) and specializes the function. For a
 function that writes into its arguments it also finds the array arguments that share
 memory (the same array, or views that overlap: `np.may_share_memory`, confirmed by
-`np.shares_memory` within a bounded effort) and specializes for that aliasing; other
-functions skip the check, so ordinary calls stay cheap. `Call.key` names the
-specialization (code, closure, types, aliasing): caches of compiled code use it, never
-the function object, so they keep no function alive.
+`np.shares_memory` within a bounded effort; arrays inside tuple arguments included) and
+specializes for that aliasing; other functions skip the check, so ordinary calls stay
+cheap. The specialization's symbol (`Call.primal.name`) names its code, closure kind,
+types and aliasing: caches of compiled code use it, never the function object, so they
+keep no function alive.
 """
 from __future__ import annotations
 
@@ -95,7 +96,6 @@ class Call(NamedTuple):
     n_args: int               # how many of `values` are parameters
     aliases: Aliases          # array arguments sharing memory (functions writing into them)
     primal: Function
-    key: Tuple[Any, ...]
 
     def aliased(self) -> set:
         return {i for _, group in self.aliases for i in group}
@@ -117,20 +117,28 @@ def prepare(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) -> Call:
         aliases = array_aliases(values)
         if aliases:
             primal = REGISTRY.specialize(fn, list(types), entry=True, aliases=aliases)
-    return Call(values, types, n_args, aliases, primal, (primal.name, types, aliases))
+    return Call(values, types, n_args, aliases, primal)
 
 
 def array_aliases(values: Sequence[Any]) -> Aliases:
-    """Groups of array values that are one array ("same": equal data, shape, strides and
-    dtype) or may share memory ("overlap")."""
-    arrays = [(i, v) for i, v in enumerate(values) if isinstance(v, np.ndarray)]
+    """Groups of argument values that are one array ("same": equal data, shape, strides
+    and dtype) or may share memory ("overlap", also for arrays inside tuples)."""
+    arrays = [(i, v) for i, v in enumerate(values) if _leaves(v)]
     if len(arrays) < 2:
         return ()
-    return alias_groups(arrays, _same_array,
-                        lambda a, b: np.may_share_memory(a, b) and _shares(a, b))
+    return alias_groups(arrays, _same_array, lambda a, b: any(
+        np.may_share_memory(x, y) and _shares(x, y) for x in _leaves(a) for y in _leaves(b)))
 
 
-def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+def _leaves(v: Any) -> list:
+    if isinstance(v, np.ndarray):
+        return [v]
+    return [x for e in v for x in _leaves(e)] if isinstance(v, tuple) else []
+
+
+def _same_array(a: Any, b: Any) -> bool:
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+        return False
     return a is b or (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
                       and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
 

@@ -6,7 +6,7 @@ backend) and cached; `wrt` accepts an index, a name or a tuple of them, and
 differentiating with respect to an int or bool argument is a TypeError naming
 it, and with respect to an argument sharing memory with another one the function
 writes into is a CompileError. A gradient of a function whose output is not a float is
-a TypeError that points to `vjp`. Caches are keyed by specialization (`calls.Call.key`),
+a TypeError that points to `vjp`. Caches are keyed by the primal specialization's symbol,
 never by function object, and filled under `COMPILE_LOCK`.
 """
 from __future__ import annotations

@@ -71,6 +71,11 @@ def write_a_read_b(a, b, v):
     return b[0] * 2.0
 
 
+def write_a_read_tuple(a, t, v):
+    a[0] = v
+    return t[0][0] * 2.0
+
+
 def _put(y, v):
     y[0] = v
 

@@ -252,6 +252,12 @@ def test_overlapping_views_are_refused_naming_both(backend):
         compiled(cf.write_a_read_b, backend)(a[1:], a[1:3], 9.0)
     assert "'a'" in e.value.message and "'b'" in e.value.message
     assert np.array_equal(a, np.arange(1.0, 5.0))  # nothing was written
+    b = np.arange(1.0, 5.0)  # an argument's array inside another (tuple) argument
+    with pytest.raises(CompileError) as e:
+        compiled(cf.write_a_read_tuple, backend)(b, (b,), 9.0)
+    assert "'a'" in e.value.message and "'t'" in e.value.message
+    c = np.arange(1.0, 5.0)
+    assert compiled(cf.write_a_read_tuple, backend)(c, (b,), 9.0) == 2.0 and c[0] == 9.0
     # Disjoint views of one array do not share memory: compiled as usual.
     assert compiled(cf.write_a_read_b, backend)(a[:2], a[2:], 9.0) == 6.0 and a[0] == 9.0
 

@@ -147,6 +147,9 @@ class Registry:
         p = self.parsed.get(id(fn.__code__))
         if p is None:
             with COMPILE_LOCK:
+                p = self.parsed.get(id(fn.__code__))  # parsed by another thread meanwhile
+                if p is not None:
+                    return p
                 if self.stack:
                     return self._parse(fn)
                 check_user_code(fn, None)
