@@ -169,8 +169,10 @@ def test_header_declares_what_the_library_exports(built):
     header = open(art.header).read()
     for symbol in ("adjoin_energy(", "adjoin_energy_grad(", "adjoin_energy_info(void)",
                    "adjoin_ctx_new(void)", "const double *x", "const int64_t *w_strides",
-                   "adjoin_array *x_bar", "double seed"):
+                   "adjoin_array *x_bar", "double seed", "#define ADJOIN_ERR_INDEX 1 ",
+                   "#define ADJOIN_ERR_FLOAT_DIV 9 ", "#define ADJOIN_ERR_DOMAIN 13 "):
         assert symbol in header
+    assert art.info["error_model"] == "python"
     nm = shutil.which("nm")
     if nm:
         syms = subprocess.run([nm, "-D", "--defined-only", art.library], capture_output=True,
@@ -274,7 +276,12 @@ def test_show_emits_llvm(source_module, capsys):
     target = f"{folder / 'energy_src.py'}:energy"
     assert main(["show", target, "--signature", "f64[:], f64[:], i64", "--emit", "llvm"]) == 0
     out = capsys.readouterr().out
-    assert "define" in out and "target triple" in out
+    assert "define" in out and "target triple" in out and "error_model=python" in out
+    assert main(["show", target, "--signature", "f64[:], f64[:], i64", "--emit", "llvm",
+                 "--error-model", "numpy"]) == 0
+    assert "error_model=numpy" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["show", target, "--signature", "f64[:], f64[:], i64", "--error-model", "ieee"])
 
 
 # -- the disk cache ----------------------------------------------------------------------------

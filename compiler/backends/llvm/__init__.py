@@ -70,7 +70,9 @@ def module_llvm_ir(module: Module, name: str, optimized: bool = True,
     if not optimized:
         return text
     from .jit import optimize
-    return str(optimize(text))
+    optimized_module = optimize(text)
+    optimized_module.name = ml.m.name  # names the error model, as the text above does
+    return str(optimized_module)
 
 
 def compile_entries(module: Module, names: Sequence[str],
