@@ -7,8 +7,9 @@ context first. Structured control flow becomes basic blocks: `if` joins with
 phis; `for` is a counted loop over Python's `range` (trip count computed once,
 without overflow, `reversed` counting down); `while` tests its condition region
 in the loop header. Every `while`, and every `for` whose body may record an
-error, stops at the call's first error. Scalar ops go to `scalar.py`, array ops to `arrays.py`. Pushed values are
-copied byte-wise onto the context's tape and popped in reverse order.
+error, stops at the call's first error. Scalar ops go to `scalar.py`, array ops
+to `arrays.py`. Pushed values are copied byte-wise onto the context's tape and
+popped in reverse order.
 """
 from __future__ import annotations
 
@@ -443,8 +444,11 @@ def _may_fail(blocks: List[ir.Block]) -> bool:
     """Whether code in `blocks` may record an error: it calls the runtime or other
     adjoin functions (math from libm and LLVM's intrinsics never fail)."""
     return any(isinstance(ins, ir.CallInstr) and ins.callee.name.startswith("adjoin")
-               and ins.callee.name != "adjoin.ipow"
+               and ins.callee.name not in _NEVER_FAIL
                for blk in blocks for ins in blk.instructions)
+
+
+_NEVER_FAIL = ("adjoin.ipow", "adjoin_push")
 
 
 def _at_most_max(b: ir.IRBuilder, n: ir.Value) -> ir.Value:
