@@ -420,3 +420,26 @@ def test_error_model_is_validated_and_named_in_the_llvm_ir():
     numpy = adjoin.llvm_ir(ratio, 1.0, 2.0, optimized=False, error_model="numpy")
     assert "error_model=python" in python and "error_model=numpy" in numpy
     assert "adjoin_fail" in python.split("define internal double @\"adjoin.ratio\"")[1]
+
+
+def shifted(x, y):
+    out = np.zeros(len(x))
+    for i in range(1, len(x)):
+        out[i] = x[i] * y[i - 1]
+    return out
+
+
+def test_checked_index_arithmetic_keeps_the_fast_loop_vectorized():
+    """`i - 1` on Python ints is checked; where the hoisted index check holds it cannot
+    overflow, and the fast loop computes it unchecked, so LLVM still vectorizes it."""
+    from adjoin.api import signature_of, specialize
+    marked = 0
+    for op in specialize(shifted, signature_of(shifted, (np.ones(8), np.ones(8)))).walk():
+        if op.name == "sub" and str(op.result.type) == "i64":
+            op.attrs["checked"] = True
+            marked += 1
+    assert marked == 1
+    assert "x double>" in adjoin.llvm_ir(shifted, np.ones(8), np.ones(8))  # its one loop
+    x, y = np.linspace(0.5, 1.5, 9), np.linspace(2.0, 3.0, 9)
+    np.testing.assert_array_equal(adjoin.differentiable(shifted, backend="llvm")(x, y),
+                                  shifted(x, y))
