@@ -22,7 +22,31 @@ from ..ir.core import Block, Op, Region, Value
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleType,
                         UnknownType, join)
 from .desugar import COUNTER_INDEX, UNDEF
+from .kinds import Kind, Kinds, is_scalar, join_kinded
 from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names
+
+
+class BigInt:
+    """An integer constant expression that does not fit in 64 bits (`2**70`): folded
+    exactly, as Python computes it, until it meets a float (it becomes a float
+    constant) or must become an integer value (a TypingError: never wrapped)."""
+
+    def __init__(self, value: int, node):
+        self.value = value
+        self.node = node  # where an error about it points
+
+
+def _fits(v: int) -> bool:
+    return -2**63 <= v < 2**63
+
+
+_INT_FOLD = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+             "mul": lambda a, b: a * b, "floordiv": lambda a, b: a // b,
+             "mod": lambda a, b: a % b, "pow": lambda a, b: a ** b}
+# Ops that raise in CPython on Python scalars (float results / int results): they get
+# the attribute `checked` (docs/ir.md).
+_CHECKED_FLOAT = ("div", "floordiv", "mod", "pow")
+_CHECKED_INT = ("add", "sub", "mul", "floordiv", "mod", "pow")
 
 
 class Static:
@@ -53,6 +77,7 @@ class ExprTranslator:
         self.ctx = ctx
         self.src = src
         self.origins = Origins()
+        self.kinds = Kinds()
 
     def loc(self, node) -> Loc:
         return self.src.loc(node)
@@ -62,6 +87,9 @@ class ExprTranslator:
     def as_value(self, v, node) -> Value:
         if isinstance(v, Value):
             return v
+        if isinstance(v, BigInt):
+            raise TypingError(f"the integer {v.value} does not fit in 64 bits",
+                              self.loc(v.node), "integer constant")
         if isinstance(v, tuple):
             return self.b.emit("tuple", *[self.as_value(x, node) for x in v])
         if isinstance(v, Closure):
@@ -91,9 +119,8 @@ class ExprTranslator:
     def expr_Constant(self, node):
         v = node.value
         if isinstance(v, (bool, int, float)) or v is None:
-            if isinstance(v, int) and not isinstance(v, bool) and not -2**63 <= v < 2**63:
-                raise TypingError("integer constant does not fit in 64 bits", self.loc(node),
-                                  "integer constant")
+            if isinstance(v, int) and not isinstance(v, bool) and not _fits(v):
+                return BigInt(v, node)
             return self.b.const(v)
         raise UnsupportedSyntax(f"constants of type {type(v).__name__} are not supported",
                                 self.loc(node), "constant")
@@ -140,8 +167,12 @@ class ExprTranslator:
 
     def static_object(self, obj, name: str, node):
         if isinstance(obj, (bool, int, float, np.floating, np.integer, np.bool_)) or obj is None:
+            if isinstance(obj, np.float32):
+                return self.b.const(float(obj), F32)
             const = gast.copy_location(gast.Constant(value=_py_scalar(obj), kind=None), node)
-            return self.expr_Constant(const)
+            c = self.expr_Constant(const)
+            is_np = isinstance(obj, (np.generic,)) and isinstance(c, Value)
+            return self.as_kind(c, True) if is_np else c
         if isinstance(obj, tuple) and all(isinstance(x, (bool, int, float)) for x in obj):
             return self.b.emit("tuple", *[self.b.const(x) for x in obj])
         if isinstance(obj, np.ndarray):
@@ -157,8 +188,7 @@ class ExprTranslator:
         if isinstance(left, tuple) or isinstance(right, tuple) or self.is_tuple(left) \
                 or self.is_tuple(right):
             return self.tuple_binop(node, left, right)
-        return self.binop(node.op, self.as_value(left, node.left),
-                          self.as_value(right, node.right), node)
+        return self.binop(node.op, left, right, node)
 
     def is_tuple(self, v) -> bool:
         return isinstance(v, Value) and isinstance(v.type, TupleType)
@@ -183,11 +213,16 @@ class ExprTranslator:
             return v.op.operands[i]
         return self.b.op("tuple_get", [v], {"index": i}).result
 
-    def binop(self, op, a: Value, b: Value, node) -> Value:
+    def binop(self, op, a, b, node):
+        """`a op b` for a Python operator; a `BigInt` when two integer constants give an
+        integer that does not fit in 64 bits."""
         name = _BINOPS.get(type(op))
         if name is None:
             raise UnsupportedSyntax(f"the operator '{self.op_text(op)}' is not supported",
                                     self.loc(node), "operator")
+        if isinstance(a, BigInt) or isinstance(b, BigInt):
+            return self.big_binop(op, name, a, b, node)
+        a, b = self.as_value(a, node), self.as_value(b, node)
         for v in (a, b):
             if isinstance(v.type, TupleType) or v.type == NONE:
                 raise TypingError(f"'{self.op_text(op)}' does not apply to {v.type}",
@@ -196,27 +231,131 @@ class ExprTranslator:
             if _elt(a.type) != BOOL or _elt(b.type) != BOOL:
                 raise UnsupportedSyntax("bitwise operators are supported on booleans only",
                                         self.loc(node), "bitwise operator")
-        a, b = self.weak_literal(a, b), self.weak_literal(b, a)
+        big = self.fold_big(name, a, b, node)
+        if big is not None:
+            return big
         attrs = {}
         if name == "pow" and _elt(a.type) in (I64, BOOL) and _elt(b.type) in (I64, BOOL):
             k = self.const_value(b)
             if k is not None and k >= 0:
                 attrs["int_result"] = True
-        if name == "matmul":
-            return self.b.emit("matmul", a, b)
-        return self.b.op(name, [a, b], attrs).result
+        return self.arith(name, a, b, attrs)
 
-    def weak_literal(self, v: Value, other: Value) -> Value:
-        """A Python float literal takes a float32 partner's type, as NumPy does."""
-        if v.type == F64 and _elt(other.type) == F32 and isinstance(self.const_value(v), float) \
-                and getattr(v, "op", None) is not None and v.op.name == "const":
-            return self.b.const(self.const_value(v), F32)
-        return v
+    def fold_big(self, name: str, a: Value, b: Value, node) -> Optional[BigInt]:
+        """Two Python integer constants whose exact result does not fit in 64 bits."""
+        x, y = self.int_constant(a), self.int_constant(b)
+        if x is None or y is None or name not in _INT_FOLD or (name == "pow" and y < 0):
+            return None
+        try:
+            r = _INT_FOLD[name](x, y)
+        except ZeroDivisionError:
+            return None  # raises at run time, as in CPython
+        return None if _fits(r) else BigInt(r, node)
+
+    def int_constant(self, v) -> Optional[int]:
+        """The value of a Python int constant (not a NumPy one: those wrap)."""
+        if isinstance(v, BigInt):
+            return v.value
+        c = self.const_value(v)
+        if type(c) is int and self.python_scalar(v):
+            return c
+        return None
+
+    def big_binop(self, op, name: str, a, b, node):
+        """An operator with a `BigInt` operand: exact with another integer constant, a float
+        constant where it meets a float; anything else does not fit in 64 bits."""
+        big = a if isinstance(a, BigInt) else b
+        other = b if big is a else a
+        x, y = self.int_constant(a), self.int_constant(b)
+        if x is not None and y is not None:
+            try:
+                r = _EXACT[name](x, y)
+            except (ZeroDivisionError, OverflowError, KeyError) as e:
+                raise TypingError(f"this integer expression cannot be computed ({e!r}); its "
+                                  "operands do not fit in 64 bits", self.loc(node),
+                                  "integer constant") from None
+            if isinstance(r, int) and not _fits(r):
+                return BigInt(r, node)
+            return self.b.const(r)
+        other = self.as_value(other, node)
+        if isinstance(_elt(other.type), ScalarType) and _elt(other.type).is_float:
+            try:
+                f = self.b.const(float(big.value))
+            except OverflowError:
+                raise TypingError(f"the integer {big.value} is too large to convert to a "
+                                  "float", self.loc(node), "integer constant") from None
+            return self.binop(op, f if big is a else a, f if big is b else b, node)
+        return self.as_value(big, node)
+
+    def arith(self, name: str, a: Value, b: Value, attrs=None) -> Value:
+        """`a <name> b`, with NumPy's promotion of Python scalars (NEP 50) and, between two
+        Python scalars, CPython's raising semantics (the attribute `checked`)."""
+        a, b = self.promote(a, b)
+        r = self.b.op(name, [a, b], dict(attrs or {})).result
+        if self.python_scalar(a) and self.python_scalar(b) and _raises(name, r.type):
+            r.op.attrs["checked"] = True
+        return r
+
+    def promote(self, a: Value, b: Value):
+        """NEP 50: a Python float meeting float32 (a NumPy scalar or an array) becomes
+        float32; a NumPy int64 meeting float32 computes in float64."""
+        ea, eb = _elt(a.type), _elt(b.type)
+        wa, wb = self.python_scalar(a), self.python_scalar(b)
+        if wa and not wb and ea == F64 and eb == F32:
+            a = self.to_f32(a)
+        elif wb and not wa and eb == F64 and ea == F32:
+            b = self.to_f32(b)
+        elif not wa and not wb and {ea, eb} == {I64, F32}:
+            a, b = (self.b.convert(v, F64) if e == F32 else v for v, e in ((a, ea), (b, eb)))
+        return a, b
+
+    def to_f32(self, v: Value) -> Value:
+        c = self.const_value(v)
+        if isinstance(c, float):
+            return self.b.const(c, F32)
+        return self.b.emit("convert", v, to=F32)
+
+    # -- kinds: Python or NumPy scalars ------------------------------------------
+
+    def kind(self, v) -> Kind:
+        return self.kinds.of(v)
+
+    def python_scalar(self, v) -> bool:
+        return isinstance(v, Value) and is_scalar(v.type) and self.kinds.of(v) is False
+
+    def as_kind(self, v: Value, numpy: bool) -> Value:
+        """`v` as a NumPy scalar (`np.float64(v)`) or as a Python scalar (`float(v)`).
+        A change of kind alone is an identity `convert`: unchecked to a NumPy scalar
+        (canonicalize removes it), `checked` to a Python scalar (kept, so that the Python
+        backend makes a Python number where CPython does)."""
+        if not is_scalar(v.type) or v.type == F32 or self.kinds.of(v) is numpy:
+            return v
+        attrs = {"to": v.type} if numpy else {"to": v.type, "checked": True}
+        r = self.b.op("convert", [v], attrs).result
+        return self.kinds.set(r, numpy)
+
+    def merged(self, values: List[Value], node, what: str):
+        """The type and kind of values merged by control flow (NumPy wins; NEP 50)."""
+        t, k = values[0].type, self.kinds.of(values[0])
+        for v in values[1:]:
+            j, k = join_kinded(t, k, v.type, self.kinds.of(v))
+            if j is None:
+                raise TypingError(f"the two outcomes have different types: {t} and {v.type}",
+                                  self.loc(node), what)
+            t = j
+        return t, k
 
     def expr_UnaryOp(self, node):
-        v = self.value(node.operand)
+        v = self.expr(node.operand)
+        if isinstance(v, BigInt) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            r = -v.value if isinstance(node.op, gast.USub) else v.value
+            return self.b.const(r) if _fits(r) else BigInt(r, node)
+        v = self.as_value(v, node.operand)
         if isinstance(node.op, gast.USub):
-            return self.b.emit("neg", v)
+            r = self.b.emit("neg", v)
+            if self.python_scalar(v) and v.type == I64:
+                r.op.attrs["checked"] = True
+            return r
         if isinstance(node.op, gast.UAdd):
             return self.b.convert(v, I64) if v.type == BOOL else v
         if isinstance(node.op, gast.Not):
@@ -245,17 +384,14 @@ class ExprTranslator:
         for k, fn in enumerate((then_fn, else_fn)):
             with self.b.at_end(op.regions[k].block):
                 vals.append(self.as_value(fn(), node))
-        t = join(vals[0].type, vals[1].type)
-        if t is None:
-            raise TypingError(f"the two outcomes have different types: {vals[0].type} and "
-                              f"{vals[1].type}", self.loc(node), "conditional expression")
+        t, kind = self.merged(vals, node, "conditional expression")
         for k in range(2):
             with self.b.at_end(op.regions[k].block):
                 self.b.yield_([self.coerce(vals[k], t)])
         op.set_results([t])
         if isinstance(t, ArrayType):
             self.origins.same_as(op.result, *vals)
-        return op.result
+        return self.kinds.set(op.result, kind)
 
     def expr_IfExp(self, node):
         cond = self.truth(self.value(node.test), node.test)
@@ -493,6 +629,15 @@ class ExprTranslator:
 
 def _elt(t):
     return t.dtype if isinstance(t, ArrayType) else t
+
+
+def _raises(name: str, t) -> bool:
+    """Whether `name` on Python scalars giving type `t` raises somewhere in CPython."""
+    return isinstance(t, ScalarType) and ((t.is_float and name in _CHECKED_FLOAT) or
+                                          (t == I64 and name in _CHECKED_INT))
+
+
+_EXACT = dict(_INT_FOLD, div=lambda a, b: a / b)
 
 
 def _py_scalar(obj):

@@ -32,6 +32,7 @@ from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, TupleType, Type, U
                         contains_unknown, join)
 from .checks import check_function
 from .desugar import desugar
+from .kinds import NumpyScalarType, marked, split
 from .scope import Closure, Unbound, assigned_names
 from .source import SourceInfo, get_source
 
@@ -40,17 +41,19 @@ _DTYPES = {np.dtype(np.float64): F64, np.dtype(np.float32): F32, np.dtype(np.int
 
 
 def typeof(value: Any, what: str = "argument") -> Type:
-    """The IR type of a Python argument value, or TypeError naming it."""
+    """The signature type of a Python argument value, or TypeError naming it: an IR type,
+    or a `NumpyScalarType` for a NumPy scalar (its operations follow NumPy, not CPython's
+    float and int)."""
     if isinstance(value, (bool, np.bool_)):
-        return BOOL
+        return BOOL if isinstance(value, bool) else NumpyScalarType("bool")
     if isinstance(value, (int, np.integer)):
         if not -2**63 <= int(value) < 2**63:
             raise TypeError(f"adjoin: {what} = {value} does not fit in 64 bits")
-        return I64
+        return I64 if isinstance(value, int) else NumpyScalarType("i64")
     if isinstance(value, np.float32):
         return F32
     if isinstance(value, (float, np.floating)):
-        return F64
+        return F64 if type(value) is float else NumpyScalarType("f64")
     if isinstance(value, np.ndarray):
         dtype = _DTYPES.get(value.dtype)
         if dtype is None:
@@ -176,17 +179,22 @@ class Registry:
                 return e.stub
         return None
 
-    def translate(self, key, base: str, src, fdef, hidden, types, statics, loc) -> Function:
+    def translate(self, key, base: str, src, fdef, hidden, signature, statics, loc) -> Function:
+        """Translate one specialization; `signature` may mark NumPy-scalar parameters."""
         from ..passes.manager import run_default_pipeline
         from .to_ir import FunctionTranslator
         symbol = self.symbol_for(key, base)
+        types, kinds = split(signature)
         assumed: Type = UNKNOWN
+        assumed_kind: Any = False
         for _ in range(6):
             stub = Function(symbol, types, [], assumed, src.loc(fdef))
+            stub.attrs["result_kind"] = assumed_kind
             entry = InProgress(key, stub)
             self.stack.append(entry)
             try:
-                f = FunctionTranslator(self, src, fdef, symbol, types, hidden, statics).build()
+                f = FunctionTranslator(self, src, fdef, symbol, types, hidden, statics,
+                                       kinds).build()
             finally:
                 self.stack.pop()
             if not entry.used:
@@ -196,9 +204,9 @@ class Registry:
                 raise TypingError(f"the recursive function '{base}' returns {f.result_type} but "
                                   f"its recursive call was typed {assumed}", src.loc(fdef),
                                   "recursion")
-            if new == assumed:
+            if new == assumed and f.attrs["result_kind"] == assumed_kind:
                 break
-            assumed = new
+            assumed, assumed_kind = new, f.attrs["result_kind"]
         self.by_symbol[symbol] = f
         if entry.tainted and _has_unknown(f):
             # Built against a caller's provisional return type (mutual recursion): that
@@ -233,7 +241,7 @@ class Registry:
             raise TypingError(f"bad call to {fn.__name__}(): {e}", tr.loc(node), "call") from None
         bound.apply_defaults()
         values = [self.argument(tr, v, name, node) for name, v in bound.arguments.items()]
-        f = self.specialize(fn, [v.type for v in values], tr.loc(node))
+        f = self.specialize(fn, [marked(v.type, tr.kind(v)) for v in values], tr.loc(node))
         return self.emit_call(tr, f, values, node)
 
     def argument(self, tr, v, name: str, node) -> Value:
@@ -248,6 +256,7 @@ class Registry:
 
     def emit_call(self, tr, f: Function, values: List[Value], node) -> Value:
         r = tr.b.op("call", values, {"callee": f.name}, result_types=[f.result_type]).result
+        tr.kinds.set(r, f.attrs.get("result_kind", False))
         mutated = f.attrs.get("mutates", ())
         if mutated:
             out = tr.tuple_item(r, 0)
@@ -283,7 +292,7 @@ class Registry:
         free_values = [tr.env[n] for n in frees]
         for n in frees:
             statics["$free:" + n] = None
-        types = [v.type for v in values + free_values]
+        types = [marked(v.type, tr.kind(v)) for v in values + free_values]
         key = ("closure", tr.src.fn, id(fdef), tuple(types),
                tuple(sorted((k, id(v)) for k, v in statics.items() if isinstance(v, Closure))))
         hit = self.lookup(key)

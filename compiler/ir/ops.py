@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from . import facts
 from .types import (
     ArrayType, BOOL, F64, I64, NONE, TAPE, ScalarType, TupleType, Type, UnknownType,
     contains_unknown, float_of, join, join_scalar, like, parse_type,
@@ -498,6 +499,146 @@ def _expand(ts, attrs):
 
 define("sum_to", _sum_to, doc="sum a broadcast adjoint back to the shape of the second operand")
 define("expand_dims", _expand)
+
+
+# ---------------------------------------------------------------------------
+# Ops that may raise. A pass never removes such an op, even unused: CPython evaluates
+# it and may raise there (`t = math.cos(x); return y` raises for x = inf).
+
+# `math` functions that raise for no argument (CPython checks nothing they can produce).
+NEVER_RAISE_MATH = frozenset({"atan", "tanh", "asinh", "erf", "erfc", "cbrt", "atan2",
+                              "hypot", "copysign", "abs", "isnan", "isinf"})
+_DIVISIONS = ("div", "floordiv", "mod")
+_SAFE_ARRAY_OPS = frozenset({"zeros_like", "ones_like", "empty_like", "full_like", "copy",
+                             "transpose", "ravel", "expand_dims", "sum", "prod", "mean",
+                             "outer", "dim", "size", "sum_to", "convert", "tuple",
+                             "tuple_get", "select", "stop_gradient", "straight", "undef",
+                             "const", "tape_new"})
+MAX_SAFE_ELEMENTS = 2 ** 20  # a constant allocation at most this big raises no MemoryError
+
+
+def may_raise(op, shapes=None) -> bool:
+    """Whether `op` may raise at run time: a `checked` op whose raising case is not ruled
+    out, or an array op CPython (NumPy) may refuse (a negative or huge size, an index not
+    proven in range, shapes not proven compatible), a call, an opaque call, a `for` whose
+    step may be 0, a region op holding such an op. `shapes` (a `passes.shapes.Shapes` of
+    the function) lets array proofs use symbolic shapes. Derivative code (locations with a
+    role) never counts: it can raise only where the primal code it mirrors raised first."""
+    if op.loc.role:
+        return False
+    if op.regions:
+        inner = any(may_raise(o, shapes) for r in op.regions for b in r.blocks for o in b.ops)
+        return inner or (op.name == "for" and not facts.nonzero(op.operands[2]))
+    if op.name in ("call", "pycall"):
+        return True
+    if any(isinstance(r.type, ArrayType) for r in op.results) or \
+            any(isinstance(v.type, ArrayType) for v in op.operands):
+        return _array_may_raise(op, shapes)
+    if op.attrs.get("checked"):
+        return _checked_may_raise(op)
+    return False
+
+
+def _checked_may_raise(op) -> bool:
+    name = op.name
+    if name in NEVER_RAISE_MATH:
+        return False
+    if name in _DIVISIONS:
+        return not facts.nonzero(op.operands[1])
+    if name in ("add", "sub", "mul", "neg", "abs") or (name == "pow" and op.result.type == I64):
+        return False  # exact in CPython; only a 64-bit backend can overflow (documented)
+    if name == "convert":
+        return op.operands[0].type.is_float and op.result.type == I64
+    consts = [facts.const_of(v) for v in op.operands]
+    if all(ok and isinstance(c, float) for ok, c in consts):
+        return not _evaluates(name, [c for _, c in consts])
+    return True
+
+
+def _evaluates(name: str, args) -> bool:
+    """Whether the math function `name` accepts these constant arguments."""
+    import math
+    fn = getattr(math, name, None) if name != "pow" else math.pow
+    if fn is None:
+        return False
+    try:
+        fn(*args)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return False
+    return True
+
+
+def _array_may_raise(op, shapes) -> bool:
+    name = op.name
+    if name in _SAFE_ARRAY_OPS:
+        return False
+    if name in ("zeros", "ones", "empty", "full"):
+        dims = op.operands[:-1] if name == "full" else op.operands
+        return not _size_ok(dims)
+    if name == "linspace":
+        return not _size_ok(op.operands[2:])
+    if name == "arange":
+        consts = [facts.const_of(v) for v in op.operands]
+        if not all(ok for ok, _ in consts):
+            return True
+        lo, hi, st = (c for _, c in consts)
+        return st == 0 or (hi - lo) / st > MAX_SAFE_ELEMENTS
+    if name in ("getitem", "setitem", "addat"):
+        return not _index_ok(op, shapes)
+    if name in ("amax", "amin", "argmax", "argmin"):  # of an empty array: ValueError
+        shape = shapes.shape(op.operands[0]) if shapes is not None else None
+        return shape is None or any(a[0] != "const" or a[1] <= 0 for a in shape)
+    arrays = [v for v in op.operands if isinstance(v.type, ArrayType)]
+    if name in ("dot", "matmul"):
+        return not _contractible(arrays[0], arrays[1], shapes)
+    if "elementwise" in OPS[name].tags or name == "pack":  # broadcasting or stacking
+        return not all(v is arrays[0] or (shapes is not None and shapes.same(v, arrays[0]))
+                       for v in arrays)
+    return True
+
+
+def _size_ok(dims) -> bool:
+    """Sizes that are never negative and never too large to allocate: constants up to
+    MAX_SAFE_ELEMENTS in all, and at most one length of an existing array."""
+    total, lengths = 1, 0
+    for d in dims:
+        ok, c = facts.const_of(d)
+        if ok and type(c) in (int, bool) and c >= 0:
+            total *= c
+        elif getattr(d, "op", None) is not None and d.op.name in ("dim", "size"):
+            lengths += 1
+        else:
+            return False
+    return total <= MAX_SAFE_ELEMENTS and lengths <= 1
+
+
+def _index_ok(op, shapes) -> bool:
+    """Indices in range, slice steps nonzero, and a scalar (or same-shape) value stored."""
+    spec, array = op.attrs["index"], op.operands[0]
+    k, axis = 1, 0
+    for e in spec:
+        if e == "i":
+            if not facts.index_in_range(op.operands[k], array, axis, shapes):
+                return False
+            k += 1
+        else:
+            flags = e[1:]
+            k += flags.count("1")
+            if flags[2] == "1" and not facts.nonzero(op.operands[k - 1]):
+                return False
+        axis += 1
+    if op.name == "getitem":
+        return True
+    value = op.operands[-1]
+    return not isinstance(value.type, ArrayType)
+
+
+def _contractible(a, b, shapes) -> bool:
+    """dot/matmul: the contracted lengths are provably equal."""
+    if shapes is None:
+        return False
+    sa, sb = shapes.shape(a), shapes.shape(b)
+    return sa is not None and sb is not None and sa[-1] == sb[0]
 
 
 def is_pure(op) -> bool:

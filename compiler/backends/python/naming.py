@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Set, Tuple
 
 from ...ir.core import BlockArg, Function, Op, OpResult, Value
-from ...ir.ops import is_pure
+from ...ir.ops import is_pure, may_raise
 from ...ir.types import I64
 from ...passes.liveness import Liveness, overlap
 
@@ -101,7 +101,9 @@ class Naming:
         user = users[0]
         blk = op.parent.ops
         between = blk[blk.index(op) + 1:blk.index(user)]
-        return not any(b.regions or b.name in BARRIERS or not is_pure(b) for b in between) \
+        raises = may_raise(op)  # exceptions must come in program order
+        return not any(b.regions or b.name in BARRIERS or not is_pure(b) or
+                       (raises and may_raise(b)) for b in between) \
             and user.name not in ("for", "while")
 
     def _cap_expression_depth(self) -> None:

@@ -1,0 +1,124 @@
+"""Cheap proofs about run-time values: integer lower bounds, nonzero divisors, indices
+in range. Used to show that an op cannot raise (`ops.may_raise`) and by backends that
+pick a plain operator where the raising case cannot occur.
+
+Assumes: SSA values of verified IR; optionally a `passes.shapes.Shapes` of the function
+(anything with `shape(v)` and `atom(v)`), for proofs about array dimensions.
+Guarantees: every answer is sound and conservative: `int_lower_bound(v) == k` means
+`v >= k` on every run; `nonzero(v)` means `v != 0` on every run; `index_in_range`
+means the index lies in `[-n, n)` for the axis length `n`. "Unknown" is never wrong.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+from .core import BlockArg, Op, Value
+
+MAX_DEPTH = 8
+
+
+def const_of(v: Value) -> Tuple[bool, Any]:
+    """(True, value) for a constant, else (False, None)."""
+    op = getattr(v, "op", None)
+    if op is not None and op.name == "const":
+        return True, op.attrs["value"]
+    return False, None
+
+
+def _int_const(v: Value) -> Optional[int]:
+    ok, c = const_of(v)
+    return c if ok and type(c) in (int, bool) else None
+
+
+def loop_of(index: Value) -> Optional[Op]:
+    """The `for` op whose induction variable `index` is, or None."""
+    if isinstance(index, BlockArg) and index.index == 0 and index.block.parent is not None:
+        owner = index.block.parent.parent
+        if isinstance(owner, Op) and owner.name == "for":
+            return owner
+    return None
+
+
+def int_lower_bound(v: Value, depth: int = 0) -> Optional[int]:
+    """A k with v >= k on every run (integers), or None."""
+    c = _int_const(v)
+    if c is not None:
+        return int(c)
+    if depth > MAX_DEPTH:
+        return None
+    loop = loop_of(v)
+    if loop is not None:  # range(lo, hi, step) with step > 0 never goes below lo
+        step = _int_const(loop.operands[2])
+        return int_lower_bound(loop.operands[0], depth + 1) if step and step > 0 else None
+    op = getattr(v, "op", None)
+    if op is None:
+        return None
+    if op.name in ("dim", "size"):
+        return 0
+    if op.name == "convert" and str(op.operands[0].type) == "bool":
+        return 0
+    bounds = [int_lower_bound(x, depth + 1) for x in op.operands[:2]]
+    if op.name in ("add", "minimum") and None not in bounds:
+        return bounds[0] + bounds[1] if op.name == "add" else min(bounds)
+    if op.name == "maximum" and any(b is not None for b in bounds):
+        return max(b for b in bounds if b is not None)
+    if op.name == "sub" and bounds[0] is not None and _int_const(op.operands[1]) is not None:
+        return bounds[0] - int(_int_const(op.operands[1]))
+    if op.name == "mul" and None not in bounds and min(bounds) >= 0:
+        return bounds[0] * bounds[1]
+    return None
+
+
+def nonzero(v: Value) -> bool:
+    """Whether `v` is never zero (a nonzero constant, or a positive integer)."""
+    ok, c = const_of(v)
+    if ok:
+        return c is not None and c != 0
+    lb = int_lower_bound(v)
+    return lb is not None and lb > 0
+
+
+def index_in_range(index: Value, array: Value, axis: int, shapes) -> bool:
+    """Whether `array[..., index, ...]` at `axis` is a valid Python index on every run:
+    a constant within a constant length, or a loop index (plus a constant) running over
+    a `range` bounded by that length."""
+    if shapes is None or shapes.shape(array) is None:
+        return False
+    n = shapes.shape(array)[axis]
+    c = _int_const(index)
+    if c is not None:
+        return n[0] == "const" and -n[1] <= c < n[1]
+    base, offset = _split_offset(index)
+    loop = loop_of(base)
+    if loop is None:
+        return False
+    lo, hi, step = loop.operands[:3]
+    st, lb = _int_const(step), int_lower_bound(lo)
+    if not st or st <= 0 or lb is None or lb + offset < 0:
+        return False
+    return _at_most(hi, n, -offset, shapes)
+
+
+def _split_offset(v: Value) -> Tuple[Value, int]:
+    """(base, c) with v = base + c for an integer constant c (c = 0 otherwise)."""
+    op = getattr(v, "op", None)
+    if op is not None and op.name in ("add", "sub"):
+        c = _int_const(op.operands[1])
+        if c is not None:
+            return op.operands[0], int(c) if op.name == "add" else -int(c)
+        if op.name == "add" and _int_const(op.operands[0]) is not None:
+            return op.operands[1], int(_int_const(op.operands[0]))
+    return v, 0
+
+
+def _at_most(hi: Value, n, slack: int, shapes) -> bool:
+    """Whether hi <= n + slack, where n is a shape atom of `shapes`."""
+    if shapes.atom(hi) == n and slack >= 0:
+        return True
+    c = _int_const(hi)
+    if c is not None and n[0] == "const":
+        return c <= n[1] + slack
+    op = getattr(hi, "op", None)
+    if op is not None and op.name == "minimum":
+        return any(_at_most(x, n, slack, shapes) for x in op.operands)
+    return False
