@@ -298,14 +298,15 @@ class ExprTranslator:
 
     def promote(self, a: Value, b: Value):
         """NEP 50: a Python float meeting float32 (a NumPy scalar or an array) becomes
-        float32; a NumPy int64 meeting float32 computes in float64."""
+        float32; float32 meeting a NumPy float64 or int64 becomes float64, by an explicit
+        conversion (so that no backend depends on how it represents the other operand)."""
         ea, eb = _elt(a.type), _elt(b.type)
         wa, wb = self.python_scalar(a), self.python_scalar(b)
         if wa and not wb and ea == F64 and eb == F32:
             a = self.to_f32(a)
         elif wb and not wa and eb == F64 and ea == F32:
             b = self.to_f32(b)
-        elif not wa and not wb and {ea, eb} == {I64, F32}:
+        elif F32 in (ea, eb) and {ea, eb} & {I64, F64} and not (wa or wb):
             a, b = (self.b.convert(v, F64) if e == F32 else v for v, e in ((a, ea), (b, eb)))
         return a, b
 

@@ -103,8 +103,19 @@ class Naming:
         between = blk[blk.index(op) + 1:blk.index(user)]
         raises = may_raise(op)  # exceptions must come in program order
         return not any(b.regions or b.name in BARRIERS or not is_pure(b) or
-                       (raises and may_raise(b)) for b in between) \
-            and user.name not in ("for", "while")
+                       (raises and may_raise(b) and not self._evaluated_after(b, op, user))
+                       for b in between) and user.name not in ("for", "while")
+
+    def _evaluated_after(self, b: Op, op: Op, user: Op) -> bool:
+        """Whether `b` is inlined into `user`'s expression at an operand after `op`'s,
+        so Python evaluates it after `op` there too (decided already: later ops first)."""
+        while len(b.results) == 1 and id(b.result) in self.inlined:
+            nxt = self.uses[id(b.result)][0]
+            if nxt is user:
+                ops = user.operands
+                return ops.index(b.result) > ops.index(op.result)
+            b = nxt
+        return False
 
     def _cap_expression_depth(self) -> None:
         """Name every MAX_EXPR_DEPTH-th level of a deeply nested inlined expression, so
