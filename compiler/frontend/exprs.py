@@ -5,8 +5,9 @@ the builder `b`, the environment `env`, the function's tree `fdef`, the names th
 desugarer introduced (`hidden`) and statement translation.
 Guarantees: a name assigned anywhere in the function is local, as in Python: it
 never resolves to a global. `expr` returns an IR `Value`, a `Static` (a Python object known at
-compile time: a module, a function, a class), a `Closure`, or a Python tuple of
-those (a static sequence). `value` insists on an IR value. `and`, `or`, chained
+compile time: a module, a function, a class), a `Closure`, a Python tuple of
+those (a static sequence), or a `BigInt` (an integer constant beyond 64 bits,
+arith.py). `value` insists on an IR value. `and`, `or`, chained
 comparisons and conditional expressions evaluate lazily, as in Python.
 """
 from __future__ import annotations
@@ -19,34 +20,10 @@ import numpy as np
 
 from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
 from ..ir.core import Block, Op, Region, Value
-from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleType,
-                        UnknownType, join)
+from ..ir.types import ArrayType, BOOL, F32, I64, NONE, ScalarType, TupleType, UnknownType
+from .arith import OP_TEXT, Arithmetic, BigInt, elt as _elt, fits as _fits
 from .desugar import COUNTER_INDEX, UNDEF
-from .kinds import Kind, Kinds, is_scalar, join_kinded
 from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names
-
-
-class BigInt:
-    """An integer constant expression that does not fit in 64 bits (`2**70`): folded
-    exactly, as Python computes it, until it meets a float (it becomes a float
-    constant) or must become an integer value (a TypingError: never wrapped)."""
-
-    def __init__(self, value: int, node):
-        self.value = value
-        self.node = node  # where an error about it points
-
-
-def _fits(v: int) -> bool:
-    return -2**63 <= v < 2**63
-
-
-_INT_FOLD = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
-             "mul": lambda a, b: a * b, "floordiv": lambda a, b: a // b,
-             "mod": lambda a, b: a % b, "pow": lambda a, b: a ** b}
-# Ops that raise in CPython on Python scalars (float results / int results): they get
-# the attribute `checked` (docs/ir.md).
-_CHECKED_FLOAT = ("div", "floordiv", "mod", "pow")
-_CHECKED_INT = ("add", "sub", "mul", "floordiv", "mod", "pow")
 
 
 class Static:
@@ -60,24 +37,16 @@ class Static:
         return f"<static {self.name}>"
 
 
-_BINOPS = {
-    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div",
-    gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow", gast.MatMult: "matmul",
-    gast.BitAnd: "and", gast.BitOr: "or", gast.BitXor: "xor",
-}
-_OP_TEXT = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//",
-            gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&",
-            gast.BitOr: "|", gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>"}
 _CMPOPS = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
            gast.NotEq: "ne"}
 
 
-class ExprTranslator:
+class ExprTranslator(Arithmetic):
     def __init__(self, ctx, src):
+        super().__init__()
         self.ctx = ctx
         self.src = src
         self.origins = Origins()
-        self.kinds = Kinds()
 
     def loc(self, node) -> Loc:
         return self.src.loc(node)
@@ -112,7 +81,7 @@ class ExprTranslator:
             return method(node)
 
     def op_text(self, op) -> str:
-        return _OP_TEXT.get(type(op), type(op).__name__)
+        return OP_TEXT.get(type(op), type(op).__name__)
 
     # -- leaves --------------------------------------------------------------
 
@@ -212,139 +181,6 @@ class ExprTranslator:
         if isinstance(v, Value) and hasattr(v, "op") and v.op.name == "tuple":
             return v.op.operands[i]
         return self.b.op("tuple_get", [v], {"index": i}).result
-
-    def binop(self, op, a, b, node):
-        """`a op b` for a Python operator; a `BigInt` when two integer constants give an
-        integer that does not fit in 64 bits."""
-        name = _BINOPS.get(type(op))
-        if name is None:
-            raise UnsupportedSyntax(f"the operator '{self.op_text(op)}' is not supported",
-                                    self.loc(node), "operator")
-        if isinstance(a, BigInt) or isinstance(b, BigInt):
-            return self.big_binop(op, name, a, b, node)
-        a, b = self.as_value(a, node), self.as_value(b, node)
-        for v in (a, b):
-            if isinstance(v.type, TupleType) or v.type == NONE:
-                raise TypingError(f"'{self.op_text(op)}' does not apply to {v.type}",
-                                  self.loc(node), "operator")
-        if name in ("and", "or", "xor"):
-            if _elt(a.type) != BOOL or _elt(b.type) != BOOL:
-                raise UnsupportedSyntax("bitwise operators are supported on booleans only",
-                                        self.loc(node), "bitwise operator")
-        big = self.fold_big(name, a, b, node)
-        if big is not None:
-            return big
-        attrs = {}
-        if name == "pow" and _elt(a.type) in (I64, BOOL) and _elt(b.type) in (I64, BOOL):
-            k = self.const_value(b)
-            if k is not None and k >= 0:
-                attrs["int_result"] = True
-        return self.arith(name, a, b, attrs)
-
-    def fold_big(self, name: str, a: Value, b: Value, node) -> Optional[BigInt]:
-        """Two Python integer constants whose exact result does not fit in 64 bits."""
-        x, y = self.int_constant(a), self.int_constant(b)
-        if x is None or y is None or name not in _INT_FOLD or (name == "pow" and y < 0):
-            return None
-        try:
-            r = _INT_FOLD[name](x, y)
-        except ZeroDivisionError:
-            return None  # raises at run time, as in CPython
-        return None if _fits(r) else BigInt(r, node)
-
-    def int_constant(self, v) -> Optional[int]:
-        """The value of a Python int constant (not a NumPy one: those wrap)."""
-        if isinstance(v, BigInt):
-            return v.value
-        c = self.const_value(v)
-        if type(c) is int and self.python_scalar(v):
-            return c
-        return None
-
-    def big_binop(self, op, name: str, a, b, node):
-        """An operator with a `BigInt` operand: exact with another integer constant, a float
-        constant where it meets a float; anything else does not fit in 64 bits."""
-        big = a if isinstance(a, BigInt) else b
-        other = b if big is a else a
-        x, y = self.int_constant(a), self.int_constant(b)
-        if x is not None and y is not None:
-            try:
-                r = _EXACT[name](x, y)
-            except (ZeroDivisionError, OverflowError, KeyError) as e:
-                raise TypingError(f"this integer expression cannot be computed ({e!r}); its "
-                                  "operands do not fit in 64 bits", self.loc(node),
-                                  "integer constant") from None
-            if isinstance(r, int) and not _fits(r):
-                return BigInt(r, node)
-            return self.b.const(r)
-        other = self.as_value(other, node)
-        if isinstance(_elt(other.type), ScalarType) and _elt(other.type).is_float:
-            try:
-                f = self.b.const(float(big.value))
-            except OverflowError:
-                raise TypingError(f"the integer {big.value} is too large to convert to a "
-                                  "float", self.loc(node), "integer constant") from None
-            return self.binop(op, f if big is a else a, f if big is b else b, node)
-        return self.as_value(big, node)
-
-    def arith(self, name: str, a: Value, b: Value, attrs=None) -> Value:
-        """`a <name> b`, with NumPy's promotion of Python scalars (NEP 50) and, between two
-        Python scalars, CPython's raising semantics (the attribute `checked`)."""
-        a, b = self.promote(a, b)
-        r = self.b.op(name, [a, b], dict(attrs or {})).result
-        if self.python_scalar(a) and self.python_scalar(b) and _raises(name, r.type):
-            r.op.attrs["checked"] = True
-        return r
-
-    def promote(self, a: Value, b: Value):
-        """NEP 50: a Python float meeting float32 (a NumPy scalar or an array) becomes
-        float32; float32 meeting a NumPy float64 or int64 becomes float64, by an explicit
-        conversion (so that no backend depends on how it represents the other operand)."""
-        ea, eb = _elt(a.type), _elt(b.type)
-        wa, wb = self.python_scalar(a), self.python_scalar(b)
-        if wa and not wb and ea == F64 and eb == F32:
-            a = self.to_f32(a)
-        elif wb and not wa and eb == F64 and ea == F32:
-            b = self.to_f32(b)
-        elif F32 in (ea, eb) and {ea, eb} & {I64, F64} and not (wa or wb):
-            a, b = (self.b.convert(v, F64) if e == F32 else v for v, e in ((a, ea), (b, eb)))
-        return a, b
-
-    def to_f32(self, v: Value) -> Value:
-        c = self.const_value(v)
-        if isinstance(c, float):
-            return self.b.const(c, F32)
-        return self.b.emit("convert", v, to=F32)
-
-    # -- kinds: Python or NumPy scalars ------------------------------------------
-
-    def kind(self, v) -> Kind:
-        return self.kinds.of(v)
-
-    def python_scalar(self, v) -> bool:
-        return isinstance(v, Value) and is_scalar(v.type) and self.kinds.of(v) is False
-
-    def as_kind(self, v: Value, numpy: bool) -> Value:
-        """`v` as a NumPy scalar (`np.float64(v)`) or as a Python scalar (`float(v)`).
-        A change of kind alone is an identity `convert`: unchecked to a NumPy scalar
-        (canonicalize removes it), `checked` to a Python scalar (kept, so that the Python
-        backend makes a Python number where CPython does)."""
-        if not is_scalar(v.type) or v.type == F32 or self.kinds.of(v) is numpy:
-            return v
-        attrs = {"to": v.type} if numpy else {"to": v.type, "checked": True}
-        r = self.b.op("convert", [v], attrs).result
-        return self.kinds.set(r, numpy)
-
-    def merged(self, values: List[Value], node, what: str):
-        """The type and kind of values merged by control flow (NumPy wins; NEP 50)."""
-        t, k = values[0].type, self.kinds.of(values[0])
-        for v in values[1:]:
-            j, k = join_kinded(t, k, v.type, self.kinds.of(v))
-            if j is None:
-                raise TypingError(f"the two outcomes have different types: {t} and {v.type}",
-                                  self.loc(node), what)
-            t = j
-        return t, k
 
     def expr_UnaryOp(self, node):
         v = self.expr(node.operand)
@@ -626,19 +462,6 @@ class ExprTranslator:
     def expr_Call(self, node):
         from .primitives import call
         return call(self, node)
-
-
-def _elt(t):
-    return t.dtype if isinstance(t, ArrayType) else t
-
-
-def _raises(name: str, t) -> bool:
-    """Whether `name` on Python scalars giving type `t` raises somewhere in CPython."""
-    return isinstance(t, ScalarType) and ((t.is_float and name in _CHECKED_FLOAT) or
-                                          (t == I64 and name in _CHECKED_INT))
-
-
-_EXACT = dict(_INT_FOLD, div=lambda a, b: a / b)
 
 
 def _py_scalar(obj):

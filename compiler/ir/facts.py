@@ -10,11 +10,14 @@ means the index lies in `[-n, n)` for the axis length `n`. "Unknown" is never wr
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional, Tuple
 
 from .core import BlockArg, Op, Value
+from .types import ArrayType
 
 MAX_DEPTH = 8
+MAX_SAFE_ELEMENTS = 2 ** 20  # a constant allocation at most this big raises no MemoryError
 
 
 def const_of(v: Value) -> Tuple[bool, Any]:
@@ -122,3 +125,60 @@ def _at_most(hi: Value, n, slack: int, shapes) -> bool:
     if op is not None and op.name == "minimum":
         return any(_at_most(x, n, slack, shapes) for x in op.operands)
     return False
+
+
+def size_ok(dims) -> bool:
+    """Sizes that are never negative and never too large to allocate: constants up to
+    MAX_SAFE_ELEMENTS in all, and at most one length of an existing array."""
+    total, lengths = 1, 0
+    for d in dims:
+        ok, c = const_of(d)
+        if ok and type(c) in (int, bool) and c >= 0:
+            total *= c
+        elif getattr(d, "op", None) is not None and d.op.name in ("dim", "size"):
+            lengths += 1
+        else:
+            return False
+    return total <= MAX_SAFE_ELEMENTS and lengths <= 1
+
+
+def indices_ok(op, shapes) -> bool:
+    """An indexing op whose indices are in range and slice steps nonzero, and which
+    stores a scalar (an array value might not broadcast)."""
+    spec, array = op.attrs["index"], op.operands[0]
+    k, axis = 1, 0
+    for e in spec:
+        if e == "i":
+            if not index_in_range(op.operands[k], array, axis, shapes):
+                return False
+            k += 1
+        else:
+            flags = e[1:]
+            k += flags.count("1")
+            if flags[2] == "1" and not nonzero(op.operands[k - 1]):
+                return False
+        axis += 1
+    if op.name == "getitem":
+        return True
+    value = op.operands[-1]
+    return not isinstance(value.type, ArrayType)
+
+
+def contractible(a, b, shapes) -> bool:
+    """dot/matmul: the contracted lengths are provably equal."""
+    if shapes is None:
+        return False
+    sa, sb = shapes.shape(a), shapes.shape(b)
+    return sa is not None and sb is not None and sa[-1] == sb[0]
+
+
+def math_accepts(name: str, args) -> bool:
+    """Whether the math function `name` accepts these constant arguments."""
+    fn = getattr(math, name, None) if name != "pow" else math.pow
+    if fn is None:
+        return False
+    try:
+        fn(*args)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return False
+    return True

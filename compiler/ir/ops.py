@@ -6,6 +6,9 @@ or raises `TypeRuleError` with a message meant for the user; the builder and the
 verifier both go through it, so an op built and an op parsed are typed alike.
 Effects: `pure` ops may be removed when unused, duplicated or reordered;
 `effect` ops (tape, assert, calls to effectful functions) keep their place.
+`may_raise(op)` tells which ops CPython may raise in (a `checked` op, an array op
+with sizes, indices or shapes not proven valid by `facts`, a call): a pass never
+removes those, used or not.
 """
 from __future__ import annotations
 
@@ -514,7 +517,6 @@ _SAFE_ARRAY_OPS = frozenset({"zeros_like", "ones_like", "empty_like", "full_like
                              "outer", "dim", "size", "sum_to", "convert", "tuple",
                              "tuple_get", "select", "stop_gradient", "straight", "undef",
                              "const", "tape_new"})
-MAX_SAFE_ELEMENTS = 2 ** 20  # a constant allocation at most this big raises no MemoryError
 
 
 def may_raise(op, shapes=None) -> bool:
@@ -551,20 +553,7 @@ def _checked_may_raise(op) -> bool:
         return op.operands[0].type.is_float and op.result.type == I64
     consts = [facts.const_of(v) for v in op.operands]
     if all(ok and isinstance(c, float) for ok, c in consts):
-        return not _evaluates(name, [c for _, c in consts])
-    return True
-
-
-def _evaluates(name: str, args) -> bool:
-    """Whether the math function `name` accepts these constant arguments."""
-    import math
-    fn = getattr(math, name, None) if name != "pow" else math.pow
-    if fn is None:
-        return False
-    try:
-        fn(*args)
-    except (ValueError, OverflowError, ZeroDivisionError):
-        return False
+        return not facts.math_accepts(name, [c for _, c in consts])
     return True
 
 
@@ -574,71 +563,27 @@ def _array_may_raise(op, shapes) -> bool:
         return False
     if name in ("zeros", "ones", "empty", "full"):
         dims = op.operands[:-1] if name == "full" else op.operands
-        return not _size_ok(dims)
+        return not facts.size_ok(dims)
     if name == "linspace":
-        return not _size_ok(op.operands[2:])
+        return not facts.size_ok(op.operands[2:])
     if name == "arange":
         consts = [facts.const_of(v) for v in op.operands]
         if not all(ok for ok, _ in consts):
             return True
         lo, hi, st = (c for _, c in consts)
-        return st == 0 or (hi - lo) / st > MAX_SAFE_ELEMENTS
+        return st == 0 or (hi - lo) / st > facts.MAX_SAFE_ELEMENTS
     if name in ("getitem", "setitem", "addat"):
-        return not _index_ok(op, shapes)
+        return not facts.indices_ok(op, shapes)
     if name in ("amax", "amin", "argmax", "argmin"):  # of an empty array: ValueError
         shape = shapes.shape(op.operands[0]) if shapes is not None else None
         return shape is None or any(a[0] != "const" or a[1] <= 0 for a in shape)
     arrays = [v for v in op.operands if isinstance(v.type, ArrayType)]
     if name in ("dot", "matmul"):
-        return not _contractible(arrays[0], arrays[1], shapes)
+        return not facts.contractible(arrays[0], arrays[1], shapes)
     if "elementwise" in OPS[name].tags or name == "pack":  # broadcasting or stacking
         return not all(v is arrays[0] or (shapes is not None and shapes.same(v, arrays[0]))
                        for v in arrays)
     return True
-
-
-def _size_ok(dims) -> bool:
-    """Sizes that are never negative and never too large to allocate: constants up to
-    MAX_SAFE_ELEMENTS in all, and at most one length of an existing array."""
-    total, lengths = 1, 0
-    for d in dims:
-        ok, c = facts.const_of(d)
-        if ok and type(c) in (int, bool) and c >= 0:
-            total *= c
-        elif getattr(d, "op", None) is not None and d.op.name in ("dim", "size"):
-            lengths += 1
-        else:
-            return False
-    return total <= MAX_SAFE_ELEMENTS and lengths <= 1
-
-
-def _index_ok(op, shapes) -> bool:
-    """Indices in range, slice steps nonzero, and a scalar (or same-shape) value stored."""
-    spec, array = op.attrs["index"], op.operands[0]
-    k, axis = 1, 0
-    for e in spec:
-        if e == "i":
-            if not facts.index_in_range(op.operands[k], array, axis, shapes):
-                return False
-            k += 1
-        else:
-            flags = e[1:]
-            k += flags.count("1")
-            if flags[2] == "1" and not facts.nonzero(op.operands[k - 1]):
-                return False
-        axis += 1
-    if op.name == "getitem":
-        return True
-    value = op.operands[-1]
-    return not isinstance(value.type, ArrayType)
-
-
-def _contractible(a, b, shapes) -> bool:
-    """dot/matmul: the contracted lengths are provably equal."""
-    if shapes is None:
-        return False
-    sa, sb = shapes.shape(a), shapes.shape(b)
-    return sa is not None and sb is not None and sa[-1] == sb[0]
 
 
 def is_pure(op) -> bool:
