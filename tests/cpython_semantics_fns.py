@@ -18,7 +18,7 @@ def modulo(x, y):
     return x % y
 
 
-def power(x, y):
+def raised(x, y):
     return x ** y
 
 
