@@ -28,6 +28,8 @@ import numpy as np
 
 from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
 from ..ir.core import Function, Module, Value
+from ..ir.ops import may_raise
+from ..passes.shapes import Shapes
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, TupleType, Type, UNKNOWN,
                         contains_unknown, join)
 from .checks import check_function
@@ -255,7 +257,8 @@ class Registry:
         return tr.as_value(tr.static_object(v, name, node), node)
 
     def emit_call(self, tr, f: Function, values: List[Value], node) -> Value:
-        r = tr.b.op("call", values, {"callee": f.name}, result_types=[f.result_type]).result
+        attrs = {"callee": f.name, "nothrow": True} if self.nothrow(f) else {"callee": f.name}
+        r = tr.b.op("call", values, attrs, result_types=[f.result_type]).result
         tr.kinds.set(r, f.attrs.get("result_kind", False))
         mutated = f.attrs.get("mutates", ())
         if mutated:
@@ -270,6 +273,17 @@ class Registry:
             else:
                 tr.origins.fresh(r)
         return r
+
+    def nothrow(self, f: Function) -> bool:
+        """Whether a call of the finished function `f` can never raise (no op of it may
+        raise), so that a call whose result is unused may be removed."""
+        if self.by_symbol.get(f.name) is not f:
+            return False  # a recursive call of a function still being translated
+        known = f.attrs.get("nothrow")
+        if known is None:
+            shapes = Shapes(f)
+            known = f.attrs["nothrow"] = not any(may_raise(op, shapes) for op in f.walk())
+        return known
 
     def rebind_mutated(self, tr, arg: Value, new: Value, node) -> None:
         names = [n for n in tr.env.names() if tr.env.get(n) is arg and not n.startswith("$")]

@@ -6,7 +6,10 @@ Assumes: SSA values of verified IR; optionally a `passes.shapes.Shapes` of the f
 (anything with `shape(v)` and `atom(v)`), for proofs about array dimensions.
 Guarantees: every answer is sound and conservative: `int_lower_bound(v) == k` means
 `v >= k` on every run; `nonzero(v)` means `v != 0` on every run; `index_in_range`
-means the index lies in `[-n, n)` for the axis length `n`. "Unknown" is never wrong.
+means the index lies in `[-n, n)` for the axis length `n`; `size_ok`, `indices_ok`,
+`contractible` mean an allocation, an indexing op, a product cannot fail;
+`checked_before` means a checked op on the value surely ran earlier. "Unknown" is
+never wrong.
 """
 from __future__ import annotations
 
@@ -182,3 +185,19 @@ def math_accepts(name: str, args) -> bool:
     except (ValueError, OverflowError, ZeroDivisionError):
         return False
     return True
+
+
+def checked_before(v: Value, op: Op, names) -> bool:
+    """Whether a `checked` op named in `names` with operand `v` surely runs before `op`:
+    an earlier op of a block enclosing `op` (not inside a branch or loop of its own).
+    Then `v` is a value that op accepts, or the function raises there (a `math.sin(v)`
+    rules out an infinite `v`)."""
+    at = op
+    while at is not None and at.parent is not None:
+        for o in at.parent.ops:
+            if o is at:
+                break
+            if o.name in names and o.attrs.get("checked") and o.operands and o.operands[0] is v:
+                return True
+        at = at.parent_op()
+    return False

@@ -522,8 +522,8 @@ _SAFE_ARRAY_OPS = frozenset({"zeros_like", "ones_like", "empty_like", "full_like
 def may_raise(op, shapes=None) -> bool:
     """Whether `op` may raise at run time: a `checked` op whose raising case is not ruled
     out, or an array op CPython (NumPy) may refuse (a negative or huge size, an index not
-    proven in range, shapes not proven compatible), a call, an opaque call, a `for` whose
-    step may be 0, a region op holding such an op. `shapes` (a `passes.shapes.Shapes` of
+    proven in range, shapes not proven compatible), a call not marked `nothrow`, an opaque
+    call, a `for` whose step may be 0, a region op holding such an op. `shapes` (a `passes.shapes.Shapes` of
     the function) lets array proofs use symbolic shapes. Derivative code (locations with a
     role) never counts: it can raise only where the primal code it mirrors raised first."""
     if op.loc.role:
@@ -531,7 +531,9 @@ def may_raise(op, shapes=None) -> bool:
     if op.regions:
         inner = any(may_raise(o, shapes) for r in op.regions for b in r.blocks for o in b.ops)
         return inner or (op.name == "for" and not facts.nonzero(op.operands[2]))
-    if op.name in ("call", "pycall"):
+    if op.name == "call":  # `nothrow`: the frontend proved the callee cannot raise
+        return not op.attrs.get("nothrow")
+    if op.name == "pycall":
         return True
     if any(isinstance(r.type, ArrayType) for r in op.results) or \
             any(isinstance(v.type, ArrayType) for v in op.operands):

@@ -214,11 +214,21 @@ def _math(m, op, a):
             return call(m.ref("rt", n), *a)
         return call(m.ref("np", _NP_NAME.get(n, n)), *a)
     in_math = n in _MATH_SCALAR or (n in ("exp2", "cbrt") and sys.version_info >= (3, 11))
-    if in_math and (op.attrs.get("checked") or n in NEVER_RAISE_MATH):
+    if in_math and (op.attrs.get("checked") or n in NEVER_RAISE_MATH or _finite_trig(op)):
         return call(m.ref("math", n), *a)
     if n == "exp2" and op.attrs.get("checked"):  # Python 3.10: 2.0 ** x raises as exp2 does
         return ast.BinOp(ast.Constant(2.0), ast.Pow(), a[0])
     return call(m.ref("rt", n), *a)
+
+
+_TRIG = ("sin", "cos", "tan")
+
+
+def _finite_trig(op: Op) -> bool:
+    """A sin, cos or tan of a value that a checked trig function surely refused already
+    if it was infinite (the derivative of `math.sin(x)` is `math.cos(x)`): the `math`
+    function cannot raise first with another exception type."""
+    return op.name in _TRIG and facts.checked_before(op.operands[0], op, _TRIG)
 
 
 @rule("floor", "ceil", "trunc", "rint")
