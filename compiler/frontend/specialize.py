@@ -32,6 +32,7 @@ from ..ir.ops import may_raise
 from ..passes.shapes import Shapes
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, TupleType, Type, UNKNOWN,
                         contains_unknown, join)
+from .arith import BigInt
 from .checks import check_function
 from .desugar import desugar
 from .kinds import NumpyScalarType, marked, split
@@ -252,7 +253,7 @@ class Registry:
                                     "supported", tr.loc(node), "function argument")
         if isinstance(v, Value):
             return v
-        if isinstance(v, tuple):
+        if isinstance(v, (tuple, BigInt)):
             return tr.as_value(v, node)
         return tr.as_value(tr.static_object(v, name, node), node)
 
