@@ -23,7 +23,7 @@ from ..ir.core import Block, Op, Region, Value
 from ..ir.types import ArrayType, BOOL, F32, I64, NONE, ScalarType, TupleType, UnknownType
 from .arith import OP_TEXT, Arithmetic, BigInt, elt as _elt, fits as _fits
 from .desugar import COUNTER_INDEX, UNDEF
-from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names
+from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names, holds_arrays
 
 
 class Static:
@@ -226,7 +226,7 @@ class ExprTranslator(Arithmetic):
             with self.b.at_end(op.regions[k].block):
                 self.b.yield_([self.coerce(vals[k], t)])
         op.set_results([t])
-        if isinstance(t, ArrayType):
+        if holds_arrays(t):
             self.origins.same_as(op.result, *vals)
         return self.kinds.set(op.result, kind)
 
