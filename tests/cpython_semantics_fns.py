@@ -177,3 +177,7 @@ def read_past_the_end(x):
     for i in range(len(x) + 1):
         t = x[i]
     return 1.0
+
+
+def math_pow(x, y):
+    return math.pow(x, y)

@@ -28,8 +28,10 @@ BINOPS = {
     gast.BitAnd: "and", gast.BitOr: "or", gast.BitXor: "xor",
 }
 OP_TEXT = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//",
-            gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&",
-            gast.BitOr: "|", gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>"}
+           gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&",
+           gast.BitOr: "|", gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>"}
+
+
 class BigInt:
     """An integer constant expression that does not fit in 64 bits (`2**70`): folded
     exactly, as Python computes it, until it meets a float (it becomes a float
@@ -51,8 +53,6 @@ _INT_FOLD = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
 # the attribute `checked` (docs/ir.md).
 _CHECKED_FLOAT = ("div", "floordiv", "mod", "pow")
 _CHECKED_INT = ("add", "sub", "mul", "floordiv", "mod", "pow")
-
-
 
 
 class Arithmetic:
@@ -193,7 +193,6 @@ class Arithmetic:
                                   self.loc(node), what)
             t = j
         return t, k
-
 
 
 def elt(t):

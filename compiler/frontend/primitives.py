@@ -246,7 +246,8 @@ def _math_binary(opname: str):
         if isinstance(a.type, ArrayType) or isinstance(b.type, ArrayType):
             return fresh(tr, tr.b.emit(opname, a, b))  # not CPython (math needs numbers)
         a, b = tr.b.convert(a, F64), tr.b.convert(b, F64)
-        return math_result(tr, tr.b.emit(opname, a, b, checked=True))
+        attrs = {"checked": True, "math": True} if opname == "pow" else {"checked": True}
+        return math_result(tr, tr.b.emit(opname, a, b, **attrs))
     return handler
 
 

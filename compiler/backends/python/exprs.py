@@ -127,24 +127,26 @@ def _binary(m, op, a):
     if not is_array(op.result.type) and op.name in ("div", "floordiv", "mod", "pow"):
         helper = _scalar_helper(op)
         if helper is not None:
-            return call(m.ref("rt", helper), left, a[1])
+            return call(m.ref(*helper), left, a[1])
     return ast.BinOp(left, _BIN[op.name](), a[1])
 
 
 def _scalar_helper(op: Op):
-    """The pyops helper a scalar division or power needs, or None for the operator."""
+    """(module, function) a scalar division or power needs, or None for the operator."""
     divisor = op.operands[1]
     if op.name == "pow":
         if op.result.type == I64:
             return None  # a non-negative constant exponent: exact, never raises
+        if op.attrs.get("checked") and op.attrs.get("math"):
+            return "math", "pow"  # math.pow(0.0, -1.0) is a ValueError, not ** 's error
         if op.attrs.get("checked"):
             ok, c = facts.const_of(divisor)
             integral = divisor.type in (I64, BOOL) or (ok and float(c).is_integer())
-            return None if integral else "pow_real"  # only a fractional power is complex
-        return "pow"
+            return None if integral else ("rt", "pow_real")  # a fractional power: complex
+        return "rt", "pow"
     if op.attrs.get("checked") or facts.nonzero(divisor):
         return None
-    return op.name
+    return "rt", op.name
 
 
 def _elt(t) -> ScalarType:
