@@ -71,6 +71,16 @@ def pow_real(a, b):
     return r
 
 
+def minimum(a, b):
+    """np.minimum of two scalars: nan if either is nan, else the smaller (the second of
+    equal values, which tells -0.0 from 0.0 as NumPy does)."""
+    return a if a < b or a != a else b
+
+
+def maximum(a, b):
+    return a if a > b or a != a else b
+
+
 def _ieee(name: str):
     """The unchecked scalar function `name`: math's where it succeeds, else NumPy's."""
     fn, vec = getattr(math, name), getattr(np, _NP_NAMES.get(name, name))

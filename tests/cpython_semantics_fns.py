@@ -181,3 +181,15 @@ def read_past_the_end(x):
 
 def math_pow(x, y):
     return math.pow(x, y)
+
+
+def builtin_min_max(a, b):
+    return min(a, b), max(a, b), min(a, b, 0.5), max(1, 2.5)
+
+
+def numpy_min_max(a, b):
+    return np.minimum(a, b), np.maximum(a, b), np.clip(a, 0.0, 1.0)
+
+
+def min_max_of_array(x):
+    return min(x), max(x)

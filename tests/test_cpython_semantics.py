@@ -44,6 +44,12 @@ CASES = [
     (f.accumulate, (np.full(100000, 1.0095834, dtype=np.float32),)),
     (f.weak_float, (F32,)), (f.int_and_float32, (F32, 3)),
     (f.int_floor_divide, (7, 0)), (f.int_floor_divide, (7, -2)),
+    (f.builtin_min_max, (1.0, math.nan)), (f.builtin_min_max, (math.nan, 1.0)),
+    (f.builtin_min_max, (0.0, -0.0)), (f.numpy_min_max, (1.0, math.nan)),
+    (f.numpy_min_max, (math.nan, 1.0)), (f.numpy_min_max, (0.0, -0.0)),
+    (f.numpy_min_max, (np.array([1.0, math.nan, 0.0]), np.array([math.nan, 1.0, -0.0]))),
+    (f.min_max_of_array, (np.array([1.0, math.nan, 3.0]),)),
+    (f.min_max_of_array, (np.array([math.nan, 1.0]),)), (f.min_max_of_array, (np.zeros(0),)),
 ]
 
 
@@ -67,6 +73,7 @@ def _same_value(got, want):
     if isinstance(want, np.ndarray):
         assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))  # -0.0 is not 0.0
 
 
 def _same_outcome(got, want):

@@ -21,6 +21,7 @@ from ..errors import TypingError, UnknownCallee, UnsupportedSyntax
 from ..ir.core import Value
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleType,
                         UnknownType)
+from .arith import elt as _elt
 from .exprs import Static
 from ..custom import CustomFunction, StraightThrough, stop_gradient
 from .scope import Closure, Unbound
@@ -259,8 +260,8 @@ def _np_binary(opname: str):
     return handler
 
 
-prim(np.maximum, np.fmax)(_np_binary("maximum"))
-prim(np.minimum, np.fmin)(_np_binary("minimum"))
+prim(np.maximum)(_np_binary("maximum"))
+prim(np.minimum)(_np_binary("minimum"))
 prim(np.arctan2)(_np_binary("atan2"))
 prim(np.hypot)(_np_binary("hypot"))
 prim(np.copysign)(_np_binary("copysign"))
@@ -274,6 +275,24 @@ prim(np.mod, np.remainder)(_np_binary("mod"))
 for _n, _obj in (("atan2", math.atan2), ("hypot", math.hypot), ("copysign", math.copysign),
                  ("pow", math.pow)):
     prim(_obj)(_math_binary(_n))
+
+
+def _fminmax(opname: str):
+    """np.fmin/np.fmax: like np.minimum/np.maximum, but a nan loses to a number."""
+    def handler(tr, node):
+        (a, b), _ = args_of(tr, node, 2, 2)
+        a, b = tr.promote(a, b)
+        r = tr.b.emit(opname, a, b)
+        if _elt(r.type).is_float:
+            pick = "where" if isinstance(r.type, ArrayType) else "select"
+            r = tr.b.emit(pick, tr.b.emit("isnan", a), b, r)
+            r = tr.b.emit(pick, tr.b.emit("isnan", b), a, r)
+        return numpy_result(tr, r)
+    return handler
+
+
+prim(np.fmax)(_fminmax("maximum"))
+prim(np.fmin)(_fminmax("minimum"))
 
 
 @prim(builtins.pow)
@@ -378,6 +397,8 @@ def _reduce_iterable(tr, node, kind: str, start: Optional[Value] = None):
         if isinstance(v.type, TupleType):
             vals = [tr.tuple_item(v, i) for i in range(len(v.type.elts))]
         elif isinstance(v.type, ArrayType):
+            if kind != "sum" and v.type.ndim == 1 and v.type.dtype.is_float:
+                return _python_reduce(tr, v, kind, node)
             axis = None if v.type.ndim == 1 else 0
             op = {"sum": "sum", "min": "amin", "max": "amax"}[kind]
             r = fresh(tr, tr.b.emit(op, v, axis=axis) if axis is not None
@@ -389,7 +410,41 @@ def _reduce_iterable(tr, node, kind: str, start: Optional[Value] = None):
         raise TypingError(f"{kind}() of an empty sequence", tr.loc(arg), kind)
     if kind == "sum":
         return _fold(tr, [tr.b.const(0) if start is None else start] + vals, "add")
-    return _fold(tr, vals, "minimum" if kind == "min" else "maximum")
+    return _fold_minmax(tr, vals, kind, node)
+
+
+def _fold_minmax(tr, values: List[Value], kind: str, node) -> Value:
+    """min(a, b, ...) / max(...) as CPython computes them: `b if b < a else a`, so the
+    first of equal values wins and a comparison with nan is false (np.minimum differs:
+    it propagates nan). On integers that is NumPy's minimum (and maximum)."""
+    acc = values[0]
+    for v in values[1:]:
+        a, b = tr.promote(acc, v)
+        t, k = tr.merged([a, b], node, f"{kind}()")
+        if isinstance(t, ArrayType) or not t.is_float:
+            acc = tr.arith("minimum" if kind == "min" else "maximum", a, b)
+            continue
+        a, b = tr.coerce(a, t), tr.coerce(b, t)
+        wins = tr.b.emit("lt" if kind == "min" else "gt", b, a)
+        acc = tr.kinds.set(tr.b.emit("select", wins, b, a), k)
+    return acc
+
+
+def _python_reduce(tr, v: Value, kind: str, node) -> Value:
+    """min(x) / max(x) of a float array: Python compares element by element (a loop, as
+    for `max(e for e in x)`), which treats nan unlike np.max. np.max runs first, unused:
+    for an empty array it raises the ValueError CPython raises."""
+    tr.b.emit("amin" if kind == "min" else "amax", v)
+    seq, item = tr.fresh_name("seq"), tr.fresh_name("item")
+    tr.env[seq] = v
+    store = gast.Name(id=item, ctx=gast.Store(), annotation=None, type_comment=None)
+    comp = gast.GeneratorExp(elt=_load(item), generators=[
+        gast.comprehension(target=store, iter=_load(seq), ifs=[], is_async=0)])
+    for n in gast.walk(comp):
+        gast.copy_location(n, node)
+    r = _comprehension(tr, comp, kind, node)
+    tr.env.vars.pop(seq, None)
+    return r
 
 
 def _minmax(kind: str):
@@ -401,7 +456,7 @@ def _minmax(kind: str):
         vals = [tr.value(a) for a in node.args]
         if len(vals) == 0:
             raise TypingError(f"{kind}() needs arguments", tr.loc(node), kind)
-        return _fold(tr, vals, "minimum" if kind == "min" else "maximum")
+        return _fold_minmax(tr, vals, kind, node)
     return handler
 
 

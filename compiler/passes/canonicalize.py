@@ -31,7 +31,8 @@ _SCALAR_FOLD: Dict[str, Callable] = {
     "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
     "eq": operator.eq, "ne": operator.ne, "and": lambda a, b: a and b,
     "or": lambda a, b: a or b, "xor": lambda a, b: a != b,
-    "minimum": min, "maximum": max, "neg": operator.neg, "not": operator.not_, "abs": abs,
+    "minimum": lambda a, b: a if a < b or a != a else b,  # np.minimum (ir.md)
+    "maximum": lambda a, b: a if a > b or a != a else b, "neg": operator.neg, "not": operator.not_, "abs": abs,
     "atan2": math.atan2, "hypot": math.hypot, "copysign": math.copysign,
 }
 for _n in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log", "log2",
@@ -229,7 +230,7 @@ def _fold_scalar(op: Op) -> Optional[List[Value]]:
             return None
         vals.append(c)
     if any(isinstance(v, float) and (math.isnan(v) or math.isinf(v)) for v in vals) and \
-            op.name in ("minimum", "maximum", "floordiv", "mod"):
+            op.name in ("floordiv", "mod"):
         return None
     if op.name in ("floor", "ceil", "trunc"):
         vals = [float(v) for v in vals]

@@ -201,6 +201,8 @@ def _minmax(m, op, a):
     if is_array(op.result.type):
         return call(m.ref("np", op.name), a[0], a[1])
     a = [as_dtype(m, v, e, op.result.type) for v, e in zip(op.operands, a)]
+    if op.result.type.is_float:  # NumPy's: nan wins, and the second of equal values
+        return call(m.ref("rt", op.name), a[0], a[1])
     return call(name("min" if op.name == "minimum" else "max"), a[0], a[1])
 
 
