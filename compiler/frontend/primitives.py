@@ -173,13 +173,21 @@ def _np_unary(opname: str):
     return handler
 
 
+def _math_test(opname: str):
+    """math.isnan/isinf: a Python bool; they never raise."""
+    def handler(tr, node):
+        (x,), _ = args_of(tr, node, 1, 1)
+        return math_result(tr, tr.b.emit(opname, x))
+    return handler
+
+
 _SAME_NAME = ["sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log2", "log10",
               "log1p", "sqrt", "erf", "erfc", "lgamma", "gamma", "floor", "ceil", "trunc",
               "asinh", "acosh", "atanh", "asin", "acos", "atan", "exp2", "cbrt", "isnan",
               "isinf"]
 for _n in _SAME_NAME:
-    if _n in ("isnan", "isinf"):  # never raise: no CPython semantics to keep
-        prim(getattr(math, _n))(lambda tr, node, _n=_n: math_result(tr, _np_unary(_n)(tr, node)))
+    if _n in ("isnan", "isinf"):
+        prim(getattr(math, _n))(_math_test(_n))
     else:
         prim(getattr(math, _n, None))(_math_unary(_n, _n in ("floor", "ceil", "trunc")))
     prim(getattr(np, _n, None))(_np_unary(_n))
