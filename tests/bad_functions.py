@@ -414,8 +414,8 @@ def float_compare_none(x):
     return x + None  # E:float_compare_none
 
 
-def huge_constant(x):
-    return x + 123456789012345678901234567890  # E:huge_constant
+def huge_constant(n):
+    return n + 123456789012345678901234567890  # E:huge_constant
 
 
 def expression_statement(x):
@@ -533,8 +533,8 @@ def closure_reads_later(x):
     return r
 
 
-def huge_global(x):
-    return x + HUGE  # E:huge_global
+def huge_global(n):
+    return n + HUGE  # E:huge_global
 
 
 def float_of_array(a):

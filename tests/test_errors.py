@@ -94,9 +94,9 @@ CASES = [
         ("list comprehensions",)),
     Bad("nested_two_generators", (1.0, 2), U, "(i * j * x", "comprehension",
         ("more than one 'for'",)),
-    Bad("huge_constant", (1.0,), T, "123456789012345678901234567890", "integer constant",
+    Bad("huge_constant", (1,), T, "123456789012345678901234567890", "integer constant",
         ("64 bits",)),
-    Bad("huge_global", (1.0,), T, "HUGE", "integer constant", ("64 bits",)),
+    Bad("huge_global", (1,), T, "HUGE", "integer constant", ("64 bits",)),
     # Calls adjoin cannot compile
     Bad("calls_print", (1.0,), K, "print(x)", "call", ("'print'", "not supported")),
     Bad("calls_random", (1.0,), K, "random.random()", "call", ("'random.random'",)),

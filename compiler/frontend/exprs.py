@@ -5,8 +5,9 @@ the builder `b`, the environment `env`, the function's tree `fdef`, the names th
 desugarer introduced (`hidden`) and statement translation.
 Guarantees: a name assigned anywhere in the function is local, as in Python: it
 never resolves to a global. `expr` returns an IR `Value`, a `Static` (a Python object known at
-compile time: a module, a function, a class), a `Closure`, or a Python tuple of
-those (a static sequence). `value` insists on an IR value. `and`, `or`, chained
+compile time: a module, a function, a class), a `Closure`, a Python tuple of
+those (a static sequence), or a `BigInt` (an integer constant beyond 64 bits,
+arith.py). `value` insists on an IR value. `and`, `or`, chained
 comparisons and conditional expressions evaluate lazily, as in Python.
 """
 from __future__ import annotations
@@ -19,8 +20,8 @@ import numpy as np
 
 from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
 from ..ir.core import Block, Op, Region, Value
-from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleType,
-                        UnknownType, join)
+from ..ir.types import ArrayType, BOOL, F32, I64, NONE, ScalarType, TupleType, UnknownType
+from .arith import OP_TEXT, Arithmetic, BigInt, elt as _elt, fits as _fits
 from .desugar import COUNTER_INDEX, UNDEF
 from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names, holds_arrays
 
@@ -36,20 +37,13 @@ class Static:
         return f"<static {self.name}>"
 
 
-_BINOPS = {
-    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div",
-    gast.FloorDiv: "floordiv", gast.Mod: "mod", gast.Pow: "pow", gast.MatMult: "matmul",
-    gast.BitAnd: "and", gast.BitOr: "or", gast.BitXor: "xor",
-}
-_OP_TEXT = {gast.Add: "+", gast.Sub: "-", gast.Mult: "*", gast.Div: "/", gast.FloorDiv: "//",
-            gast.Mod: "%", gast.Pow: "**", gast.MatMult: "@", gast.BitAnd: "&",
-            gast.BitOr: "|", gast.BitXor: "^", gast.LShift: "<<", gast.RShift: ">>"}
 _CMPOPS = {gast.Lt: "lt", gast.LtE: "le", gast.Gt: "gt", gast.GtE: "ge", gast.Eq: "eq",
            gast.NotEq: "ne"}
 
 
-class ExprTranslator:
+class ExprTranslator(Arithmetic):
     def __init__(self, ctx, src):
+        super().__init__()
         self.ctx = ctx
         self.src = src
         self.origins = Origins()
@@ -62,6 +56,9 @@ class ExprTranslator:
     def as_value(self, v, node) -> Value:
         if isinstance(v, Value):
             return v
+        if isinstance(v, BigInt):
+            raise TypingError(f"the integer {v.value} does not fit in 64 bits",
+                              self.loc(v.node), "integer constant")
         if isinstance(v, tuple):
             return self.b.emit("tuple", *[self.as_value(x, node) for x in v])
         if isinstance(v, Closure):
@@ -84,16 +81,15 @@ class ExprTranslator:
             return method(node)
 
     def op_text(self, op) -> str:
-        return _OP_TEXT.get(type(op), type(op).__name__)
+        return OP_TEXT.get(type(op), type(op).__name__)
 
     # -- leaves --------------------------------------------------------------
 
     def expr_Constant(self, node):
         v = node.value
         if isinstance(v, (bool, int, float)) or v is None:
-            if isinstance(v, int) and not isinstance(v, bool) and not -2**63 <= v < 2**63:
-                raise TypingError("integer constant does not fit in 64 bits", self.loc(node),
-                                  "integer constant")
+            if isinstance(v, int) and not isinstance(v, bool) and not _fits(v):
+                return BigInt(v, node)
             return self.b.const(v)
         raise UnsupportedSyntax(f"constants of type {type(v).__name__} are not supported",
                                 self.loc(node), "constant")
@@ -140,8 +136,12 @@ class ExprTranslator:
 
     def static_object(self, obj, name: str, node):
         if isinstance(obj, (bool, int, float, np.floating, np.integer, np.bool_)) or obj is None:
+            if isinstance(obj, np.float32):
+                return self.b.const(float(obj), F32)
             const = gast.copy_location(gast.Constant(value=_py_scalar(obj), kind=None), node)
-            return self.expr_Constant(const)
+            c = self.expr_Constant(const)
+            is_np = isinstance(obj, (np.generic,)) and isinstance(c, Value)
+            return self.as_kind(c, True) if is_np else c
         if isinstance(obj, tuple) and all(isinstance(x, (bool, int, float)) for x in obj):
             return self.b.emit("tuple", *[self.b.const(x) for x in obj])
         if isinstance(obj, np.ndarray):
@@ -157,8 +157,7 @@ class ExprTranslator:
         if isinstance(left, tuple) or isinstance(right, tuple) or self.is_tuple(left) \
                 or self.is_tuple(right):
             return self.tuple_binop(node, left, right)
-        return self.binop(node.op, self.as_value(left, node.left),
-                          self.as_value(right, node.right), node)
+        return self.binop(node.op, left, right, node)
 
     def is_tuple(self, v) -> bool:
         return isinstance(v, Value) and isinstance(v.type, TupleType)
@@ -183,40 +182,17 @@ class ExprTranslator:
             return v.op.operands[i]
         return self.b.op("tuple_get", [v], {"index": i}).result
 
-    def binop(self, op, a: Value, b: Value, node) -> Value:
-        name = _BINOPS.get(type(op))
-        if name is None:
-            raise UnsupportedSyntax(f"the operator '{self.op_text(op)}' is not supported",
-                                    self.loc(node), "operator")
-        for v in (a, b):
-            if isinstance(v.type, TupleType) or v.type == NONE:
-                raise TypingError(f"'{self.op_text(op)}' does not apply to {v.type}",
-                                  self.loc(node), "operator")
-        if name in ("and", "or", "xor"):
-            if _elt(a.type) != BOOL or _elt(b.type) != BOOL:
-                raise UnsupportedSyntax("bitwise operators are supported on booleans only",
-                                        self.loc(node), "bitwise operator")
-        a, b = self.weak_literal(a, b), self.weak_literal(b, a)
-        attrs = {}
-        if name == "pow" and _elt(a.type) in (I64, BOOL) and _elt(b.type) in (I64, BOOL):
-            k = self.const_value(b)
-            if k is not None and k >= 0:
-                attrs["int_result"] = True
-        if name == "matmul":
-            return self.b.emit("matmul", a, b)
-        return self.b.op(name, [a, b], attrs).result
-
-    def weak_literal(self, v: Value, other: Value) -> Value:
-        """A Python float literal takes a float32 partner's type, as NumPy does."""
-        if v.type == F64 and _elt(other.type) == F32 and isinstance(self.const_value(v), float) \
-                and getattr(v, "op", None) is not None and v.op.name == "const":
-            return self.b.const(self.const_value(v), F32)
-        return v
-
     def expr_UnaryOp(self, node):
-        v = self.value(node.operand)
+        v = self.expr(node.operand)
+        if isinstance(v, BigInt) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            r = -v.value if isinstance(node.op, gast.USub) else v.value
+            return self.b.const(r) if _fits(r) else BigInt(r, node)
+        v = self.as_value(v, node.operand)
         if isinstance(node.op, gast.USub):
-            return self.b.emit("neg", v)
+            r = self.b.emit("neg", v)
+            if self.python_scalar(v) and v.type == I64:
+                r.op.attrs["checked"] = True
+            return r
         if isinstance(node.op, gast.UAdd):
             return self.b.convert(v, I64) if v.type == BOOL else v
         if isinstance(node.op, gast.Not):
@@ -245,17 +221,14 @@ class ExprTranslator:
         for k, fn in enumerate((then_fn, else_fn)):
             with self.b.at_end(op.regions[k].block):
                 vals.append(self.as_value(fn(), node))
-        t = join(vals[0].type, vals[1].type)
-        if t is None:
-            raise TypingError(f"the two outcomes have different types: {vals[0].type} and "
-                              f"{vals[1].type}", self.loc(node), "conditional expression")
+        t, kind = self.merged(vals, node, "conditional expression")
         for k in range(2):
             with self.b.at_end(op.regions[k].block):
                 self.b.yield_([self.coerce(vals[k], t)])
         op.set_results([t])
         if holds_arrays(t):
             self.origins.same_as(op.result, *vals)
-        return op.result
+        return self.kinds.set(op.result, kind)
 
     def expr_IfExp(self, node):
         cond = self.truth(self.value(node.test), node.test)
@@ -489,10 +462,6 @@ class ExprTranslator:
     def expr_Call(self, node):
         from .primitives import call
         return call(self, node)
-
-
-def _elt(t):
-    return t.dtype if isinstance(t, ArrayType) else t
 
 
 def _py_scalar(obj):

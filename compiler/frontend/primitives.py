@@ -21,6 +21,7 @@ from ..errors import TypingError, UnknownCallee, UnsupportedSyntax
 from ..ir.core import Value
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleType,
                         UnknownType)
+from .arith import elt as _elt
 from .exprs import Static
 from ..custom import CustomFunction, StraightThrough, stop_gradient
 from .scope import Closure, Unbound
@@ -139,15 +140,44 @@ def fresh(tr, v: Value) -> Value:
 # Elementwise math
 
 
-def _unary(opname: str, result: Optional[ScalarType] = None, to_float: bool = False):
+def numpy_result(tr, v: Value) -> Value:
+    """A NumPy function's result: a NumPy scalar, or a fresh array."""
+    return fresh(tr, tr.as_kind(v, True))
+
+
+def math_result(tr, v: Value) -> Value:
+    """A `math` function's result: always a Python float (or int)."""
+    tr.kinds.set(v, False)
+    return v
+
+
+def _math_unary(opname: str, to_int: bool = False):
+    """A `math` function of one float: CPython's raising semantics (`checked`); floor,
+    ceil and trunc return an int."""
     def handler(tr, node):
         (x,), _ = args_of(tr, node, 1, 1)
-        if to_float:
-            x = tr.b.convert(x, F64) if not isinstance(x.type, ArrayType) else x
-        r = tr.b.emit(opname, x)
-        if result is not None:
-            r = tr.b.convert(r, result)
-        return fresh(tr, r)
+        if isinstance(x.type, ArrayType):  # not CPython (math needs a number): NumPy's
+            r = tr.b.emit(opname, x)
+            return fresh(tr, tr.b.convert(r, I64) if to_int else r)
+        r = tr.b.emit(opname, tr.b.convert(x, F64), checked=True)
+        if to_int:
+            r = tr.b.emit("convert", r, to=I64, checked=True)
+        return math_result(tr, r)
+    return handler
+
+
+def _np_unary(opname: str):
+    def handler(tr, node):
+        (x,), _ = args_of(tr, node, 1, 1)
+        return numpy_result(tr, tr.b.emit(opname, x))
+    return handler
+
+
+def _math_test(opname: str):
+    """math.isnan/isinf: a Python bool; they never raise."""
+    def handler(tr, node):
+        (x,), _ = args_of(tr, node, 1, 1)
+        return math_result(tr, tr.b.emit(opname, x))
     return handler
 
 
@@ -156,68 +186,121 @@ _SAME_NAME = ["sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log2
               "asinh", "acosh", "atanh", "asin", "acos", "atan", "exp2", "cbrt", "isnan",
               "isinf"]
 for _n in _SAME_NAME:
-    prim(getattr(math, _n, None))(
-        _unary(_n, I64 if _n in ("floor", "ceil", "trunc") else None, to_float=True))
-    prim(getattr(np, _n, None))(_unary(_n))
+    if _n in ("isnan", "isinf"):
+        prim(getattr(math, _n))(_math_test(_n))
+    else:
+        prim(getattr(math, _n, None))(_math_unary(_n, _n in ("floor", "ceil", "trunc")))
+    prim(getattr(np, _n, None))(_np_unary(_n))
 for _n in ("asin", "acos", "atan", "asinh", "acosh", "atanh"):
-    prim(getattr(np, "arc" + _n[1:]))(_unary(_n))
-prim(np.rint)(_unary("rint"))
-prim(np.sign)(_unary("sign"))
-prim(np.negative)(_unary("neg"))
-prim(builtins.abs, np.abs, np.absolute)(_unary("abs"))
-prim(math.fabs, np.fabs)(_unary("abs", to_float=True))
+    prim(getattr(np, "arc" + _n[1:]))(_np_unary(_n))
+prim(np.rint)(_np_unary("rint"))
+prim(np.sign)(_np_unary("sign"))
+prim(np.negative)(_np_unary("neg"))
+prim(np.abs, np.absolute, np.fabs)(_np_unary("abs"))
 prim(math.log)(lambda tr, node: _log(tr, node))
-prim(np.log)(_unary("log"))
+prim(np.log)(_np_unary("log"))
+
+
+@prim(builtins.abs)
+def _abs(tr, node):
+    """abs() keeps the kind; on a Python int it is `checked` (abs(-2**63) needs 65 bits)."""
+    (x,), _ = args_of(tr, node, 1, 1)
+    r = tr.b.emit("abs", x)
+    if tr.python_scalar(x) and x.type == I64:
+        r.op.attrs["checked"] = True
+    return fresh(tr, r)
+
+
+@prim(math.fabs)
+def _fabs(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    x = tr.b.convert(x, F64) if not isinstance(x.type, ArrayType) else x
+    return math_result(tr, fresh(tr, tr.b.emit("abs", x)))
 
 
 def _log(tr, node):
     (x, *base), _ = args_of(tr, node, 1, 2)
-    r = tr.b.emit("log", tr.b.convert(x, F64))
+    r = math_result(tr, tr.b.emit("log", tr.b.convert(x, F64), checked=True))
     if base:
-        r = tr.b.emit("div", r, tr.b.emit("log", tr.b.convert(base[0], F64)))
+        d = math_result(tr, tr.b.emit("log", tr.b.convert(base[0], F64), checked=True))
+        r = tr.arith("div", r, d)
     return r
 
 
 @prim(np.square)
 def _square(tr, node):
     (x,), _ = args_of(tr, node, 1, 1)
-    return fresh(tr, tr.b.emit("mul", x, x))
+    return numpy_result(tr, tr.b.emit("mul", x, x))
 
 
-@prim(math.degrees, np.degrees, np.rad2deg)
-def _degrees(tr, node):
-    (x,), _ = args_of(tr, node, 1, 1)
-    return fresh(tr, tr.b.emit("mul", x, tr.b.const(180.0 / math.pi)))
-
-
-@prim(math.radians, np.radians, np.deg2rad)
-def _radians(tr, node):
-    (x,), _ = args_of(tr, node, 1, 1)
-    return fresh(tr, tr.b.emit("mul", x, tr.b.const(math.pi / 180.0)))
-
-
-def _binary(opname: str, to_float: bool = False):
+def _scaled(factor: float):
+    """degrees/radians: a product that never raises (math.degrees(1e308) is inf)."""
     def handler(tr, node):
-        (a, b), _ = args_of(tr, node, 2, 2)
-        if to_float:
-            a, b = tr.b.convert(a, F64), tr.b.convert(b, F64)
-        return fresh(tr, tr.b.emit(opname, a, b))
+        (x,), _ = args_of(tr, node, 1, 1)
+        if tr.static_callee(node.func) in (math.degrees, math.radians):
+            x = tr.b.convert(x, F64) if not isinstance(x.type, ArrayType) else x
+            return math_result(tr, fresh(tr, tr.b.emit("mul", x, tr.b.const(factor))))
+        x, c = tr.promote(x, tr.b.const(factor))
+        return numpy_result(tr, tr.b.emit("mul", x, c))
     return handler
 
 
-prim(np.maximum, np.fmax)(_binary("maximum"))
-prim(np.minimum, np.fmin)(_binary("minimum"))
-prim(math.atan2, np.arctan2)(_binary("atan2"))
-prim(math.hypot, np.hypot)(_binary("hypot"))
-prim(math.copysign, np.copysign)(_binary("copysign"))
-prim(math.pow)(_binary("pow", to_float=True))
-prim(np.power)(_binary("pow"))
-prim(np.add)(_binary("add"))
-prim(np.subtract)(_binary("sub"))
-prim(np.multiply)(_binary("mul"))
-prim(np.divide, np.true_divide)(_binary("div"))
-prim(np.floor_divide)(_binary("floordiv"))
-prim(np.mod, np.remainder)(_binary("mod"))
+prim(math.degrees, np.degrees, np.rad2deg)(_scaled(180.0 / math.pi))
+prim(math.radians, np.radians, np.deg2rad)(_scaled(math.pi / 180.0))
+
+
+def _math_binary(opname: str):
+    def handler(tr, node):
+        (a, b), _ = args_of(tr, node, 2, 2)
+        if isinstance(a.type, ArrayType) or isinstance(b.type, ArrayType):
+            return fresh(tr, tr.b.emit(opname, a, b))  # not CPython (math needs numbers)
+        a, b = tr.b.convert(a, F64), tr.b.convert(b, F64)
+        attrs = {"checked": True, "math": True} if opname == "pow" else {"checked": True}
+        return math_result(tr, tr.b.emit(opname, a, b, **attrs))
+    return handler
+
+
+def _np_binary(opname: str):
+    def handler(tr, node):
+        (a, b), _ = args_of(tr, node, 2, 2)
+        a, b = tr.promote(a, b)
+        return numpy_result(tr, tr.b.emit(opname, a, b))
+    return handler
+
+
+prim(np.maximum)(_np_binary("maximum"))
+prim(np.minimum)(_np_binary("minimum"))
+prim(np.arctan2)(_np_binary("atan2"))
+prim(np.hypot)(_np_binary("hypot"))
+prim(np.copysign)(_np_binary("copysign"))
+prim(np.power)(_np_binary("pow"))
+prim(np.add)(_np_binary("add"))
+prim(np.subtract)(_np_binary("sub"))
+prim(np.multiply)(_np_binary("mul"))
+prim(np.divide, np.true_divide)(_np_binary("div"))
+prim(np.floor_divide)(_np_binary("floordiv"))
+prim(np.mod, np.remainder)(_np_binary("mod"))
+for _n, _obj in (("atan2", math.atan2), ("hypot", math.hypot), ("copysign", math.copysign),
+                 ("pow", math.pow)):
+    prim(_obj)(_math_binary(_n))
+
+
+def _fminmax(opname: str):
+    """np.fmin/np.fmax: like np.minimum/np.maximum, but a nan loses to a number."""
+    def handler(tr, node):
+        (a, b), _ = args_of(tr, node, 2, 2)
+        a, b = tr.promote(a, b)
+        r = tr.b.emit(opname, a, b)
+        if _elt(r.type).is_float:
+            pick = "where" if isinstance(r.type, ArrayType) else "select"
+            r = tr.b.emit(pick, tr.b.emit("isnan", a), b, r)
+            r = tr.b.emit(pick, tr.b.emit("isnan", b), a, r)
+        return numpy_result(tr, r)
+    return handler
+
+
+prim(np.fmax)(_fminmax("maximum"))
+prim(np.fmin)(_fminmax("minimum"))
 
 
 @prim(builtins.pow)
@@ -229,13 +312,17 @@ def _pow(tr, node):
 @prim(np.where)
 def _where(tr, node):
     (c, a, b), _ = args_of(tr, node, 3, 3)
-    return fresh(tr, tr.b.emit("where", c, a, b))
+    a, b = tr.promote(a, b)
+    return numpy_result(tr, tr.b.emit("where", c, a, b))
 
 
 @prim(np.clip)
 def _clip(tr, node):
     (x, lo, hi), _ = args_of(tr, node, 3, 3)
-    return fresh(tr, tr.b.emit("minimum", tr.b.emit("maximum", x, lo), hi))
+    x, lo = tr.promote(x, lo)
+    low = tr.b.emit("maximum", x, lo)
+    low, hi = tr.promote(low, hi)
+    return numpy_result(tr, tr.b.emit("minimum", low, hi))
 
 
 # ---------------------------------------------------------------------------
@@ -257,8 +344,13 @@ def _convert(to: ScalarType, builtin: bool = False):
         if isinstance(x.type, TupleType) or x.type == NONE:
             raise TypingError(f"cannot convert {x.type} to a number", tr.loc(node), "conversion")
         if to == BOOL:
-            return tr.truth(x, node)
-        return tr.b.convert(x, to)
+            return tr.as_kind(tr.truth(x, node), not builtin)
+        r = tr.b.convert(x, to)
+        if r is x:
+            return tr.as_kind(x, not builtin)
+        if to == I64 and x.type.is_float:
+            r.op.attrs["checked"] = True  # int(nan), np.int64(inf) raise in CPython
+        return tr.kinds.set(r, not builtin)
     return handler
 
 
@@ -279,11 +371,13 @@ def _round(tr, node):
     if nd and tr.const_value(nd[0]) != 0:  # also when the digits are known only at run time
         raise UnsupportedSyntax("round() with a number of digits is not supported",
                                 tr.loc(node), "round")
-    if x.type == I64:
-        return x
-    r = tr.b.emit("rint", x)
     builtin = tr.static_callee(node.func) is builtins.round
-    return tr.b.convert(r, I64) if builtin and not nd and not isinstance(x.type, ArrayType) else r
+    if x.type == I64:
+        return x if builtin else numpy_result(tr, x)
+    r = tr.b.emit("rint", x)
+    if builtin and not nd and not isinstance(x.type, ArrayType):
+        return tr.kinds.set(tr.b.emit("convert", r, to=I64, checked=True), False)
+    return r if builtin else numpy_result(tr, r)
 
 
 # ---------------------------------------------------------------------------
@@ -293,7 +387,7 @@ def _round(tr, node):
 def _fold(tr, values: List[Value], opname: str) -> Value:
     acc = values[0]
     for v in values[1:]:
-        acc = tr.b.emit(opname, acc, v)
+        acc = tr.arith(opname, acc, v)
     return acc
 
 
@@ -311,18 +405,54 @@ def _reduce_iterable(tr, node, kind: str, start: Optional[Value] = None):
         if isinstance(v.type, TupleType):
             vals = [tr.tuple_item(v, i) for i in range(len(v.type.elts))]
         elif isinstance(v.type, ArrayType):
+            if kind != "sum" and v.type.ndim == 1 and v.type.dtype.is_float:
+                return _python_reduce(tr, v, kind, node)
             axis = None if v.type.ndim == 1 else 0
             op = {"sum": "sum", "min": "amin", "max": "amax"}[kind]
             r = fresh(tr, tr.b.emit(op, v, axis=axis) if axis is not None
                       else tr.b.emit(op, v))
-            return r if start is None else tr.b.emit("add", start, r)
+            return r if start is None else tr.arith("add", start, r)
         else:
             raise TypingError(f"{kind}() needs an iterable, got {v.type}", tr.loc(arg), kind)
     if not vals and kind != "sum":
         raise TypingError(f"{kind}() of an empty sequence", tr.loc(arg), kind)
     if kind == "sum":
         return _fold(tr, [tr.b.const(0) if start is None else start] + vals, "add")
-    return _fold(tr, vals, "minimum" if kind == "min" else "maximum")
+    return _fold_minmax(tr, vals, kind, node)
+
+
+def _fold_minmax(tr, values: List[Value], kind: str, node) -> Value:
+    """min(a, b, ...) / max(...) as CPython computes them: `b if b < a else a`, so the
+    first of equal values wins and a comparison with nan is false (np.minimum differs:
+    it propagates nan). On integers that is NumPy's minimum (and maximum)."""
+    acc = values[0]
+    for v in values[1:]:
+        a, b = tr.promote(acc, v)
+        t, k = tr.merged([a, b], node, f"{kind}()")
+        if isinstance(t, ArrayType) or not t.is_float:
+            acc = tr.arith("minimum" if kind == "min" else "maximum", a, b)
+            continue
+        a, b = tr.coerce(a, t), tr.coerce(b, t)
+        wins = tr.b.emit("lt" if kind == "min" else "gt", b, a)
+        acc = tr.kinds.set(tr.b.emit("select", wins, b, a), k)
+    return acc
+
+
+def _python_reduce(tr, v: Value, kind: str, node) -> Value:
+    """min(x) / max(x) of a float array: Python compares element by element (a loop, as
+    for `max(e for e in x)`), which treats nan unlike np.max. np.max runs first, unused:
+    for an empty array it raises the ValueError CPython raises."""
+    tr.b.emit("amin" if kind == "min" else "amax", v)
+    seq, item = tr.fresh_name("seq"), tr.fresh_name("item")
+    tr.env[seq] = v
+    store = gast.Name(id=item, ctx=gast.Store(), annotation=None, type_comment=None)
+    comp = gast.GeneratorExp(elt=_load(item), generators=[
+        gast.comprehension(target=store, iter=_load(seq), ifs=[], is_async=0)])
+    for n in gast.walk(comp):
+        gast.copy_location(n, node)
+    r = _comprehension(tr, comp, kind, node)
+    tr.env.vars.pop(seq, None)
+    return r
 
 
 def _minmax(kind: str):
@@ -334,7 +464,7 @@ def _minmax(kind: str):
         vals = [tr.value(a) for a in node.args]
         if len(vals) == 0:
             raise TypingError(f"{kind}() needs arguments", tr.loc(node), kind)
-        return _fold(tr, vals, "minimum" if kind == "min" else "maximum")
+        return _fold_minmax(tr, vals, kind, node)
     return handler
 
 
@@ -419,10 +549,10 @@ def _reduction(opname: str):
 
 
 def reduce_value(tr, opname: str, x: Value, axis: Optional[int], node) -> Value:
-    if not isinstance(x.type, ArrayType):
+    if not isinstance(x.type, ArrayType):  # np.sum(2.0) is the NumPy scalar 2.0
         if opname in ("argmax", "argmin"):
-            return tr.b.const(0)
-        return x if opname != "mean" else tr.b.convert(x, F64)
+            return numpy_result(tr, tr.b.const(0))
+        return numpy_result(tr, x if opname != "mean" else tr.b.convert(x, F64))
     attrs = {} if axis is None else {"axis": axis}
     return fresh(tr, tr.b.op(opname, [x], attrs).result)
 
@@ -453,7 +583,7 @@ def _norm(tr, node):
     (x,), _ = args_of(tr, node, 1, 1)
     sq = tr.b.emit("mul", x, x)
     total = tr.b.emit("sum", sq) if isinstance(x.type, ArrayType) else sq
-    return tr.b.emit("sqrt", total)
+    return numpy_result(tr, tr.b.emit("sqrt", total))
 
 
 # ---------------------------------------------------------------------------
@@ -464,8 +594,8 @@ def _linalg(opname: str):
     def handler(tr, node):
         (a, b), _ = args_of(tr, node, 2, 2)
         if not isinstance(a.type, ArrayType) or not isinstance(b.type, ArrayType):
-            return tr.b.emit("mul", a, b)
-        return fresh(tr, tr.b.emit(opname, a, b))
+            return numpy_result(tr, tr.b.emit("mul", *tr.promote(a, b)))
+        return fresh(tr, tr.b.emit(opname, *tr.promote(a, b)))
     return handler
 
 
@@ -477,7 +607,7 @@ def _vdot(tr, node):
     """vdot flattens both arguments (real arrays: no conjugation)."""
     (a, b), _ = args_of(tr, node, 2, 2)
     if not isinstance(a.type, ArrayType) or not isinstance(b.type, ArrayType):
-        return tr.b.emit("mul", a, b)
+        return numpy_result(tr, tr.b.emit("mul", *tr.promote(a, b)))
     flat = [tr.b.emit("ravel", v) if v.type.ndim > 1 else v for v in (a, b)]
     return tr.b.emit("dot", *flat)
 
@@ -487,7 +617,7 @@ def _inner(tr, node):
     """inner contracts the last axes: a @ b.T for 2-d b."""
     (a, b), _ = args_of(tr, node, 2, 2)
     if not isinstance(a.type, ArrayType) or not isinstance(b.type, ArrayType):
-        return tr.b.emit("mul", a, b)
+        return numpy_result(tr, tr.b.emit("mul", *tr.promote(a, b)))
     if b.type.ndim == 2:
         b = tr.b.emit("transpose", b)
     return fresh(tr, tr.b.emit("dot", a, b))
@@ -681,8 +811,8 @@ def method_call(tr, v: Value, name: str, node):
         return _view(tr, tr.b.emit("ravel", v), v)
     if name == "dot":
         (w,), _ = args_of(tr, node, 1, 1)
-        return fresh(tr, tr.b.emit("dot", v, w) if isinstance(w.type, ArrayType)
-                     else tr.b.emit("mul", v, w))
+        return fresh(tr, tr.b.emit("dot", *tr.promote(v, w)) if isinstance(w.type, ArrayType)
+                     else tr.b.emit("mul", *tr.promote(v, w)))
     if name == "reshape":
         if not node.args:
             raise TypingError("reshape() needs the new shape", tr.loc(node), "reshape")

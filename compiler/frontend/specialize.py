@@ -37,11 +37,15 @@ import numpy as np
 
 from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
 from ..ir.core import Function, Module, Value
+from ..ir.ops import may_raise
+from ..passes.shapes import Shapes
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, TupleType, Type, UNKNOWN,
                         contains_unknown, join)
+from .arith import BigInt
 from .captures import Aliases, alias_groups, hidden_names, spec_key
 from .checks import check_function
 from .desugar import desugar
+from .kinds import NumpyScalarType, marked, split
 from .scope import Closure, Unbound, assigned_names, holds_arrays
 from .source import SourceInfo, check_user_code, get_source
 
@@ -52,17 +56,19 @@ _DTYPES = {np.dtype(np.float64): F64, np.dtype(np.float32): F32, np.dtype(np.int
 
 
 def typeof(value: Any, what: str = "argument") -> Type:
-    """The IR type of a Python argument value, or TypeError naming it."""
+    """The signature type of a Python argument value, or TypeError naming it: an IR type,
+    or a `NumpyScalarType` for a NumPy scalar (its operations follow NumPy, not CPython's
+    float and int)."""
     if isinstance(value, (bool, np.bool_)):
-        return BOOL
+        return BOOL if isinstance(value, bool) else NumpyScalarType("bool")
     if isinstance(value, (int, np.integer)):
         if not -2**63 <= int(value) < 2**63:
             raise TypeError(f"adjoin: {what} = {value} does not fit in 64 bits")
-        return I64
+        return I64 if isinstance(value, int) else NumpyScalarType("i64")
     if isinstance(value, np.float32):
         return F32
     if isinstance(value, (float, np.floating)):
-        return F64
+        return F64 if type(value) is float else NumpyScalarType("f64")
     if isinstance(value, np.ndarray):
         dtype = _DTYPES.get(value.dtype)
         if dtype is None:
@@ -209,19 +215,23 @@ class Registry:
                 return e.stub
         return None
 
-    def translate(self, key, base: str, src, fdef, hidden, types, statics, loc,
+    def translate(self, key, base: str, src, fdef, hidden, signature, statics, loc,
                   aliases: Aliases = ()) -> Function:
+        """Translate one specialization; `signature` may mark NumPy-scalar parameters."""
         from ..passes.manager import run_default_pipeline
         from .to_ir import FunctionTranslator
         symbol = self.symbol_for(key, base)
+        types, kinds = split(signature)
         assumed: Type = UNKNOWN
+        assumed_kind: Any = False
         for _ in range(6):
             stub = Function(symbol, types, [], assumed, src.loc(fdef))
+            stub.attrs["result_kind"] = assumed_kind
             entry = InProgress(key, stub)
             self.stack.append(entry)
             try:
                 f = FunctionTranslator(self, src, fdef, symbol, types, hidden, statics,
-                                       aliases).build()
+                                       aliases, kinds).build()
             finally:
                 self.stack.pop()
             if not entry.used:
@@ -231,9 +241,9 @@ class Registry:
                 raise TypingError(f"the recursive function '{base}' returns {f.result_type} but "
                                   f"its recursive call was typed {assumed}", src.loc(fdef),
                                   "recursion")
-            if new == assumed:
+            if new == assumed and f.attrs["result_kind"] == assumed_kind:
                 break
-            assumed = new
+            assumed, assumed_kind = new, f.attrs["result_kind"]
         self.by_symbol[symbol] = f
         if entry.tainted and _has_unknown(f):
             # Built against a caller's provisional return type (mutual recursion): that
@@ -269,7 +279,7 @@ class Registry:
             raise TypingError(f"bad call to {fn.__name__}(): {e}", tr.loc(node), "call") from None
         bound.apply_defaults()
         values = [self.argument(tr, v, name, node) for name, v in bound.arguments.items()]
-        types = [v.type for v in values]
+        types = [marked(v.type, tr.kind(v)) for v in values]
         f = self.specialize(fn, types, tr.loc(node))
         aliases = value_aliases(tr, values) if f.attrs.get("mutates") else ()
         if aliases:  # the callee writes into arguments that share memory
@@ -282,12 +292,14 @@ class Registry:
                                     "supported", tr.loc(node), "function argument")
         if isinstance(v, Value):
             return v
-        if isinstance(v, tuple):
+        if isinstance(v, (tuple, BigInt)):
             return tr.as_value(v, node)
         return tr.as_value(tr.static_object(v, name, node), node)
 
     def emit_call(self, tr, f: Function, values: List[Value], node) -> Value:
-        r = tr.b.op("call", values, {"callee": f.name}, result_types=[f.result_type]).result
+        attrs = {"callee": f.name, "nothrow": True} if self.nothrow(f) else {"callee": f.name}
+        r = tr.b.op("call", values, attrs, result_types=[f.result_type]).result
+        tr.kinds.set(r, f.attrs.get("result_kind", False))
         mutated = f.attrs.get("mutates", ())
         if mutated:
             out = tr.tuple_item(r, 0)
@@ -301,6 +313,17 @@ class Registry:
             else:
                 tr.origins.fresh(r)
         return r
+
+    def nothrow(self, f: Function) -> bool:
+        """Whether a call of the finished function `f` can never raise (no op of it may
+        raise), so that a call whose result is unused may be removed."""
+        if self.by_symbol.get(f.name) is not f:
+            return False  # a recursive call of a function still being translated
+        known = f.attrs.get("nothrow")
+        if known is None:
+            shapes = Shapes(f)
+            known = f.attrs["nothrow"] = not any(may_raise(op, shapes) for op in f.walk())
+        return known
 
     def rebind_mutated(self, tr, arg: Value, new: Value, node) -> None:
         names = [n for n in tr.env.names() if tr.env.get(n) is arg and not n.startswith("$")]
@@ -323,7 +346,7 @@ class Registry:
         free_values = [tr.env[n] for n in frees]
         for n in frees:
             statics["$free:" + n] = None
-        types = [v.type for v in values + free_values]
+        types = [marked(v.type, tr.kind(v)) for v in values + free_values]
         key = ("closure", tr.src.key, id(fdef), tuple(types),
                tuple(sorted((k, id(v.node)) for k, v in statics.items()
                             if isinstance(v, Closure))))

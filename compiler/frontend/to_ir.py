@@ -26,9 +26,10 @@ import gast
 from ..errors import CompileError, TypingError, UnsupportedSyntax
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Region, Value
-from ..ir.types import ArrayType, I64, TupleType, Type, UNKNOWN, UnknownType, join
+from ..ir.types import ArrayType, I64, TupleType, Type, UNKNOWN, UnknownType
 from .desugar import enumerate_start, is_sequence_name, runs_at_least_once
-from .exprs import ExprTranslator
+from .exprs import BigInt, ExprTranslator
+from .kinds import Kind, join_kinded
 from .scope import Closure, Env, Unbound, assigned_names, holds_arrays
 
 MAX_LOOP_PASSES = 8
@@ -42,12 +43,14 @@ class FunctionTranslator(ExprTranslator):
 
     def __init__(self, ctx, src, fdef, symbol: str, param_types: Sequence[Type],
                  hidden: set, statics: Optional[Dict[str, object]] = None,
-                 aliases: Sequence[Tuple[str, Tuple[int, ...]]] = ()):
+                 aliases: Sequence[Tuple[str, Tuple[int, ...]]] = (),
+                 param_kinds: Sequence[Kind] = ()):
         super().__init__(ctx, src)
         self.aliases = aliases
         self.fdef = fdef
         self.symbol = symbol
         self.param_types = list(param_types)
+        self.param_kinds = list(param_kinds) or [False] * len(self.param_types)
         self.hidden = set(hidden)
         self.statics = dict(statics or {})
         self.returned: Optional[Value] = None
@@ -65,8 +68,8 @@ class FunctionTranslator(ExprTranslator):
         self.function = f
         self.b = Builder(f.body.block, self.loc(self.fdef))
         self.env = Env()
-        for name, p in zip(names, f.params):
-            self.env[name] = p
+        for name, p, k in zip(names, f.params, self.param_kinds):
+            self.env[name] = self.kinds.set(p, k)
             if holds_arrays(p.type):
                 self.origins.fresh(p)
                 self.env[PARAM + name] = p
@@ -133,7 +136,7 @@ class FunctionTranslator(ExprTranslator):
         t = s.target
         if isinstance(t, gast.Name):
             old = self.read_name(t.id, t)
-            new = self.binop(s.op, old, self.value(s.value), s)
+            new = self.as_value(self.binop(s.op, old, self.expr(s.value), s), s)
             if isinstance(old.type, ArrayType):
                 if not isinstance(new.type, ArrayType) or new.type.ndim != old.type.ndim:
                     raise TypingError(f"'{t.id} {self.op_text(s.op)}= ...' would change the "
@@ -148,7 +151,7 @@ class FunctionTranslator(ExprTranslator):
             base, spec, idx = self.subscript_target(t)
             arr = self.read_name(base, t)
             cur = self.getitem(arr, spec, idx, t)
-            new = self.binop(s.op, cur, self.value(s.value), s)
+            new = self.as_value(self.binop(s.op, cur, self.expr(s.value), s), s)
             self.store_item(base, arr, spec, idx, new, s)
             return
         raise UnsupportedSyntax("augmented assignment to this target is not supported",
@@ -179,6 +182,7 @@ class FunctionTranslator(ExprTranslator):
             if mutated:
                 self.function.attrs["mutates"] = tuple(i for i, _ in mutated)
                 value = self.b.emit("tuple", value, *[v for _, v in mutated])
+            self.function.attrs["result_kind"] = self.kind(value)
             self.function.result_type = value.type
             self.b.op("return", [value], result_types=[])
         self.returned = value
@@ -215,6 +219,8 @@ class FunctionTranslator(ExprTranslator):
         return v
 
     def assign(self, target, value, node) -> None:
+        if isinstance(value, BigInt):
+            value = self.as_value(value, node)
         if isinstance(target, gast.Name):
             if isinstance(value, Value):
                 self.name_value(value, target.id)
@@ -275,10 +281,19 @@ class FunctionTranslator(ExprTranslator):
         if not isinstance(arr.type, ArrayType):
             raise TypingError(f"'{base}' is {arr.type}, not an array: it cannot be assigned "
                               "into", self.loc(node), "subscript assignment")
-        value = self.b.convert(value, arr.type.dtype)
+        value = self.store_value(value, arr.type.dtype)
         new = self.b.op("setitem", [arr] + list(idx) + [value], {"index": tuple(spec)},
                         names=(base,)).result
         self.write_array(base, arr, new, node)
+
+    def store_value(self, value: Value, dtype) -> Value:
+        """The value stored into an array element: NumPy converts a float stored into an
+        int array as int() does, raising for nan and inf (a `checked` convert)."""
+        v = self.b.convert(value, dtype)
+        if v is not value and dtype == I64 and not isinstance(value.type, ArrayType) \
+                and value.type.is_float:
+            v.op.attrs["checked"] = True
+        return v
 
     def write_array(self, name: str, old: Value, new: Value, node) -> None:
         """Rebind `name` and every alias of `old` to `new`; refuse unsafe views."""
@@ -324,17 +339,18 @@ class FunctionTranslator(ExprTranslator):
 
     # -- merges ----------------------------------------------------------------
 
-    def merged_type(self, name: str, types: List[Type], node) -> Type:
-        t = types[0]
-        for u in types[1:]:
-            j = join(t, u)
+    def merged_type(self, name: str, slots: List[Tuple[Type, Kind]], node) -> Tuple[Type, Kind]:
+        """The type and kind of a variable where paths meet (kinds.join_kinded)."""
+        t, k = slots[0]
+        for u, ku in slots[1:]:
+            j, k = join_kinded(t, k, u, ku)
             if j is None:
                 what = "the function returns" if name in self.hidden and \
                     name.startswith("result") else f"'{name}' is"
                 raise TypingError(f"{what} {t} on one path and {u} on another; adjoin needs "
                                   "one type per variable", self.loc(node), "type merge")
             t = j
-        return t
+        return t, k
 
     def coerce(self, v: Value, t: Type) -> Value:
         if v.type == t or isinstance(v.type, UnknownType) or isinstance(t, UnknownType):
@@ -344,12 +360,12 @@ class FunctionTranslator(ExprTranslator):
             return self.b.emit("tuple", *parts)
         return self.b.convert(v, t.dtype if isinstance(t, ArrayType) else t)
 
-    def finish(self, op: Op, names: List[str], types: List[Type]) -> None:
-        """Give `op` its results, bind them, and record their aliasing."""
+    def finish(self, op: Op, names: List[str], types: List[Type], kinds: List[Kind]) -> None:
+        """Give `op` its results, bind them, and record their kinds and aliasing."""
         shown = [n[n.index(":") + 1:] if n.startswith("$") else n for n in names]
         op.set_results(types, shown)
-        for name, r in zip(names, op.results):
-            self.env[name] = r
+        for name, r, k in zip(names, op.results, kinds):
+            self.env[name] = self.kinds.set(r, k)
             if holds_arrays(r.type):
                 srcs = [blk.ops[-1].operands[r.index] for blk in (rg.block for rg in op.regions)
                         if blk.ops and blk.ops[-1].name == "yield"]
@@ -373,7 +389,7 @@ class FunctionTranslator(ExprTranslator):
                 self.block(body)
             envs.append(self.env)
         self.env = before
-        names, types, pairs = [], [], []
+        names, types, kinds, pairs = [], [], [], []
         slots: Dict[Tuple[int, int], str] = {}
         followers: Dict[str, str] = {}
         for name in sorted(set(envs[0].names()) | set(envs[1].names())):
@@ -403,14 +419,17 @@ class FunctionTranslator(ExprTranslator):
                 continue
             slots[key] = name
             names.append(name)
-            types.append(self.merged_type(name, [v.type for v in vals if v is not None], s))
+            t, k = self.merged_type(name, [(v.type, self.kind(v)) for v in vals
+                                           if v is not None], s)
+            types.append(t)
+            kinds.append(k)
             pairs.append(vals)
         for k in range(2):
             with self.b.at_end(op.regions[k].block):
                 self.b.yield_([self.coerce(p[k], t) if p[k] is not None else self.b.undef(t)
                                for p, t in zip(pairs, types)])
         unsure = set(self.env.unsure)
-        self.finish(op, names, types)
+        self.finish(op, names, types, kinds)
         for name, rep in followers.items():
             self.env[name] = self.env[rep]
         self.env.unsure |= {n for n in unsure if n in names or n in followers}
@@ -451,10 +470,10 @@ class FunctionTranslator(ExprTranslator):
         for n, rep in followers.items():
             self.env[n] = self.env[rep]
 
-    @staticmethod
-    def type_before(env: Env, n: str) -> Type:
+    def slot_before(self, env: Env, n: str) -> Tuple[Type, Kind]:
+        """The type and kind of a carried name on entry (unknown when unbound)."""
         v = env.get(n)
-        return v.type if isinstance(v, Value) else UNKNOWN
+        return (v.type, self.kind(v)) if isinstance(v, Value) else (UNKNOWN, False)
 
     def init_value(self, env: Env, n: str, t: Type) -> Value:
         v = env.get(n)
@@ -465,10 +484,10 @@ class FunctionTranslator(ExprTranslator):
         """Build a `for` (operands lo, hi, step) or a `while` loop over `body_stmts`."""
         before = self.env
         carried, followers = self.alias_groups(self.carried_guess(body_stmts), before)
-        types = [self.type_before(before, n) for n in carried]
+        slots = [self.slot_before(before, n) for n in carried]
         for _ in range(MAX_LOOP_PASSES):
             mark = len(self.b.block.ops) if self.b.place == "end" else None
-            op, body_env = self.loop_attempt(node, kind, operands, body_stmts, carried, types,
+            op, body_env = self.loop_attempt(node, kind, operands, body_stmts, carried, slots,
                                              bind_index, test, before, followers)
             op.attrs.update(attrs or {})
             grown = [n for n in before.names() if n not in carried and n not in followers
@@ -478,25 +497,26 @@ class FunctionTranslator(ExprTranslator):
             followers = {n: rep for n, rep in followers.items() if n not in grown}
             if runs_at_least_once(node):
                 grown += self.first_bound_in_body(before, body_env, carried + grown)
-            new_types = []
-            for n, t in zip(carried, types):
+            new_slots = []
+            for n, slot in zip(carried, slots):
                 v = body_env.get(n)
                 if not isinstance(v, Value):
                     raise CompileError(f"'{n}' may be unbound at the end of the loop body",
                                        self.loc(node), "loop variable")
-                new_types.append(self.merged_type(n, [t, v.type], node))
-            if not grown and new_types == types:
+                new_slots.append(self.merged_type(n, [slot, (v.type, self.kind(v))], node))
+            if not grown and new_slots == slots:
                 break
             self.discard(op, mark)
             carried = carried + grown
-            types = new_types + [self.type_before(before, n) for n in grown]
+            slots = new_slots + [self.slot_before(before, n) for n in grown]
         else:
             raise CompileError("the types of the loop's variables do not settle",
                                self.loc(node), "loop")
+        types = [t for t, _ in slots]
         with self.b.at_end(op.regions[-1].block):
             self.b.yield_([self.coerce(body_env[n], t) for n, t in zip(carried, types)])
         self.env = before
-        self.finish(op, carried, types)
+        self.finish(op, carried, types, [k for _, k in slots])
         self.bind_carried([], [], followers)
         for n in carried:  # first bound in a body that runs: bound where the body was
             if n in body_env.unsure:
@@ -520,8 +540,9 @@ class FunctionTranslator(ExprTranslator):
         if mark is not None:
             del blk.ops[mark:]
 
-    def loop_attempt(self, node, kind, operands, body_stmts, carried, types, bind_index,
+    def loop_attempt(self, node, kind, operands, body_stmts, carried, slots, bind_index,
                      test, before: Env, followers: Dict[str, str]):
+        types = [t for t, _ in slots]
         inits = [self.init_value(before, n, t) for n, t in zip(carried, types)]
         shown = [n[n.index(":") + 1:] if n.startswith("$") else n for n in carried]
         if kind == "for":
@@ -534,6 +555,7 @@ class FunctionTranslator(ExprTranslator):
             op = Op("while", inits, [], {}, [Region([cond]), Region([body])], self.loc(node))
             args = body.args
             self.env = before.copy()
+            self.set_kinds(cond.args, slots)
             self.bind_carried(carried, cond.args, followers)
             self.mark_unbound_at_entry(carried, before)
             with self.b.at_end(cond), self.b.at_loc(self.loc(node.test)):
@@ -541,6 +563,7 @@ class FunctionTranslator(ExprTranslator):
                 self.b.op("condition", [c], result_types=[])
         self.b.insert(op)
         self.env = before.copy()
+        self.set_kinds(args, slots)
         for n, a in zip(carried, args):
             if holds_arrays(a.type) and isinstance(before.get(n), Value):
                 self.origins.same_as(a, before[n])
@@ -552,6 +575,10 @@ class FunctionTranslator(ExprTranslator):
             self.block(body_stmts)
         body_env, self.env = self.env, before
         return op, body_env
+
+    def set_kinds(self, values, slots: List[Tuple[Type, Kind]]) -> None:
+        for v, (_, k) in zip(values, slots):
+            self.kinds.set(v, k)
 
     def counter_name(self, node) -> str:
         """The name of a `for` counter: the target when it is the counter (range, or the
@@ -613,7 +640,7 @@ class FunctionTranslator(ExprTranslator):
         def bind(i):
             items = [self.getitem(self.env[name], ("i",), [i], s) for name in iters]
             if callee is enumerate:
-                idx = i if start is None else self.b.emit("add", i, start)
+                idx = i if start is None else self.arith("add", i, start)
                 self.assign(s.target, (idx, items[0]), s)
             elif callee is zip:
                 self.assign(s.target, tuple(items), s)
@@ -637,7 +664,7 @@ class FunctionTranslator(ExprTranslator):
                      else self.getitem(q, ("i",), [self.b.const(k)], s) for q in seqs]
             if callee is enumerate:
                 idx = self.b.const(k) if start is None else \
-                    self.b.emit("add", self.b.const(k), start)
+                    self.arith("add", self.b.const(k), start)
                 self.assign(s.target, (idx, items[0]), s)
             elif callee is zip:
                 self.assign(s.target, tuple(items), s)

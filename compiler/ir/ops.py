@@ -6,12 +6,16 @@ or raises `TypeRuleError` with a message meant for the user; the builder and the
 verifier both go through it, so an op built and an op parsed are typed alike.
 Effects: `pure` ops may be removed when unused, duplicated or reordered;
 `effect` ops (tape, assert, calls to effectful functions) keep their place.
+`may_raise(op)` tells which ops CPython may raise in (a `checked` op, an array op
+with sizes, indices or shapes not proven valid by `facts`, a call): a pass never
+removes those, used or not.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from . import facts
 from .types import (
     ArrayType, BOOL, F64, I64, NONE, TAPE, ScalarType, TupleType, Type, UnknownType,
     contains_unknown, float_of, join, join_scalar, like, parse_type,
@@ -498,6 +502,90 @@ def _expand(ts, attrs):
 
 define("sum_to", _sum_to, doc="sum a broadcast adjoint back to the shape of the second operand")
 define("expand_dims", _expand)
+
+
+# ---------------------------------------------------------------------------
+# Ops that may raise. A pass never removes such an op, even unused: CPython evaluates
+# it and may raise there (`t = math.cos(x); return y` raises for x = inf).
+
+# `math` functions that raise for no argument (CPython checks nothing they can produce).
+NEVER_RAISE_MATH = frozenset({"atan", "tanh", "asinh", "erf", "erfc", "cbrt", "atan2",
+                              "hypot", "copysign", "abs", "isnan", "isinf"})
+_DIVISIONS = ("div", "floordiv", "mod")
+_SAFE_ARRAY_OPS = frozenset({"zeros_like", "ones_like", "empty_like", "full_like", "copy",
+                             "transpose", "ravel", "expand_dims", "sum", "prod", "mean",
+                             "outer", "dim", "size", "sum_to", "convert", "tuple",
+                             "tuple_get", "select", "stop_gradient", "straight", "undef",
+                             "const", "tape_new"})
+
+
+def may_raise(op, shapes=None) -> bool:
+    """Whether `op` may raise at run time: a `checked` op whose raising case is not ruled
+    out, or an array op CPython (NumPy) may refuse (a negative or huge size, an index not
+    proven in range, shapes not proven compatible), a call not marked `nothrow`, an opaque
+    call, a `for` whose step may be 0, a region op holding such an op. `shapes` (a `passes.shapes.Shapes` of
+    the function) lets array proofs use symbolic shapes. Derivative code (locations with a
+    role) never counts: it can raise only where the primal code it mirrors raised first."""
+    if op.loc.role:
+        return False
+    if op.regions:
+        inner = any(may_raise(o, shapes) for r in op.regions for b in r.blocks for o in b.ops)
+        return inner or (op.name == "for" and not facts.nonzero(op.operands[2]))
+    if op.name == "call":  # `nothrow`: the frontend proved the callee cannot raise
+        return not op.attrs.get("nothrow")
+    if op.name == "pycall":
+        return True
+    if any(isinstance(r.type, ArrayType) for r in op.results) or \
+            any(isinstance(v.type, ArrayType) for v in op.operands):
+        return _array_may_raise(op, shapes)
+    if op.attrs.get("checked"):
+        return _checked_may_raise(op)
+    return False
+
+
+def _checked_may_raise(op) -> bool:
+    name = op.name
+    if name in NEVER_RAISE_MATH:
+        return False
+    if name in _DIVISIONS:
+        return not facts.nonzero(op.operands[1])
+    if name in ("add", "sub", "mul", "neg", "abs") or (name == "pow" and op.result.type == I64):
+        return False  # exact in CPython; only a 64-bit backend can overflow (documented)
+    if name == "convert":
+        return op.operands[0].type.is_float and op.result.type == I64
+    consts = [facts.const_of(v) for v in op.operands]
+    if all(ok and isinstance(c, float) for ok, c in consts):
+        return not facts.math_accepts(name, [c for _, c in consts])
+    return True
+
+
+def _array_may_raise(op, shapes) -> bool:
+    name = op.name
+    if name in _SAFE_ARRAY_OPS:
+        return False
+    if name in ("zeros", "ones", "empty", "full"):
+        dims = op.operands[:-1] if name == "full" else op.operands
+        return not facts.size_ok(dims)
+    if name == "linspace":
+        return not facts.size_ok(op.operands[2:])
+    if name == "arange":
+        consts = [facts.const_of(v) for v in op.operands]
+        if not all(ok for ok, _ in consts):
+            return True
+        lo, hi, st = (c for _, c in consts)
+        return st == 0 or (hi - lo) / st > facts.MAX_SAFE_ELEMENTS
+    if name in ("getitem", "setitem", "addat"):
+        return not facts.indices_ok(op, shapes)
+    if name in ("amax", "amin", "argmax", "argmin"):  # of an empty array: ValueError
+        shape = shapes.shape(op.operands[0]) if shapes is not None else None
+        return shape is None or any(a[0] != "const" or a[1] <= 0 for a in shape)
+    arrays = [v for v in op.operands if isinstance(v.type, ArrayType)]
+    if name in ("dot", "matmul"):
+        return not facts.contractible(arrays[0], arrays[1], shapes)
+    if "elementwise" in OPS[name].tags or name == "pack":  # broadcasting or stacking
+        return not all(v is arrays[0] or (shapes is not None and shapes.same(v, arrays[0]))
+                       for v in arrays)
+    return True
 
 
 def is_pure(op) -> bool:

@@ -3,17 +3,24 @@
 Assumes: verified IR.
 Guarantees: the result computes the same values (bit for bit for folded
 scalars, whose folding follows Python's float and int semantics and is skipped
-whenever Python would raise or the result would not fit the type). Rewrites:
-constant folding of scalar ops; `if` on a constant; `if` results equal on both
-branches; loop-carried values the body never changes; tuple_get of a tuple;
-conversions to the same type; x[i][j] to x[i, j]; shapes of fresh arrays;
-x*1, x/1, x-0, --x, not not x, a + -b. Runs to a fixpoint.
+whenever Python would raise or the result would not fit the type; float32 folds
+only exact arithmetic, rounded to float32). Rewrites: constant folding of scalar
+ops; `if` on a constant; `if` results equal on both branches; loop-carried values
+the body never changes; tuple_get of a tuple; conversions to the same type (not a
+`checked` one: it makes a Python scalar, docs/ir.md); x[i][j] to x[i, j]; shapes of
+fresh arrays; x*1, x/1, x-0, --x, not not x, a + -b. A rewritten op keeps its
+`checked` attribute. No rewrite removes an op that may raise (`ops.may_raise`): a
+read of the element just written, or the shape of a fresh array, is replaced, but
+the write or the allocation stays for dead-code elimination to judge. Runs to a
+fixpoint.
 """
 from __future__ import annotations
 
 import math
 import operator
 from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
 
 from ..ir.core import Block, Function, Op, Value
 from ..ir.types import ArrayType, BOOL, F32, F64, I64, ScalarType
@@ -24,7 +31,8 @@ _SCALAR_FOLD: Dict[str, Callable] = {
     "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
     "eq": operator.eq, "ne": operator.ne, "and": lambda a, b: a and b,
     "or": lambda a, b: a or b, "xor": lambda a, b: a != b,
-    "minimum": min, "maximum": max, "neg": operator.neg, "not": operator.not_, "abs": abs,
+    "minimum": lambda a, b: a if a < b or a != a else b,  # np.minimum (ir.md)
+    "maximum": lambda a, b: a if a > b or a != a else b, "neg": operator.neg, "not": operator.not_, "abs": abs,
     "atan2": math.atan2, "hypot": math.hypot, "copysign": math.copysign,
 }
 for _n in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "expm1", "log", "log2",
@@ -168,7 +176,7 @@ def _rewrite(op: Op) -> Optional[List[Value]]:
         return None
     if name == "convert":
         x = op.operands[0]
-        if x.type == op.result.type:
+        if x.type == op.result.type and not op.attrs.get("checked"):
             return [x]
         return _fold_convert(op)
     if name == "getitem":
@@ -189,14 +197,22 @@ def _make_const(op: Op, value) -> List[Value]:
     return [c.result]
 
 
+_EXACT_F32 = ("add", "sub", "mul", "div", "neg", "abs", "minimum", "maximum", "lt", "le", "gt",
+              "ge", "eq", "ne")
+
+
 def _typed(value, t: ScalarType):
     if isinstance(value, complex):
         return None
     if t in (F64, F32):
         try:
-            return float(value)
+            value = float(value)
         except OverflowError:
             return None
+        if t == F32:
+            with np.errstate(over="ignore"):
+                return float(np.float32(value))  # NumPy rounds each float32 result
+        return value
     if t == I64:
         if isinstance(value, float) or not -2**63 <= value < 2**63:
             return None
@@ -214,10 +230,12 @@ def _fold_scalar(op: Op) -> Optional[List[Value]]:
             return None
         vals.append(c)
     if any(isinstance(v, float) and (math.isnan(v) or math.isinf(v)) for v in vals) and \
-            op.name in ("minimum", "maximum", "floordiv", "mod"):
+            op.name in ("floordiv", "mod"):
         return None
     if op.name in ("floor", "ceil", "trunc"):
         vals = [float(v) for v in vals]
+    if any(v.type == F32 for v in op.operands) and op.name not in _EXACT_F32:
+        return None  # NumPy's float32 functions are not Python's float64 ones rounded
     try:
         value = _SCALAR_FOLD[op.name](*vals)
     except (ZeroDivisionError, ValueError, OverflowError, TypeError):
@@ -236,7 +254,7 @@ def _fold_convert(op: Op) -> Optional[List[Value]]:
     if t == I64:
         if isinstance(c, float) and (math.isnan(c) or math.isinf(c)):
             return None
-        return _make_const(op, int(c))
+        return None if not -2**63 <= int(c) < 2**63 else _make_const(op, int(c))
     value = _typed(c, t)
     return None if value is None else _make_const(op, value)
 
@@ -317,7 +335,8 @@ def _algebra(op: Op) -> Optional[List[Value]]:
             if inner is not None and inner.type == ops[k].type:
                 args = [inner, ops[1]] if k == 0 else [ops[0], inner]
                 prod = _replace(op, name, *args)
-                neg = Op("neg", [prod], [t], {}, (), op.loc, [op.result.name])
+                neg = Op("neg", [prod], [t], _checked(op) if t == I64 else {}, (), op.loc,
+                         [op.result.name])
                 op.parent.insert_before(op, neg)
                 prod.name = ""
                 return [neg.result]
@@ -330,13 +349,17 @@ def _algebra(op: Op) -> Optional[List[Value]]:
     return None
 
 
+def _checked(op: Op) -> dict:
+    return {"checked": True} if op.attrs.get("checked") else {}
+
+
 def _negated(v: Value) -> Optional[Value]:
     src = getattr(v, "op", None)
     return src.operands[0] if src is not None and src.name == "neg" else None
 
 
 def _replace(op: Op, name: str, a: Value, b: Value) -> Value:
-    new = Op(name, [a, b], [op.result.type], {}, (), op.loc, [op.result.name])
+    new = Op(name, [a, b], [op.result.type], _checked(op), (), op.loc, [op.result.name])
     op.parent.insert_before(op, new)
     return new.result
 

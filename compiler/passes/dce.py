@@ -4,42 +4,50 @@ Assumes: verified IR.
 Guarantees: removes pure ops whose results are unused, `if` results nobody
 reads (with their yields), loop-carried values that feed only themselves and
 are unused after the loop, and control-flow ops left with no results and no
-effects. Ops with effects (tape, assert, effectful calls) always stay. Iterates
-to a fixpoint; the result verifies whenever the input did.
+effects. Ops with effects (tape, assert, effectful calls) always stay, and so do
+ops that may raise (`ops.may_raise`, with the function's symbolic shapes), unused
+or not: CPython evaluates them and may raise there. Iterates to a fixpoint; the
+result verifies whenever the input did.
 """
 from __future__ import annotations
 
 from typing import Dict
 
 from ..ir.core import Block, Function, Op, ops_using, use_counts
-from ..ir.ops import is_pure
+from ..ir.ops import is_pure, may_raise
+from .shapes import Shapes
 
 
 def dce(f: Function) -> None:
-    while _sweep(f):
+    shapes = Shapes(f)
+    while _sweep(f, shapes):
         pass
 
 
-def _sweep(f: Function) -> bool:
+def _sweep(f: Function, shapes: Shapes) -> bool:
     counts = use_counts(f.body.block)
-    changed = _block(f.body.block, counts)
-    return changed
+    return _block(f.body.block, counts, shapes)
+
+
+def _removable(op: Op, shapes: Shapes) -> bool:
+    return is_pure(op) and not may_raise(op, shapes)
 
 
 def _used(counts: Dict[int, int], op: Op) -> bool:
     return any(counts.get(id(r), 0) for r in op.results)
 
 
-def _block(b: Block, counts: Dict[int, int]) -> bool:
+def _block(b: Block, counts: Dict[int, int], shapes: Shapes) -> bool:
     changed = False
     for op in reversed(list(b.ops)):
         for region in op.regions:
-            changed |= _block(region.block, counts)
+            changed |= _block(region.block, counts, shapes)
         if op.name == "if":
             changed |= _prune_if(op, counts)
         elif op.name in ("for", "while"):
-            changed |= _prune_loop(op, counts)
-        if not _used(counts, op) and is_pure(op) and op.name not in ("yield", "condition"):
+            changed |= _prune_loop(op, counts, shapes)
+        if not _used(counts, op) and _removable(op, shapes) and \
+                op.name not in ("yield", "condition"):
             for x in op.walk():
                 for v in x.operands:
                     counts[id(v)] = counts.get(id(v), 1) - 1
@@ -65,18 +73,19 @@ def _prune_if(op: Op, counts: Dict[int, int]) -> bool:
     return True
 
 
-def _prune_loop(op: Op, counts: Dict[int, int]) -> bool:
+def _prune_loop(op: Op, counts: Dict[int, int], shapes: Shapes) -> bool:
     offset = 3 if op.name == "for" else 0
     dead = [r.index for r in op.results
-            if not counts.get(id(r), 0) and _feeds_only_itself(op, r.index)]
+            if not counts.get(id(r), 0) and _feeds_only_itself(op, r.index, shapes)]
     if not dead:
         return False
     _remove_carried(op, dead, offset, counts)
     return True
 
 
-def _feeds_only_itself(op: Op, k: int) -> bool:
-    """Whether loop-carried value k only flows, through pure ops, into its own yield."""
+def _feeds_only_itself(op: Op, k: int, shapes: Shapes) -> bool:
+    """Whether loop-carried value k only flows, through removable ops, into its own
+    yield."""
     body = op.regions[-1].block
     arg = body.args[k + (1 if op.name == "for" else 0)]
     if op.name == "while" and ops_using(op.regions[0].block, op.regions[0].block.args[k]):
@@ -97,7 +106,7 @@ def _feeds_only_itself(op: Op, k: int) -> bool:
     for o in inner:
         if o is body.ops[-1] or o.name in ("yield", "condition"):
             continue
-        if any(id(v) in tainted for v in o.operands) and not is_pure(o):
+        if any(id(v) in tainted for v in o.operands) and not _removable(o, shapes):
             return False
     y = body.ops[-1]
     return all(i == k or id(v) not in tainted for i, v in enumerate(y.operands))

@@ -145,8 +145,9 @@ class FunctionEmitter:
         (handler or self.stmt_generic)(op, depth)
 
     def stmt_generic(self, op: Op, depth: int) -> None:
-        if not op.results:
-            self.emit(depth, unparse(self.op_expr(op)))
+        if not op.results or (len(op.results) == 1 and not self.nm.use_count(op.result)
+                              and op.name != "if"):
+            self.emit(depth, unparse(self.op_expr(op)))  # kept for its exception
             return
         value = self.op_expr(op)
         if len(op.results) == 1:

@@ -2,9 +2,13 @@
 
 Assumes: operand expressions are already built (`ast.expr`); types are the IR's.
 Guarantees: each function returns an `ast.expr` that computes the op with the
-IR's meaning: Python's `math` and operators for scalars (so scalar code agrees
-with CPython exactly), NumPy for arrays, `adjoin.runtime.pyops` for the few
-helpers neither offers. `Modules` records which of `math`, `np`, `rt` were used.
+IR's meaning: NumPy for arrays; for scalars, a `checked` op is Python's operator or
+`math` function (CPython's results and exceptions exactly, except that a complex
+`**` raises ValueError), and an unchecked op gives NumPy's (IEEE) result and never
+raises: the Python operator or `math` function where its raising case provably cannot
+occur (a nonzero constant divisor, a function that raises for no argument), else a
+helper of `adjoin.runtime.pyops`; float32 scalars use NumPy's functions. `Modules`
+records which of `math`, `np`, `rt` were used.
 """
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import math
 import sys
 from typing import Callable, Dict, List
 
+from ...ir import facts
 from ...ir.core import Op
+from ...ir.ops import NEVER_RAISE_MATH
 from ...ir.types import ArrayType, BOOL, F32, F64, I64, ScalarType
 
 _BIN = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "div": ast.Div,
@@ -118,7 +124,29 @@ def _binary(m, op, a):
     if op.name == "pow" and _elt(op.result.type).is_float and \
             not any(_elt(v.type).is_float for v in op.operands):
         left = as_dtype(m, op.operands[0], left, _elt(op.result.type))  # 2 ** n is f64
+    if not is_array(op.result.type) and op.name in ("div", "floordiv", "mod", "pow"):
+        helper = _scalar_helper(op)
+        if helper is not None:
+            return call(m.ref(*helper), left, a[1])
     return ast.BinOp(left, _BIN[op.name](), a[1])
+
+
+def _scalar_helper(op: Op):
+    """(module, function) a scalar division or power needs, or None for the operator."""
+    divisor = op.operands[1]
+    if op.name == "pow":
+        if op.result.type == I64:
+            return None  # a non-negative constant exponent: exact, never raises
+        if op.attrs.get("checked") and op.attrs.get("math"):
+            return "math", "pow"  # math.pow(0.0, -1.0) is a ValueError, not ** 's error
+        if op.attrs.get("checked"):
+            ok, c = facts.const_of(divisor)
+            integral = divisor.type in (I64, BOOL) or (ok and float(c).is_integer())
+            return None if integral else ("rt", "pow_real")  # a fractional power: complex
+        return "rt", "pow"
+    if op.attrs.get("checked") or facts.nonzero(divisor):
+        return None
+    return "rt", op.name
 
 
 def _elt(t) -> ScalarType:
@@ -173,6 +201,8 @@ def _minmax(m, op, a):
     if is_array(op.result.type):
         return call(m.ref("np", op.name), a[0], a[1])
     a = [as_dtype(m, v, e, op.result.type) for v, e in zip(op.operands, a)]
+    if op.result.type.is_float:  # NumPy's: nan wins, and the second of equal values
+        return call(m.ref("rt", op.name), a[0], a[1])
     return call(name("min" if op.name == "minimum" else "max"), a[0], a[1])
 
 
@@ -182,25 +212,40 @@ def _minmax(m, op, a):
       "cbrt", "exp2", "isnan")
 def _math(m, op, a):
     n = op.name
-    if is_array(op.result.type):
+    f32 = any(_elt(v.type) == F32 for v in op.operands)
+    if is_array(op.result.type) or (f32 and n not in _NO_NUMPY):
         if n in _NO_NUMPY:
             return call(m.ref("rt", n), *a)
         return call(m.ref("np", _NP_NAME.get(n, n)), *a)
-    if n in _MATH_SCALAR:
+    in_math = n in _MATH_SCALAR or (n in ("exp2", "cbrt") and sys.version_info >= (3, 11))
+    if in_math and (op.attrs.get("checked") or n in NEVER_RAISE_MATH or _finite_trig(op)):
         return call(m.ref("math", n), *a)
-    if n == "exp2":
+    if n == "exp2" and op.attrs.get("checked"):  # Python 3.10: 2.0 ** x raises as exp2 does
         return ast.BinOp(ast.Constant(2.0), ast.Pow(), a[0])
-    if n == "cbrt" and sys.version_info >= (3, 11):
-        return call(m.ref("math", "cbrt"), *a)
     return call(m.ref("rt", n), *a)
+
+
+_TRIG = ("sin", "cos", "tan")
+
+
+def _finite_trig(op: Op) -> bool:
+    """A sin, cos or tan of a value that a checked trig function surely refused already
+    if it was infinite (the derivative of `math.sin(x)` is `math.cos(x)`): the `math`
+    function cannot raise first with another exception type."""
+    return op.name in _TRIG and facts.checked_before(op.operands[0], op, _TRIG)
 
 
 @rule("floor", "ceil", "trunc", "rint")
 def _rounding(m, op, a):
-    if is_array(op.result.type):
+    if is_array(op.result.type) or (_elt(op.operands[0].type) == F32 and op.name != "rint"):
         return call(m.ref("np", op.name), a[0])
-    inner = call(name("round"), a[0]) if op.name == "rint" else call(m.ref("math", op.name), a[0])
-    return call(name("float"), inner)
+    if op.name == "rint":  # round(x, 0) rounds half to even and keeps inf and nan
+        x = op.operands[0]
+        return call(name("float"), a[0]) if x.type in (I64, BOOL) else \
+            call(name("round"), a[0], ast.Constant(0))
+    if op.attrs.get("checked"):  # math.floor(inf) raises, as CPython does
+        return call(name("float"), call(m.ref("math", op.name), a[0]))
+    return call(m.ref("rt", op.name), a[0])
 
 
 @rule("convert")
@@ -210,9 +255,12 @@ def _convert(m, op, a):
         return call(ast.Attribute(a[0], "astype", ast.Load()), dtype_ref(m, to.dtype))
     src = op.operands[0]
     inner = getattr(src, "op", None)
-    if to == I64 and inner is not None and inner.name in ("floor", "ceil", "trunc", "rint") \
-            and not is_array(src.type) and isinstance(a[0], ast.Call) and a[0].args:
-        return a[0].args[0]  # math.floor(x) already is an int in Python
+    if to == I64 and inner is not None and not is_array(src.type) and \
+            isinstance(a[0], ast.Call) and a[0].args:
+        if inner.name == "rint":
+            return call(name("round"), a[0].args[0])  # round(x) is an int in Python
+        if inner.name in ("floor", "ceil", "trunc") and inner.attrs.get("checked"):
+            return a[0].args[0]  # math.floor(x) already is an int in Python
     if to == F32:
         return call(m.ref("np", "float32"), a[0])
     return call(name({F64: "float", I64: "int", BOOL: "bool"}[to]), a[0])

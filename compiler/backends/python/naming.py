@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Set, Tuple
 
 from ...ir.core import BlockArg, Function, Op, OpResult, Value
-from ...ir.ops import is_pure
+from ...ir.ops import is_pure, may_raise
 from ...ir.types import I64
 from ...passes.liveness import Liveness, overlap
 
@@ -43,6 +43,7 @@ class Naming:
             for v in op.operands:
                 self.uses.setdefault(id(v), []).append(op)
         self.inlined: Set[int] = set()
+        self._raising = self._find_raising()
         self.and_or: Dict[int, str] = {}
         self.expr_ifs: Set[int] = set()
         self._decide_inlining(f.body.block)
@@ -101,8 +102,35 @@ class Naming:
         user = users[0]
         blk = op.parent.ops
         between = blk[blk.index(op) + 1:blk.index(user)]
-        return not any(b.regions or b.name in BARRIERS or not is_pure(b) for b in between) \
-            and user.name not in ("for", "while")
+        raises = self._raises(op)  # exceptions must come in program order
+        return not any(b.regions or b.name in BARRIERS or not is_pure(b) or
+                       (raises and self._raises(b) and not self._evaluated_after(b, op, user))
+                       for b in between) and user.name not in ("for", "while")
+
+    def _raises(self, op: Op) -> bool:
+        return self._raising[id(op)]
+
+    def _find_raising(self) -> Dict[int, bool]:
+        """Per op: whether it, or an operand it may inline (a pure single-use value of its
+        block, transitively), may raise. Program order: operands come first."""
+        out: Dict[int, bool] = {}
+        for op in self.f.walk():
+            out[id(op)] = may_raise(op) or any(
+                isinstance(v, OpResult) and v.op.parent is op.parent and not v.op.regions
+                and self.use_count(v) == 1 and is_pure(v.op) and out.get(id(v.op), False)
+                for v in op.operands)
+        return out
+
+    def _evaluated_after(self, b: Op, op: Op, user: Op) -> bool:
+        """Whether `b` is inlined into `user`'s expression at an operand after `op`'s,
+        so Python evaluates it after `op` there too (decided already: later ops first)."""
+        while len(b.results) == 1 and id(b.result) in self.inlined:
+            nxt = self.uses[id(b.result)][0]
+            if nxt is user:
+                ops = user.operands
+                return ops.index(b.result) > ops.index(op.result)
+            b = nxt
+        return False
 
     def _cap_expression_depth(self) -> None:
         """Name every MAX_EXPR_DEPTH-th level of a deeply nested inlined expression, so
