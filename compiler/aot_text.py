@@ -80,11 +80,15 @@ def c_header(f: Callable, names: Sequence[str], types: Sequence[Type], info: Dic
         "    int64_t strides[8];  /* in bytes */",
         "} adjoin_array;", ""]
     for code, (exc, msg) in sorted(ERRORS.items()):
-        lines.append(f"#define ADJOIN_ERR_{_err_name(exc)} {code}  /* {msg} */")
+        lines.append(f"#define ADJOIN_ERR_{_err_name(code, exc)} {code}  /* {msg} */")
     lines += ["", "adjoin_ctx *adjoin_ctx_new(void);",
               "void adjoin_ctx_reset(adjoin_ctx *ctx);  /* frees what calls allocated */",
               "void adjoin_ctx_free(adjoin_ctx *ctx);",
               "int64_t adjoin_ctx_bytes(adjoin_ctx *ctx);  /* memory it holds now */",
+              "/* Recursive calls nest at most `depth` deep (1000 in a new context), and",
+              "   never below stack address `stack_low` (0: unchecked); past either the",
+              "   call returns ADJOIN_ERR_RECURSION. */",
+              "void adjoin_ctx_set_limits(adjoin_ctx *ctx, int64_t depth, int64_t stack_low);",
               "#endif", "",
               "/* JSON metadata: adjoin version, ABI, signature, entry points. */",
               f"const char *adjoin_{name}_info(void);", "",
@@ -108,15 +112,21 @@ def c_header(f: Callable, names: Sequence[str], types: Sequence[Type], info: Dic
     return "\n".join(lines)
 
 
-def _err_name(exc: type) -> str:
-    return {"IndexError": "INDEX", "ValueError": "SHAPE", "AssertionError": "ASSERT",
-            "ZeroDivisionError": "ZERODIV", "RuntimeError": "TAPE"}[exc.__name__]
+_ERR_NAMES = {1: "INDEX", 2: "SHAPE", 3: "ASSERT", 4: "ZERODIV", 5: "TAPE", 6: "MEMORY",
+              7: "RECURSION", 8: "SIZE", 64: "GUARD"}
 
 
-def loader_module(f: Callable, names: Sequence[str], info: Dict[str, Any]) -> str:
+def _err_name(code: int, exc: type) -> str:
+    return _ERR_NAMES.get(code) or exc.__name__.upper()
+
+
+def loader_module(f: Callable, names: Sequence[str], info: Dict[str, Any],
+                  digest: Dict[str, Any]) -> str:
+    """The loader; `digest` (size and sha256 of the library) is checked before loading."""
     name = info["name"]
     params = ", ".join(names)
     expected = {k: info[k] for k in ("name", "signature", "wrt")}
+    expected.update(digest)
     lines = [
         f'"""{f.__name__}({info["signature"]}), compiled ahead of time by adjoin '
         f'{__version__}.', "",

@@ -24,7 +24,12 @@ ERRORS = {1: (IndexError, "index out of range"),
           2: (ValueError, "operands could not be broadcast together (or a bad shape/step)"),
           3: (AssertionError, "assertion failed in compiled code"),
           4: (ZeroDivisionError, "integer division or modulo by zero"),
-          5: (RuntimeError, "the tape was read past its start")}
+          5: (RuntimeError, "the tape was read past its start"),
+          6: (MemoryError, "out of memory"),
+          7: (RecursionError, "maximum recursion depth exceeded"),
+          8: (ValueError, "negative dimensions are not allowed, or the array is too big"),
+          64: (SystemError, "memory was written outside an array's allocation (found by "
+                            "ADJOIN_CHECK_MEMORY=1; a bug in adjoin, please report it)")}
 _DTYPES = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
 _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_uint8, "none": ctypes.c_uint8, "tape": ctypes.c_uint8}
@@ -133,9 +138,9 @@ def _find_symbols() -> Optional[Dict[str, int]]:
     if not table or not _layout_ok():
         return None
     objects = {"float": float, "int": int, "True": True, "False": False,
-               "ndarray": np.ndarray, "Fallback": Fallback, "IndexError": IndexError,
-               "ValueError": ValueError, "AssertionError": AssertionError,
-               "ZeroDivisionError": ZeroDivisionError, "RuntimeError": RuntimeError}
+               "ndarray": np.ndarray, "Fallback": Fallback, "RuntimeError": RuntimeError,
+               "stack_key": STACK_KEY}
+    objects.update((exc.__name__, exc) for exc, _ in ERRORS.values())
     out = {f"adjoin.py.{k}": id(v) for k, v in objects.items()}
     out["adjoin.py.array_api"] = table
     return out
@@ -171,7 +176,7 @@ class PyEntry:
         api.PyCFunction_NewEx.restype = ctypes.py_object
         api.PyCFunction_NewEx.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
         self.runtime = runtime
-        self.state = (ctypes.c_void_p * 2)(runtime.ctx_new(), 0)
+        self.state = (ctypes.c_void_p * 2)(_new_context(runtime), 0)
         self.name = name.encode()
         self.method = _MethodDef(self.name, address, _METH_FASTCALL, None)
         capsule = api.PyCapsule_New(ctypes.addressof(self.state), None, None)
@@ -186,6 +191,59 @@ class PyEntry:
 
 # -- contexts -------------------------------------------------------------------------------------
 
+STACK_KEY = "adjoin.stack_low"  # the thread's lowest stack address for compiled calls
+_GET_DICT = ctypes.pythonapi.PyThreadState_GetDict
+_GET_DICT.restype = ctypes.py_object  # ctypes takes it as a new reference; it is borrowed
+_GET_DICT.argtypes = []
+_INCREF = ctypes.pythonapi.Py_IncRef
+_INCREF.argtypes = [ctypes.py_object]
+
+
+def thread_stack_low() -> int:
+    """The lowest stack address compiled code may reach in this thread (0: unknown),
+    kept in the thread's state dictionary, where machine-code entry points read it."""
+    d = _GET_DICT()
+    _INCREF(d)  # the reference ctypes will drop
+    low = d.get(STACK_KEY)
+    if low is None:
+        low = d[STACK_KEY] = _stack_low()
+    return low
+
+
+def _stack_low() -> int:
+    """The thread's stack bottom plus a margin (a quarter of the stack, at most 256 KiB)
+    for the non-recursive work below the last check; 0 where the platform does not say."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.pthread_self.restype = ctypes.c_void_p
+        me = ctypes.c_void_p(libc.pthread_self())
+        if sys.platform == "darwin":
+            libc.pthread_get_stackaddr_np.restype = ctypes.c_void_p
+            libc.pthread_get_stacksize_np.restype = ctypes.c_size_t
+            size = libc.pthread_get_stacksize_np(me)
+            low = libc.pthread_get_stackaddr_np(me) - size
+        else:
+            attr = ctypes.create_string_buffer(256)  # a pthread_attr_t is at most 64 bytes
+            if libc.pthread_getattr_np(me, attr) != 0:
+                return 0
+            addr, size_t = ctypes.c_void_p(), ctypes.c_size_t()
+            ok = libc.pthread_attr_getstack(attr, ctypes.byref(addr), ctypes.byref(size_t)) == 0
+            libc.pthread_attr_destroy(attr)
+            if not ok or not addr.value:
+                return 0
+            low, size = addr.value, size_t.value
+    except (AttributeError, OSError, TypeError):
+        return 0
+    return low + min(size // 4, 1 << 18)
+
+
+def _new_context(runtime: "Runtime") -> int:
+    ctx = runtime.ctx_new()
+    if not ctx:
+        raise MemoryError("adjoin: no memory for a call context")
+    return ctx
+
+
 
 class Runtime:
     """The context functions of one compiled module or library."""
@@ -199,6 +257,14 @@ class Runtime:
         self.tape_size = fn("adjoin_tape_size", ctypes.c_int64, ctypes.c_void_p)
         self.tape_set = fn("adjoin_tape_set", None, ctypes.c_void_p, ctypes.c_int64)
         self.ctx_bytes = fn("adjoin_ctx_bytes", ctypes.c_int64, ctypes.c_void_p)
+        self.set_limits = fn("adjoin_ctx_set_limits", None, ctypes.c_void_p, ctypes.c_int64,
+                             ctypes.c_int64)
+
+    def limit(self, ctx: int) -> int:
+        """Give `ctx` this thread's limits: Python's recursion limit, and its stack's."""
+        depth = sys.getrecursionlimit()
+        self.set_limits(ctx, depth, thread_stack_low())
+        return depth
 
 
 class NativeTape:
@@ -206,7 +272,7 @@ class NativeTape:
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
-        self.ctx = runtime.ctx_new()
+        self.ctx = _new_context(runtime)
         self.mark = 0
         self.lock = threading.Lock()
 
@@ -282,7 +348,10 @@ class NativeFunction:
         if isinstance(tape, NativeTape):
             with tape.lock:  # one call at a time on a kept context
                 self.runtime.tape_set(tape.ctx, tape.mark)
+                self.runtime.limit(tape.ctx)
                 return self._run(st, tape.ctx, args, reset=False)
+        if st.depth != sys.getrecursionlimit():
+            st.depth = self.runtime.limit(st.ctx)
         return self._run(st, st.ctx, args, reset=True)
 
     def _run(self, st: "_CallState", ctx, args, reset: bool) -> Any:
@@ -320,7 +389,8 @@ class _CallState:
 
     def __init__(self, fn: NativeFunction):
         self.runtime = fn.runtime
-        self.ctx = fn.runtime.ctx_new()
+        self.ctx = _new_context(fn.runtime)
+        self.depth = fn.runtime.limit(self.ctx)  # the recursion limit it was given
         self.buffers = [((ctypes.c_ssize_t * p[2])(), (ctypes.c_ssize_t * p[2])())
                         if isinstance(p, tuple) and p[0] == "array" else None
                         for p in fn.params]

@@ -20,7 +20,7 @@ from ...errors import BackendError
 from ...ir.core import Block, Function, Module, Op, Value
 from ...ir.types import ArrayType, BOOL, ScalarType, TupleType
 from . import arrays, bounds, fuse, scalar
-from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime
+from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime, check_memory
 from .types import I1, I32, I64, I8, I8P, lltype, memory_type
 
 FUSE = os.environ.get("ADJOIN_FUSE", "1") not in ("0", "")  # elementwise fusion (fuse.py)
@@ -30,12 +30,13 @@ class ModuleLowering:
     def __init__(self, module: Module, name: str = "adjoin"):
         self.source = module
         self.m = ir.Module(name=name)
-        self.rt = Runtime(self.m)
+        self.rt = Runtime(self.m, checked=check_memory())
         self.scalar = scalar.Scalar(self.m)
         self.functions: Dict[str, ir.Function] = {}
         self.helpers: Dict[tuple, ir.Function] = {}
         self.fresh_helpers: set = set()  # helpers returning a fresh contiguous array
         self._ipow = None
+        self.recursive = recursive_functions(module)
         for f in module:
             fnty = ir.FunctionType(lltype(f.result_type),
                                    [CTXP] + [lltype(t) for t in f.param_types])
@@ -86,6 +87,7 @@ class FunctionLowering:
         self.uses = None
         self.trusted: Dict[int, set] = {}  # op id -> axes indexed without checks (bounds.py)
         self.fresh: set = set()  # ids of packed descriptors of fresh allocations (arrays.pack)
+        self.depth = None  # a recursive function's depth on entry, restored on return
 
     def ipow(self) -> ir.Function:
         return self.ml.ipow()
@@ -145,6 +147,8 @@ class FunctionLowering:
         for p, a in zip(self.f.params, self.fn.args[1:]):
             a.name = p.name or "arg"
             self.set(p, a)
+        if self.f.name in self.ml.recursive:
+            self.depth = self.rt.enter(self.b, self.ctx)
         self.block(self.f.body.block)
 
     def block(self, blk: Block) -> None:
@@ -214,6 +218,8 @@ class FunctionLowering:
                            "backend; use backend=\"python\"", op.loc, "custom rule")
 
     def op_return(self, op: Op) -> None:
+        if self.depth is not None:
+            self.rt.leave(self.b, self.ctx, self.depth)
         self.b.ret(self.get(op.operands[0]) if op.operands else I8(0))
 
     def op_assert(self, op: Op) -> None:
@@ -407,6 +413,36 @@ class FunctionLowering:
         self.b.position_at_end(done)
         for r, phi in zip(op.results, phis):
             self.set(r, phi)
+
+
+def recursive_functions(module: Module) -> set:
+    """Names of the functions on a cycle of calls (Tarjan's strongly connected
+    components): only these count their depth against the recursion limit."""
+    calls = {f.name: [c for c in f.callees() if c in module] for f in module}
+    index: Dict[str, int] = {}
+    low: Dict[str, int] = {}
+    stack: List[str] = []
+    out: set = set()
+
+    def visit(v: str) -> None:  # recursive: call chains are short next to Python's limit
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in calls[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while not component or component[-1] != v:
+                component.append(stack.pop())
+            if len(component) > 1 or v in calls[v]:
+                out.update(component)
+    for name in calls:
+        if name not in index:
+            visit(name)
+    return out
 
 
 def _frozen(attrs) -> tuple:

@@ -11,8 +11,9 @@ tuples of them,
 (METH_FASTCALL; `state` a capsule holding {context, busy flag}). It converts only
 exactly the argument types the signature names: any other count, type, dtype,
 rank, byte order or misaligned array raises the runtime's `Fallback`, and the
-ctypes path converts or reports it. It runs the entry with the GIL released, on
-its own context (a call arriving while one runs falls back, to a per-thread
+ctypes path converts or reports it (also in a thread whose stack limit the
+runtime has not yet recorded). It gives the context Python's recursion limit and
+the thread's stack limit, runs the entry with the GIL released, on its own context (a call arriving while one runs falls back, to a per-thread
 context); turns an error code into the exception CPython would raise; returns
 floats, ints, bools and new contiguous NumPy arrays; and resets the context.
 Signatures it does not cover get no such entry (None).
@@ -35,8 +36,6 @@ ARR_DATA, ARR_ND, ARR_DIMS, ARR_STRIDES, ARR_DESCR, ARR_FLAGS = 16, 24, 32, 40, 
 DESCR_BYTEORDER, DESCR_TYPENUM = 26, 28
 ARRAY_NEW = 93  # PyArray_New's slot in NumPy's array API table
 TYPENUMS = {"f64": 12, "f32": 11, "i64": 7, "bool": 0}  # NumPy's numbers on LP64 systems
-EXCEPTIONS = {1: "IndexError", 2: "ValueError", 3: "AssertionError", 4: "ZeroDivisionError",
-              5: "RuntimeError"}
 
 
 def supported(f: Function) -> bool:
@@ -77,11 +76,14 @@ def define_py_entry(ml, f: Function, entry: ir.Function, symbol: str) -> Optiona
                              [fn.args[0], ir.Constant(I8P, None)]), I8P.as_pointer())
     busy = b.bitcast(b.gep(state, [I32(1)]), I8P)
     flat = _arguments(b, api, f, fn, fallback)
+    low = _stack_low(b, api, fn, fallback)
     won = b.extract_value(b.cmpxchg(busy, I8(0), I8(1), "acquire", "monotonic"), 1)
     run = fn.append_basic_block("run")
     b.cbranch(won, run, fallback)
     b.position_at_end(run)
     ctx = b.bitcast(b.load(state), entry.args[0].type)
+    depth = b.call(api.fn("Py_GetRecursionLimit", I32, []), [])
+    b.call(ml.rt.set_limits, [ctx, b.sext(depth, I64), low])
     outs = [b.alloca(t.pointee) for t in entry.function_type.args[1 + len(flat):]]
     saved = b.call(api.fn("PyEval_SaveThread", I8P, []), [])
     status = b.call(entry, [ctx] + flat + outs)
@@ -160,14 +162,24 @@ def _array(b, api: _Api, obj, kind, t: ArrayType, fallback, fn) -> List[ir.Value
             _field(b, obj, ARR_STRIDES, I64.as_pointer())]
 
 
+def _stack_low(b, api: _Api, fn, fallback) -> ir.Value:
+    """The thread's stack limit from its state dictionary (runtime.native puts it
+    there on the thread's first call through ctypes), or a jump to `fallback`."""
+    d = b.call(api.fn("PyThreadState_GetDict", OBJ, []), [])
+    _require(b, b.icmp_unsigned("!=", d, ir.Constant(OBJ, None)), fallback, fn)
+    item = b.call(api.fn("PyDict_GetItem", OBJ, [OBJ, OBJ]), [d, api.obj("stack_key")])
+    _require(b, b.icmp_unsigned("!=", item, ir.Constant(OBJ, None)), fallback, fn)
+    return b.call(api.fn("PyLong_AsLongLong", I64, [OBJ]), [item])
+
+
 def _raise(b, api: _Api, status, name: str) -> None:
     """PyErr_SetString with the exception and the message of an error code."""
-    from ...runtime.native import ERRORS as MESSAGES
+    from ...runtime.native import ERRORS
     exc, msg = api.obj("RuntimeError"), _text(api.m, f"error in compiled {name}")
-    for code, kind in EXCEPTIONS.items():
+    for code, (kind, text) in ERRORS.items():
         hit = b.icmp_signed("==", status, I32(code))
-        exc = b.select(hit, api.obj(kind), exc)
-        msg = b.select(hit, _text(api.m, f"{MESSAGES[code][1]} (in compiled {name})"), msg)
+        exc = b.select(hit, api.obj(kind.__name__), exc)
+        msg = b.select(hit, _text(api.m, f"{text} (in compiled {name})"), msg)
     b.call(api.fn("PyErr_SetString", ir.VoidType(), [OBJ, I8P]), [exc, msg])
 
 
