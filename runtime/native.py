@@ -29,7 +29,8 @@ ERRORS = {1: (IndexError, "index out of range"),
           7: (RecursionError, "maximum recursion depth exceeded"),
           8: (ValueError, "negative dimensions are not allowed, or the array is too big"),
           64: (SystemError, "memory was written outside an array's allocation (found by "
-                            "ADJOIN_CHECK_MEMORY=1; a bug in adjoin, please report it)")}
+                            "ADJOIN_CHECK_MEMORY=1): an index out of range under "
+                            "ADJOIN_BOUNDSCHECK=0, or a bug in adjoin")}
 _DTYPES = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
 _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_uint8, "none": ctypes.c_uint8, "tape": ctypes.c_uint8}
