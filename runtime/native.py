@@ -177,7 +177,8 @@ class PyEntry:
         api.PyCFunction_NewEx.restype = ctypes.py_object
         api.PyCFunction_NewEx.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
         self.runtime = runtime
-        self.state = (ctypes.c_void_p * 2)(_new_context(runtime), 0)
+        # {context, busy flag, id of the thread whose stack limit is cached, the limit}
+        self.state = (ctypes.c_void_p * 4)(_new_context(runtime), 0, 0, 0)
         self.name = name.encode()
         self.method = _MethodDef(self.name, address, _METH_FASTCALL, None)
         capsule = api.PyCapsule_New(ctypes.addressof(self.state), None, None)

@@ -8,8 +8,8 @@ bool -> uint8_t, an array -> (T *data, const int64_t *shape, const int64_t *stri
 in bytes), a tuple -> its parts in order; each result leaf gets a pointer: a scalar
 -> T *, an array -> adjoin_array * ({void *data; int64_t shape[8]; int64_t
 strides[8] in bytes}, data owned by ctx until it is reset). It returns the first
-error code of the call (0 when none); the result slots are written only when
-it is 0. The entry point is where `adjoin_raise` jumps back to (its jump buffer
+error code of the call (0 when none); a call that raised (adjoin_raise) leaves
+the result slots unwritten. The entry point is where `adjoin_raise` jumps back to (its jump buffer
 is in the entry's frame; the work runs in a separate, non-inlined body, so the
 optimizer's caution around setjmp stays out of it); it starts the recursion
 count at 0 and, with checked memory, verifies the guard words when the call

@@ -76,12 +76,12 @@ def define_py_entry(ml, f: Function, entry: ir.Function, symbol: str) -> Optiona
                              [fn.args[0], ir.Constant(I8P, None)]), I8P.as_pointer())
     busy = b.bitcast(b.gep(state, [I32(1)]), I8P)
     flat = _arguments(b, api, f, fn, fallback)
-    low = _stack_low(b, api, fn, fallback)
     won = b.extract_value(b.cmpxchg(busy, I8(0), I8(1), "acquire", "monotonic"), 1)
     run = fn.append_basic_block("run")
     b.cbranch(won, run, fallback)
     b.position_at_end(run)
     ctx = b.bitcast(b.load(state), entry.args[0].type)
+    low = _stack_low(b, api, fn, state, busy, fallback)
     depth = b.call(api.fn("Py_GetRecursionLimit", I32, []), [])
     b.call(ml.rt.set_limits, [ctx, b.sext(depth, I64), low])
     outs = [b.alloca(t.pointee) for t in entry.function_type.args[1 + len(flat):]]
@@ -162,14 +162,37 @@ def _array(b, api: _Api, obj, kind, t: ArrayType, fallback, fn) -> List[ir.Value
             _field(b, obj, ARR_STRIDES, I64.as_pointer())]
 
 
-def _stack_low(b, api: _Api, fn, fallback) -> ir.Value:
-    """The thread's stack limit from its state dictionary (runtime.native puts it
-    there on the thread's first call through ctypes), or a jump to `fallback`."""
+def _stack_low(b, api: _Api, fn, state, busy, fallback) -> ir.Value:
+    """The calling thread's stack limit. It is cached in the state (slot 2: the thread's
+    unique id, never reused; slot 3: the limit); on a miss it is read from the thread's
+    state dictionary, where runtime.native puts it on the thread's first call through
+    ctypes; without it, the busy flag is released and the call falls back."""
+    tid = b.call(api.fn("PyThreadState_GetID", I64, [OBJ]),
+                 [b.call(api.fn("PyThreadState_Get", OBJ, []), [])])
+    slot_id, slot_low = (b.bitcast(b.gep(state, [I32(k)]), I64.as_pointer()) for k in (2, 3))
+    hit_bb, miss, ready = b.block, fn.append_basic_block("stack.miss"), \
+        fn.append_basic_block("stack.ready")
+    cached = b.load(slot_low)
+    b.cbranch(b.icmp_unsigned("==", b.load(slot_id), tid), ready, miss)
+    b.position_at_end(miss)
     d = b.call(api.fn("PyThreadState_GetDict", OBJ, []), [])
-    _require(b, b.icmp_unsigned("!=", d, ir.Constant(OBJ, None)), fallback, fn)
-    item = b.call(api.fn("PyDict_GetItem", OBJ, [OBJ, OBJ]), [d, api.obj("stack_key")])
-    _require(b, b.icmp_unsigned("!=", item, ir.Constant(OBJ, None)), fallback, fn)
-    return b.call(api.fn("PyLong_AsLongLong", I64, [OBJ]), [item])
+    item = b.call(api.fn("PyDict_GetItemWithError", OBJ, [OBJ, OBJ]), [d, api.obj("stack_key")])
+    found = fn.append_basic_block("stack.found")
+    give_up = fn.append_basic_block("stack.unknown")
+    b.cbranch(b.icmp_unsigned("!=", item, ir.Constant(OBJ, None)), found, give_up)
+    b.position_at_end(give_up)
+    b.store_atomic(I8(0), busy, "release", 1)
+    b.branch(fallback)
+    b.position_at_end(found)
+    low = b.call(api.fn("PyLong_AsLongLong", I64, [OBJ]), [item])
+    b.store(tid, slot_id)
+    b.store(low, slot_low)
+    b.branch(ready)
+    b.position_at_end(ready)
+    phi = b.phi(I64)
+    phi.add_incoming(cached, hit_bb)
+    phi.add_incoming(low, found)
+    return phi
 
 
 def _raise(b, api: _Api, status, name: str) -> None:
