@@ -5,7 +5,10 @@ runtime's context functions (adjoin_ctx_new, _reset, _free, _error, tape size).
 This module imports nothing of the compiler: ahead-of-time artifacts use it.
 Guarantees: `NativeFunction(...)(*args)` checks each argument's type against the
 signature (TypeError naming it), passes arrays without copying (any strides),
-runs the code (each thread with its own context, so threads may call at once), raises the Python exception for an error code, and returns
+runs the code (each thread with its own context, so threads may call at once;
+each context given Python's recursion limit and the thread's stack limit, so deep
+recursion raises RecursionError), raises the Python exception for an error code
+(MemoryError when no context can be made), and returns
 Python floats/ints/bools and NumPy arrays that own their memory; the call's
 temporary memory is then released. A `NativeTape` keeps a context alive between
 a forward and any number of backward calls (vjp).
@@ -18,6 +21,8 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from .stack import STACK_KEY, thread_stack_low
 
 MAX_DIMS = 8
 ERRORS = {1: (IndexError, "index out of range"),
@@ -192,52 +197,6 @@ class PyEntry:
 
 
 # -- contexts -------------------------------------------------------------------------------------
-
-STACK_KEY = "adjoin.stack_low"  # the thread's lowest stack address for compiled calls
-_GET_DICT = ctypes.pythonapi.PyThreadState_GetDict
-_GET_DICT.restype = ctypes.py_object  # ctypes takes it as a new reference; it is borrowed
-_GET_DICT.argtypes = []
-_INCREF = ctypes.pythonapi.Py_IncRef
-_INCREF.argtypes = [ctypes.py_object]
-
-
-def thread_stack_low() -> int:
-    """The lowest stack address compiled code may reach in this thread (0: unknown),
-    kept in the thread's state dictionary, where machine-code entry points read it."""
-    d = _GET_DICT()
-    _INCREF(d)  # the reference ctypes will drop
-    low = d.get(STACK_KEY)
-    if low is None:
-        low = d[STACK_KEY] = _stack_low()
-    return low
-
-
-def _stack_low() -> int:
-    """The thread's stack bottom plus a margin (a quarter of the stack, at most 256 KiB)
-    for the non-recursive work below the last check; 0 where the platform does not say."""
-    try:
-        libc = ctypes.CDLL(None)
-        libc.pthread_self.restype = ctypes.c_void_p
-        me = ctypes.c_void_p(libc.pthread_self())
-        if sys.platform == "darwin":
-            libc.pthread_get_stackaddr_np.restype = ctypes.c_void_p
-            libc.pthread_get_stacksize_np.restype = ctypes.c_size_t
-            size = libc.pthread_get_stacksize_np(me)
-            low = libc.pthread_get_stackaddr_np(me) - size
-        else:
-            attr = ctypes.create_string_buffer(256)  # a pthread_attr_t is at most 64 bytes
-            if libc.pthread_getattr_np(me, attr) != 0:
-                return 0
-            addr, size_t = ctypes.c_void_p(), ctypes.c_size_t()
-            ok = libc.pthread_attr_getstack(attr, ctypes.byref(addr), ctypes.byref(size_t)) == 0
-            libc.pthread_attr_destroy(attr)
-            if not ok or not addr.value:
-                return 0
-            low, size = addr.value, size_t.value
-    except (AttributeError, OSError, TypeError):
-        return 0
-    return low + min(size // 4, 1 << 18)
-
 
 def _new_context(runtime: "Runtime") -> int:
     ctx = runtime.ctx_new()

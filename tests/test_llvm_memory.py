@@ -274,7 +274,7 @@ def test_recursion_raises_recursion_error_where_cpython_would():
 
 def test_only_functions_on_a_call_cycle_count_their_depth():
     from adjoin.api import module_of, specialize
-    from adjoin.backends.llvm.lower import recursive_functions
+    from adjoin.passes.callgraph import recursive_functions
     from adjoin.ir.types import F64, I64
 
     def leaf(x):

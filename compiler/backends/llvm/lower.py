@@ -19,6 +19,7 @@ from llvmlite import ir
 from ...errors import BackendError
 from ...ir.core import Block, Function, Module, Op, Value
 from ...ir.types import ArrayType, BOOL, ScalarType, TupleType
+from ...passes.callgraph import recursive_functions
 from . import arrays, bounds, fuse, scalar
 from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime, check_memory
 from .types import I1, I32, I64, I8, I8P, lltype, memory_type
@@ -413,36 +414,6 @@ class FunctionLowering:
         self.b.position_at_end(done)
         for r, phi in zip(op.results, phis):
             self.set(r, phi)
-
-
-def recursive_functions(module: Module) -> set:
-    """Names of the functions on a cycle of calls (Tarjan's strongly connected
-    components): only these count their depth against the recursion limit."""
-    calls = {f.name: [c for c in f.callees() if c in module] for f in module}
-    index: Dict[str, int] = {}
-    low: Dict[str, int] = {}
-    stack: List[str] = []
-    out: set = set()
-
-    def visit(v: str) -> None:  # recursive: call chains are short next to Python's limit
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        for w in calls[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while not component or component[-1] != v:
-                component.append(stack.pop())
-            if len(component) > 1 or v in calls[v]:
-                out.update(component)
-    for name in calls:
-        if name not in index:
-            visit(name)
-    return out
 
 
 def _frozen(attrs) -> tuple:
