@@ -162,6 +162,8 @@ SIZE_CASES = [
     ("full_2d", (-1, 2.0)), ("empty_like_of", (np.ones(2), -4)), ("spaced", (1.0, -3)),
     ("float_range", (0.0, 1e300, 1e-300)), ("float_range", (0.0, np.inf, 1.0)),
     ("float_range", (0.0, -np.inf, 1.0)), ("float_range", (0.0, np.nan, 1.0)),
+    ("float_range", (0.0, -0.5, 1.0)), ("float_range", (0.0, 1e-300, 1e300)),
+    ("float_range", (0.0, -1e-300, 1e300)), ("float_range", (1.0, 0.0, -0.3)),
     ("float_range", (0.0, 1.0, 0.0)), ("float_range", (0.0, 1.0, np.inf)),
     ("float_range", (0.0, 1.0, -np.inf)), ("float_range", (0.0, 4.7e18, 1.0)),
     ("int_range_step_0", (5,)),

@@ -104,17 +104,17 @@ def _float_arange_length(lw, s0, s1, st) -> ir.Value:
     b = lw.b
     with b.if_then(b.fcmp_ordered("==", st, ir.Constant(st.type, 0.0)), likely=False):
         raise_(lw, ERR_ZERODIV)
+    zero = ir.Constant(st.type, 0.0)
     delta = b.fsub(s1, s0)
-    span = b.fdiv(delta, st)
-    span = b.call(lw.scalar.intrinsic("ceil", span.type), [span])
+    quotient = b.fdiv(delta, st)
+    span = b.call(lw.scalar.intrinsic("ceil", quotient.type), [quotient])
     fits = b.and_(b.fcmp_ordered(">=", span, ir.Constant(span.type, -2.0 ** 63)),
                   b.fcmp_ordered("<", span, ir.Constant(span.type, 2.0 ** 63)))
     with b.if_then(b.not_(fits), likely=False):
         raise_(lw, ERR_SIZE)
-    n = b.fptosi(b.select(fits, span, ir.Constant(span.type, 0.0)), I64)
-    underflow = b.and_(b.fcmp_ordered("==", span, ir.Constant(span.type, 0.0)),
-                       b.fcmp_unordered("!=", delta, ir.Constant(delta.type, 0.0)))
-    positive = b.icmp_signed(">=", b.bitcast(b.fdiv(delta, st), I64), I64(0))
+    n = b.fptosi(b.select(fits, span, zero), I64)
+    underflow = b.and_(b.fcmp_ordered("==", quotient, zero), b.fcmp_unordered("!=", delta, zero))
+    positive = b.icmp_signed(">=", b.bitcast(quotient, I64), I64(0))  # the sign bit
     n = b.select(underflow, b.zext(positive, I64), n)
     return b.select(b.icmp_signed(">", n, I64(0)), n, I64(0))
 

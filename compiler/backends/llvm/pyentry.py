@@ -8,14 +8,16 @@ Guarantees: `define_py_entry(ml, f, entry, symbol)` adds, for signatures of scal
 (f64, i64, bool) and arrays (f64, f32, i64, bool) with results of those types or
 tuples of them,
     PyObject *symbol(PyObject *state, PyObject *const *args, Py_ssize_t nargs)
-(METH_FASTCALL; `state` a capsule holding {context, busy flag}). It converts only
-exactly the argument types the signature names: any other count, type, dtype,
-rank, byte order or misaligned array raises the runtime's `Fallback`, and the
-ctypes path converts or reports it (also in a thread whose stack limit the
-runtime has not yet recorded). It gives the context Python's recursion limit and
-the thread's stack limit, runs the entry with the GIL released, on its own context (a call arriving while one runs falls back, to a per-thread
-context); turns an error code into the exception CPython would raise; returns
-floats, ints, bools and new contiguous NumPy arrays; and resets the context.
+(METH_FASTCALL; `state` a capsule holding {context, busy flag, cached thread id,
+its stack limit}). It converts only exactly the argument types the signature
+names: any other count, type, dtype, rank, byte order or misaligned array raises
+the runtime's `Fallback`, and the ctypes path converts or reports it (so does a
+thread whose stack limit the runtime has not yet recorded). It gives the context
+Python's recursion limit and the thread's stack limit, runs the entry with the
+GIL released, on its own context (a call arriving while one runs falls back, to
+a per-thread context); turns an error code into the exception CPython would
+raise; returns floats, ints, bools and new contiguous NumPy arrays; and resets
+the context.
 Signatures it does not cover get no such entry (None).
 """
 from __future__ import annotations
