@@ -8,7 +8,8 @@ Guarantees: `compile_aot(f, signature, out_dir, wrt=...)` writes into `out_dir`
                  (JSON metadata) and the context functions, for the signature;
   <name>.h       the C declarations, each documented;
   <name>.py      a loader needing only adjoin.runtime and NumPy, which refuses a
-                 library of another adjoin version, signature or wrt.
+                 library of another adjoin version, signature or wrt, and checks
+                 the library's size and SHA-256 (recorded here) before loading it.
 Files are replaced atomically, so a loader never sees a half-written library.
 A missing or failing C compiler raises ToolchainError.
 """
@@ -76,7 +77,8 @@ def compile_aot(fn: Callable, signature: Signature, out_dir: str,
     library = os.path.join(out_dir, library_file(name))
     _link(cc, object_code(text, cpu), library)
     header = _write(os.path.join(out_dir, f"{name}.h"), c_header(f, names, types, info))
-    loader = _write(os.path.join(out_dir, f"{name}.py"), loader_module(f, names, info))
+    loader = _write(os.path.join(out_dir, f"{name}.py"),
+                    loader_module(f, names, info, file_digest(library)))
     return Artifact(library, header, loader, info)
 
 
@@ -165,6 +167,14 @@ def _link(cc_name: str, obj: bytes, library: str) -> None:
             raise ToolchainError(f"adjoin: linking {library} failed ({' '.join(cmd)}):\n"
                                  f"{done.stderr.strip()}")
         os.replace(tmp_lib, library)
+
+
+def file_digest(path: str) -> Dict[str, Any]:
+    """The size and SHA-256 of a file, which its loader checks before loading it."""
+    import hashlib
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _write(path: str, text: str) -> str:

@@ -86,6 +86,10 @@ def c_header(f: Callable, names: Sequence[str], types: Sequence[Type], info: Dic
               "void adjoin_ctx_reset(adjoin_ctx *ctx);  /* frees what calls allocated */",
               "void adjoin_ctx_free(adjoin_ctx *ctx);",
               "int64_t adjoin_ctx_bytes(adjoin_ctx *ctx);  /* memory it holds now */",
+              "/* Recursive calls nest at most `depth` deep (1000 in a new context), and",
+              "   never below stack address `stack_low` (0: unchecked); past either the",
+              "   call returns ADJOIN_ERR_RECURSION. */",
+              "void adjoin_ctx_set_limits(adjoin_ctx *ctx, int64_t depth, int64_t stack_low);",
               "#endif", "",
               "/* JSON metadata: adjoin version, ABI, signature, entry points. */",
               f"const char *adjoin_{name}_info(void);", "",
@@ -109,10 +113,13 @@ def c_header(f: Callable, names: Sequence[str], types: Sequence[Type], info: Dic
     return "\n".join(lines)
 
 
-def loader_module(f: Callable, names: Sequence[str], info: Dict[str, Any]) -> str:
+def loader_module(f: Callable, names: Sequence[str], info: Dict[str, Any],
+                  digest: Dict[str, Any]) -> str:
+    """The loader; `digest` (size and sha256 of the library) is checked before loading."""
     name = info["name"]
     params = ", ".join(names)
     expected = {k: info[k] for k in ("name", "signature", "wrt")}
+    expected.update(digest)
     lines = [
         f'"""{f.__name__}({info["signature"]}), compiled ahead of time by adjoin '
         f'{__version__}.', "",

@@ -7,4 +7,4 @@ an ahead-of-time artifact loads with the runtime alone.
 # An ahead-of-time library records both and is refused by a runtime of another
 # version (the native calling convention may change between versions).
 __version__ = "0.1.0"
-ABI_VERSION = 1
+ABI_VERSION = 2

@@ -3,8 +3,10 @@
 Assumes: a library written by `adjoin.compile_aot` (see docs/llvm-backend.md): it
 exports `adjoin_<name>_info()`, a JSON text describing its version, signature and
 entry points, the context functions, and the entry points themselves.
-Guarantees: `Library(path, expected)` loads the library and refuses it (AotError,
-saying what differs and how to rebuild) when it was built by another adjoin
+Guarantees: `Library(path, expected)` first checks the file's size and SHA-256
+against those its loader recorded at build time (so a truncated or altered file
+is refused, never mapped into the process), then loads the library and refuses
+it (AotError, saying what differs and how to rebuild) when it was built by another adjoin
 version or ABI, or for another function, signature or `wrt` than the loader
 expects. `primal`, `gradient` and `value_and_grad` then behave like
 `adjoin.differentiable(f, backend="llvm")`, `adjoin.grad(f, wrt)` and
@@ -14,6 +16,7 @@ package only: neither gast nor llvmlite is imported.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
 import sys
@@ -42,6 +45,7 @@ class Library:
     def __init__(self, path: str, expected: Dict[str, Any]):
         self.path = path
         self.name = expected["name"]
+        _verify(path, expected)
         try:
             self.lib = ctypes.CDLL(os.path.abspath(path))
         except OSError as e:
@@ -103,6 +107,25 @@ class Library:
     def gradient(self, *args: Any) -> Any:
         """The gradient with respect to the `wrt` arguments."""
         return self.value_and_grad(*args)[1]
+
+
+def _verify(path: str, expected: Dict[str, Any]) -> None:
+    """The file is the one the loader was generated with (size, then SHA-256)."""
+    rebuild = "rebuild it with `adjoin aot` (or adjoin.compile_aot)"
+    if "sha256" not in expected or "size" not in expected:
+        raise AotError(f"adjoin: the loader of {path} records no size and hash to check the "
+                       f"library against; {rebuild}")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as e:
+        raise AotError(f"adjoin: cannot read {path}: {e}; {rebuild}") from None
+    if len(data) != expected["size"]:
+        raise AotError(f"adjoin: {path} has {len(data)} bytes, but was built with "
+                       f"{expected['size']} (truncated or replaced?); {rebuild}")
+    if hashlib.sha256(data).hexdigest() != expected["sha256"]:
+        raise AotError(f"adjoin: {path} does not match the SHA-256 recorded when it was "
+                       f"built (altered or replaced?); {rebuild}")
 
 
 def load(module_file: str, expected: Dict[str, Any]) -> Library:

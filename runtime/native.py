@@ -5,7 +5,10 @@ runtime's context functions (adjoin_ctx_new, _reset, _free, _error, tape size).
 This module imports nothing of the compiler: ahead-of-time artifacts use it.
 Guarantees: `NativeFunction(...)(*args)` checks each argument's type against the
 signature (TypeError naming it), passes arrays without copying (any strides),
-runs the code (each thread with its own context, so threads may call at once), raises the Python exception for an error code, and returns
+runs the code (each thread with its own context, so threads may call at once;
+each context given Python's recursion limit and the thread's stack limit, so deep
+recursion raises RecursionError), raises the Python exception for an error code
+(MemoryError when no context can be made), and returns
 Python floats/ints/bools and NumPy arrays that own their memory; the call's
 temporary memory is then released. A `NativeTape` keeps a context alive between
 a forward and any number of backward calls (vjp).
@@ -19,12 +22,17 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .stack import STACK_KEY, thread_stack_low
+
 MAX_DIMS = 8
 ERRORS = {1: (IndexError, "index out of range"),
           2: (ValueError, "operands could not be broadcast together (or a bad shape/step)"),
           3: (AssertionError, "assertion failed in compiled code"),
           4: (ZeroDivisionError, "integer division or modulo by zero"),
           5: (RuntimeError, "the tape was read past its start"),
+          6: (MemoryError, "out of memory"),
+          7: (RecursionError, "maximum recursion depth exceeded"),
+          8: (ValueError, "negative dimensions are not allowed, or the array is too big"),
           # 9 and up: scalar ops with CPython's semantics (`checked` ops, error_model="python")
           9: (ZeroDivisionError, "float division by zero"),
           10: (ZeroDivisionError, "float floor division by zero"),
@@ -43,13 +51,17 @@ ERRORS = {1: (IndexError, "index out of range"),
                            "CPython; adjoin does not support complex numbers"),
           21: (ZeroDivisionError, "division by zero"),
           22: (ZeroDivisionError, "integer modulo by zero"),
-          23: (OverflowError, "complex exponentiation")}
+          23: (OverflowError, "complex exponentiation"),
+          64: (SystemError, "memory was written outside an array's allocation (found by "
+                            "ADJOIN_CHECK_MEMORY=1): an index out of range under "
+                            "ADJOIN_BOUNDSCHECK=0, or a bug in adjoin")}
 # The C names of the codes (ADJOIN_ERR_<name> in an ahead-of-time library's header).
-ERROR_NAMES = {1: "INDEX", 2: "SHAPE", 3: "ASSERT", 4: "ZERODIV", 5: "TAPE", 9: "FLOAT_DIV",
+ERROR_NAMES = {1: "INDEX", 2: "SHAPE", 3: "ASSERT", 4: "ZERODIV", 5: "TAPE", 6: "MEMORY",
+               7: "RECURSION", 8: "SIZE", 9: "FLOAT_DIV",
                10: "FLOAT_FLOORDIV", 11: "FLOAT_MOD", 12: "ZERO_POW", 13: "DOMAIN",
                14: "RANGE", 15: "POW_RANGE", 16: "NAN_TO_INT", 17: "INF_TO_INT",
                18: "INT_TOO_BIG", 19: "INT_OVERFLOW", 20: "FRACTIONAL_POW", 21: "DIV",
-               22: "INT_MOD", 23: "COMPLEX_RANGE"}
+               22: "INT_MOD", 23: "COMPLEX_RANGE", 64: "GUARD"}
 _DTYPES = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
 _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_uint8, "none": ctypes.c_uint8, "tape": ctypes.c_uint8}
@@ -158,8 +170,9 @@ def _find_symbols() -> Optional[Dict[str, int]]:
     if not table or not _layout_ok():
         return None
     objects = {"float": float, "int": int, "True": True, "False": False,
-               "ndarray": np.ndarray, "Fallback": Fallback, "RuntimeError": RuntimeError}
-    objects.update({exc.__name__: exc for exc, _ in ERRORS.values()})
+               "ndarray": np.ndarray, "Fallback": Fallback, "RuntimeError": RuntimeError,
+               "stack_key": STACK_KEY}
+    objects.update((exc.__name__, exc) for exc, _ in ERRORS.values())
     out = {f"adjoin.py.{k}": id(v) for k, v in objects.items()}
     out["adjoin.py.array_api"] = table
     return out
@@ -195,7 +208,8 @@ class PyEntry:
         api.PyCFunction_NewEx.restype = ctypes.py_object
         api.PyCFunction_NewEx.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
         self.runtime = runtime
-        self.state = (ctypes.c_void_p * 2)(runtime.ctx_new(), 0)
+        # {context, busy flag, id of the thread whose stack limit is cached, the limit}
+        self.state = (ctypes.c_void_p * 4)(_new_context(runtime), 0, 0, 0)
         self.name = name.encode()
         self.method = _MethodDef(self.name, address, _METH_FASTCALL, None)
         capsule = api.PyCapsule_New(ctypes.addressof(self.state), None, None)
@@ -210,6 +224,13 @@ class PyEntry:
 
 # -- contexts -------------------------------------------------------------------------------------
 
+def _new_context(runtime: "Runtime") -> int:
+    ctx = runtime.ctx_new()
+    if not ctx:
+        raise MemoryError("adjoin: no memory for a call context")
+    return ctx
+
+
 
 class Runtime:
     """The context functions of one compiled module or library."""
@@ -223,6 +244,14 @@ class Runtime:
         self.tape_size = fn("adjoin_tape_size", ctypes.c_int64, ctypes.c_void_p)
         self.tape_set = fn("adjoin_tape_set", None, ctypes.c_void_p, ctypes.c_int64)
         self.ctx_bytes = fn("adjoin_ctx_bytes", ctypes.c_int64, ctypes.c_void_p)
+        self.set_limits = fn("adjoin_ctx_set_limits", None, ctypes.c_void_p, ctypes.c_int64,
+                             ctypes.c_int64)
+
+    def limit(self, ctx: int) -> int:
+        """Give `ctx` this thread's limits: Python's recursion limit, and its stack's."""
+        depth = sys.getrecursionlimit()
+        self.set_limits(ctx, depth, thread_stack_low())
+        return depth
 
 
 class NativeTape:
@@ -230,7 +259,7 @@ class NativeTape:
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
-        self.ctx = runtime.ctx_new()
+        self.ctx = _new_context(runtime)
         self.mark = 0
         self.lock = threading.Lock()
 
@@ -306,7 +335,10 @@ class NativeFunction:
         if isinstance(tape, NativeTape):
             with tape.lock:  # one call at a time on a kept context
                 self.runtime.tape_set(tape.ctx, tape.mark)
+                self.runtime.limit(tape.ctx)
                 return self._run(st, tape.ctx, args, reset=False)
+        if st.depth != sys.getrecursionlimit():
+            st.depth = self.runtime.limit(st.ctx)
         return self._run(st, st.ctx, args, reset=True)
 
     def _run(self, st: "_CallState", ctx, args, reset: bool) -> Any:
@@ -344,7 +376,8 @@ class _CallState:
 
     def __init__(self, fn: NativeFunction):
         self.runtime = fn.runtime
-        self.ctx = fn.runtime.ctx_new()
+        self.ctx = _new_context(fn.runtime)
+        self.depth = fn.runtime.limit(self.ctx)  # the recursion limit it was given
         self.buffers = [((ctypes.c_ssize_t * p[2])(), (ctypes.c_ssize_t * p[2])())
                         if isinstance(p, tuple) and p[0] == "array" else None
                         for p in fn.params]

@@ -216,6 +216,27 @@ def test_library_of_another_version_or_signature_is_refused(source_module, tmp_p
     assert "built for signature" in err and "array<f64, 2>" in err
 
 
+@needs_cc
+@pytest.mark.parametrize("damage", ["truncated", "altered"])
+def test_damaged_library_is_refused_before_it_is_loaded(built, tmp_path, damage):
+    """A library cut to half its size used to kill `import` of its loader (SIGBUS):
+    the loader checks the size and SHA-256 recorded at build time first."""
+    out, art, _ = built
+    for name in os.listdir(out):
+        if os.path.isfile(out / name):
+            shutil.copy(out / name, tmp_path / name)
+    lib = tmp_path / os.path.basename(art.library)
+    data = lib.read_bytes()
+    if damage == "truncated":
+        lib.write_bytes(data[:len(data) // 2])
+    else:
+        k = len(data) // 3
+        lib.write_bytes(data[:k] + bytes([data[k] ^ 0xFF]) + data[k + 1:])
+    err = _run_failing(tmp_path, "import energy")
+    assert ("has" if damage == "truncated" else "SHA-256") in err
+    assert "rebuild it with `adjoin aot`" in err
+
+
 def _run_failing(folder, body: str) -> str:
     code = BLOCKED + f"sys.path.insert(0, {str(folder)!r})\n" + body
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -356,3 +356,34 @@ def test_adjoint_loops_over_fresh_and_argument_arrays_vectorize():
     start = text.index("@adjoin.shifted_product_bwd(")
     body = text[start:text.index("\n}\n", start)]
     assert "x double>" in body
+
+
+def power_sum(x, y):
+    return np.sum(x ** y)
+
+
+@pytest.mark.parametrize("x, y", [(np.array([1.5, 2.0, 0.7]), np.array([0.5, 2.0, 3.0])),
+                                  (1.7, np.array([0.5, 2.0, 3.0])),
+                                  (np.array([1.5, 2.0, 0.7]), 2.5)],
+                         ids=["array ** array", "float ** array", "array ** float"])
+def test_power_with_an_array_exponent_differentiates(x, y):
+    """d(x ** y)/dx needs y - 1: a scalar 1 broadcast, never a constant of array type
+    (which llvmlite could not print: TypeError: 'int' object is not iterable)."""
+    from adjoin.testing import numeric_grad
+    want = numeric_grad(power_sum, [x, y], (0, 1))
+    dx = tuple(np.full_like(a, 0.3) if isinstance(a, np.ndarray) else 0.3 for a in (x, y))
+    for backend in ("python", "llvm"):
+        got = adjoin.grad(power_sum, wrt=(0, 1), backend=backend)(x, y)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-7)
+        _, tangent = adjoin.jvp(power_sum, (x, y), dx, backend=backend)
+        np.testing.assert_allclose(tangent, sum(np.sum(w * d) for w, d in zip(want, dx)),
+                                   rtol=1e-7)
+
+
+def test_constants_are_scalars_in_the_ir():
+    from adjoin.ir.ops import TypeRuleError, infer
+    from adjoin.ir.types import ArrayType, F64
+    assert infer("const", [], {"type": F64, "value": 1.0}) == [F64]
+    with pytest.raises(TypeRuleError, match="array type"):
+        infer("const", [], {"type": ArrayType(F64, 1), "value": 1.0})

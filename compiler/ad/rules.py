@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from ..ir.types import ArrayType
 from .registry import jvp_rule, vjp_rule
 
 
@@ -89,10 +90,12 @@ def neg_jvp(ad, op, d):
 
 
 def _pow_dx(ad, op):
-    """d(x ** y)/dx = y * x ** (y - 1)."""
+    """d(x ** y)/dx = y * x ** (y - 1); the 1 a scalar of y's element type (y may be an
+    array: constants are scalars, broadcast by the subtraction)."""
     x, y = op.operands
-    return ad.mul(y, ad.pow(x, ad.sub(y, ad.const(1.0, y) if y.type.is_float else
-                                     ad.b.const(1, y.type))))
+    elem = y.type.dtype if isinstance(y.type, ArrayType) else y.type
+    one = ad.const(1.0, y) if elem.is_float else ad.b.const(1, elem)
+    return ad.mul(y, ad.pow(x, ad.sub(y, one)))
 
 
 def _pow_dy(ad, op):

@@ -209,7 +209,16 @@ def _const(ts, attrs):
     return [parse_type(t) if isinstance(t, str) else t]
 
 
-define("const", _const)
+def _scalar_const(ts, attrs):
+    """Constants are scalars (or none, tuples): an array comes from an op that makes one,
+    and a scalar constant broadcasts where an array operand is expected."""
+    (t,) = _const(ts, attrs)
+    if isinstance(t, ArrayType):
+        raise TypeRuleError(f"a constant cannot have the array type {t}")
+    return [t]
+
+
+define("const", _scalar_const)
 define("undef", _const, doc="a placeholder on paths where a value is never read")
 
 

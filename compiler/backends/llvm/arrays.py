@@ -3,7 +3,7 @@
 Assumes: array values are descriptors {data, shape[N], strides[N] in elements};
 arrays the code allocates are owned by the call context (freed when it resets).
 Guarantees: NumPy's meaning for every array op the IR has: elementwise ops
-broadcast (a shape mismatch records error 2), with a flat loop when all operands
+broadcast (a shape mismatch raises error 2, ending the call), with a flat loop when all operands
 are contiguous and of the result's shape; indices wrap when negative and are
 bounds-checked (error 1, the access redirected to a scratch cell) unless
 ADJOIN_BOUNDSCHECK=0; slices follow Python's rules and are views; writes marked
@@ -22,7 +22,7 @@ from ...ir.core import Op, Value
 from ...ir.ops import OPS
 from ...ir.types import ArrayType, BOOL
 from . import scalar
-from .runtime_ir import CTXP, ERR_INDEX, ERR_SHAPE
+from .runtime_ir import CTXP, ERR_INDEX, ERR_SHAPE, ERR_SIZE
 from .types import I1, I32, I64, I8, SIZES, array_type, element
 
 BOUNDS = os.environ.get("ADJOIN_BOUNDSCHECK", "1") not in ("0", "")
@@ -92,13 +92,34 @@ def contiguous_strides(b, shape: List) -> List:
 
 
 def alloc(lw, t: ArrayType, shape: List) -> Arr:
+    """A fresh contiguous array of `shape` in the context. A negative dimension, or
+    a size whose bytes overflow int64, raises ValueError and running out of memory
+    MemoryError, as NumPy does: the call ends there, so no loop ever runs over
+    memory that was not allocated."""
     b = lw.b
-    nbytes = b.mul(product(b, shape), I64(SIZES[t.dtype.name]))
+    nbytes = checked_bytes(lw, shape, SIZES[t.dtype.name])
     raw = b.call(lw.rt.alloc, [lw.ctx, nbytes])
     a = Arr(t, b.bitcast(raw, element(t.dtype).as_pointer()), shape,
             contiguous_strides(b, shape))
     a.fresh = tuple(map(id, a.strides))
     return a
+
+
+def checked_bytes(lw, shape: List, itemsize: int) -> ir.Value:
+    """The bytes of an array of `shape`, raising ERR_SIZE where NumPy raises ValueError:
+    a negative dimension, or the product of the nonzero dimensions and the item size
+    past int64 (checked even when another dimension is 0, as NumPy does)."""
+    b = lw.b
+    bad, nonzero, count = I1(0), I64(itemsize), I64(1)
+    for d in shape:
+        bad = b.or_(bad, b.icmp_signed("<", d, I64(0)))
+        r = b.smul_with_overflow(nonzero, b.select(b.icmp_signed("==", d, I64(0)), I64(1), d))
+        nonzero = b.extract_value(r, 0)
+        bad = b.or_(bad, b.extract_value(r, 1))
+        count = b.mul(count, d)
+    with b.if_then(bad, likely=False):
+        raise_(lw, ERR_SIZE)
+    return b.mul(count, I64(itemsize))
 
 
 def offset(b, a: Arr, idx: List) -> ir.Value:
@@ -120,7 +141,14 @@ def store(lw, a: Arr, off, v) -> None:
 
 
 def fail(lw, code: int) -> None:
+    """Record an error; the call goes on, on harmless values."""
     lw.b.call(lw.rt.fail, [lw.ctx, I32(code)])
+
+
+def raise_(lw, code: int) -> None:
+    """Record an error and end the call here: for errors after which the loops that
+    follow would reach memory outside their arrays (shapes that do not match)."""
+    lw.b.call(lw.rt.raise_, [lw.ctx, I32(code)])
 
 
 # ---------------------------------------------------------------------------
@@ -196,7 +224,7 @@ def broadcast_shape(lw, arrays: List[Arr], ndim: int) -> List:
             bad = b.and_(b.and_(b.icmp_signed("!=", d, I64(1)), b.icmp_signed("!=", x, I64(1))),
                          b.icmp_signed("!=", d, x))
             with b.if_then(bad, likely=False):
-                fail(lw, ERR_SHAPE)
+                raise_(lw, ERR_SHAPE)
             d = b.select(b.icmp_signed("==", d, I64(1)), x, d)
         shape.append(d)
     return shape

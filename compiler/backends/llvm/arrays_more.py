@@ -13,9 +13,9 @@ from ...ir.core import Op
 from ...ir.types import ArrayType, BOOL, F64 as T_F64, I64 as T_I64, ScalarType
 from . import scalar
 from .arrays import (Arr, accumulate_loop, alloc, contiguous_strides, copy_array, copy_into,
-                     counted, fail, fill, handler, is_contiguous_as, load, nd_loop, offset,
-                     pack, product, store, unpack)
-from .runtime_ir import ERR_SHAPE
+                     counted, fill, handler, is_contiguous_as, load, nd_loop, offset,
+                     pack, product, raise_, store, unpack)
+from .runtime_ir import ERR_SHAPE, ERR_SIZE, ERR_ZERODIV
 from .types import I1, I64, lltype
 
 
@@ -84,17 +84,39 @@ def op_arange(lw, op: Op) -> None:
     start, stop, step = (lw.get(v) for v in op.operands)
     kinds = [v.type for v in op.operands]
     if t.dtype == T_I64:
+        with b.if_then(b.icmp_signed("==", step, I64(0)), likely=False):
+            raise_(lw, ERR_ZERODIV)  # NumPy's ZeroDivisionError, where range() has ValueError
         n = lw.trip_count(start, stop, step)
         out = alloc(lw, t, [n])
         counted(lw, n, lambda k: store(lw, out, k, b.add(start, b.mul(k, step))))
     else:
         s0, s1, st = (scalar.convert(b, v, k, T_F64) for v, k in zip((start, stop, step), kinds))
-        span = b.fdiv(b.fsub(s1, s0), st)
-        n = b.fptosi(b.call(lw.scalar.intrinsic("ceil", span.type), [span]), I64)
-        n = b.select(b.icmp_signed(">", n, I64(0)), n, I64(0))
+        n = _float_arange_length(lw, s0, s1, st)
         out = alloc(lw, t, [n])
         counted(lw, n, lambda k: store(lw, out, k, b.fadd(s0, b.fmul(b.sitofp(k, s0.type), st))))
     lw.set(op.result, pack(lw, out))
+
+
+def _float_arange_length(lw, s0, s1, st) -> ir.Value:
+    """NumPy's length of arange(s0, s1, st): ceil((s1 - s0) / st), with 1 where the
+    quotient underflows to +0 (0 where to -0); a zero step raises ZeroDivisionError,
+    a length that is nan or past int64 ValueError."""
+    b = lw.b
+    with b.if_then(b.fcmp_ordered("==", st, ir.Constant(st.type, 0.0)), likely=False):
+        raise_(lw, ERR_ZERODIV)
+    zero = ir.Constant(st.type, 0.0)
+    delta = b.fsub(s1, s0)
+    quotient = b.fdiv(delta, st)
+    span = b.call(lw.scalar.intrinsic("ceil", quotient.type), [quotient])
+    fits = b.and_(b.fcmp_ordered(">=", span, ir.Constant(span.type, -2.0 ** 63)),
+                  b.fcmp_ordered("<", span, ir.Constant(span.type, 2.0 ** 63)))
+    with b.if_then(b.not_(fits), likely=False):
+        raise_(lw, ERR_SIZE)
+    n = b.fptosi(b.select(fits, span, zero), I64)
+    underflow = b.and_(b.fcmp_ordered("==", quotient, zero), b.fcmp_unordered("!=", delta, zero))
+    positive = b.icmp_signed(">=", b.bitcast(quotient, I64), I64(0))  # the sign bit
+    n = b.select(underflow, b.zext(positive, I64), n)
+    return b.select(b.icmp_signed(">", n, I64(0)), n, I64(0))
 
 
 @handler("linspace")
@@ -138,7 +160,7 @@ def _reshaped(lw, a: Arr, t: ArrayType, shape) -> Arr:
     """A contiguous view of `a` with `shape` (copying first when `a` is strided)."""
     b = lw.b
     with b.if_then(b.icmp_signed("!=", product(b, shape), product(b, a.shape)), likely=False):
-        fail(lw, ERR_SHAPE)
+        raise_(lw, ERR_SHAPE)
     data = _contiguous_data(lw, a, is_contiguous_as(b, a, a.shape))
     return Arr(t, data, shape, contiguous_strides(b, shape))
 
@@ -167,13 +189,21 @@ def op_reshape(lw, op: Op) -> None:
 
 
 def _infer_minus_one(lw, a: Arr, shape):
-    """A -1 dimension takes what the others leave."""
+    """A -1 dimension takes what the others leave; more than one -1, another negative
+    dimension, or a -1 beside a zero dimension raises ValueError as NumPy does."""
     b = lw.b
-    known = I64(1)
+    known, unknown, bad = I64(1), I64(0), I1(0)
     for d in shape:
-        known = b.mul(known, b.select(b.icmp_signed("==", d, I64(-1)), I64(1), d))
-    rest = b.sdiv(product(b, a.shape), b.select(b.icmp_signed("==", known, I64(0)), I64(1),
-                                                known))
+        minus_one = b.icmp_signed("==", d, I64(-1))
+        unknown = b.add(unknown, b.zext(minus_one, I64))
+        bad = b.or_(bad, b.icmp_signed("<", d, I64(-1)))
+        known = b.mul(known, b.select(minus_one, I64(1), d))
+    zero = b.icmp_signed("==", known, I64(0))
+    bad = b.or_(bad, b.icmp_signed(">", unknown, I64(1)))
+    with b.if_then(b.or_(bad, b.and_(zero, b.icmp_signed(">", unknown, I64(0)))),
+                   likely=False):
+        raise_(lw, ERR_SHAPE)
+    rest = b.sdiv(product(b, a.shape), b.select(zero, I64(1), known))
     return [b.select(b.icmp_signed("==", d, I64(-1)), rest, d) for d in shape]
 
 
@@ -232,7 +262,7 @@ def _reduce_all(lw, a: Arr, name: str, rt: ScalarType):
     n = product(b, a.shape)
     if name in ("amax", "amin"):
         with b.if_then(b.icmp_signed("==", n, I64(0)), likely=False):
-            fail(lw, ERR_SHAPE)
+            raise_(lw, ERR_SHAPE)
     dense = _contiguous_data(lw, a, is_contiguous_as(b, a, a.shape))
     flat = Arr(a.t, dense, [n], [I64(1)])
     elem = (lambda k: scalar.convert(b, load(lw, flat, k), t, work))

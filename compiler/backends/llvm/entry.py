@@ -8,7 +8,12 @@ bool -> uint8_t, an array -> (T *data, const int64_t *shape, const int64_t *stri
 in bytes), a tuple -> its parts in order; each result leaf gets a pointer: a scalar
 -> T *, an array -> adjoin_array * ({void *data; int64_t shape[8]; int64_t
 strides[8] in bytes}, data owned by ctx until it is reset). It returns the first
-error code of the call (0 when none). `runtime/native.py` reads the same layout.
+error code of the call (0 when none); a call that raised (adjoin_raise) leaves
+the result slots unwritten. The entry point is where `adjoin_raise` jumps back to (its jump buffer
+is in the entry's frame; the work runs in a separate, non-inlined body, so the
+optimizer's caution around setjmp stays out of it); it starts the recursion
+count at 0 and, with checked memory, verifies the guard words when the call
+ends. `runtime/native.py` reads the same layout.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from llvmlite import ir
 
 from ...ir.core import Function
 from ...ir.types import ArrayType, BOOL, ScalarType, TapeType, TupleType, Type
-from .runtime_ir import CTXP
+from .runtime_ir import CTXP, F_DEPTH, F_JUMP, JMP_BUF_WORDS, field
 from .types import I1, I32, I64, I8, I8P, MAX_DIMS, SIZES, element, lltype
 
 ARRAY_OUT = ir.LiteralStructType([I8P, ir.ArrayType(I64, MAX_DIMS), ir.ArrayType(I64, MAX_DIMS)])
@@ -57,13 +62,31 @@ def result_types(t: Type) -> List[ir.Type]:
 def define_entry(ml, f: Function, symbol: str) -> ir.Function:
     params = [p for t in f.param_types for p in param_types(t)]
     outs = result_types(f.result_type)
+    body = ir.Function(ml.m, ir.FunctionType(ir.VoidType(), [CTXP] + params + outs),
+                       f"{symbol}.body")
+    body.linkage = "internal"
+    body.attributes.add("noinline")
+    b = ir.IRBuilder(body.append_basic_block("entry"))
+    args = list(body.args[1:])
+    internal = [_build(b, t, args) for t in f.param_types]
+    r = b.call(ml.functions[f.name], [body.args[0]] + internal)
+    _store(b, f.result_type, r, list(body.args[1 + len(params):]))
+    b.ret_void()
     fn = ir.Function(ml.m, ir.FunctionType(I32, [CTXP] + params + outs), symbol)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    args = list(fn.args[1:])
-    internal = [_build(b, t, args) for t in f.param_types]
-    r = b.call(ml.functions[f.name], [fn.args[0]] + internal)
-    _store(b, f.result_type, r, list(fn.args[1 + len(params):]))
-    b.ret(b.call(ml.rt.error, [fn.args[0]]))
+    ctx = fn.args[0]
+    buf = b.alloca(ir.ArrayType(I64, JMP_BUF_WORDS))
+    buf.align = 16
+    jump = field(b, ctx, F_JUMP)
+    b.store(b.bitcast(buf, I8P), jump)
+    b.store(I64(0), field(b, ctx, F_DEPTH))
+    landed = b.call(ml.rt.setjmp, [b.bitcast(buf, I8P)])  # nonzero: adjoin_raise came back
+    with b.if_then(b.icmp_signed("==", landed, I32(0)), likely=True):
+        b.call(body, list(fn.args))
+    b.store(ir.Constant(I8P, None), jump)
+    if ml.rt.checked:
+        b.call(ml.rt.check, [ctx])
+    b.ret(b.call(ml.rt.error, [ctx]))
     return fn
 
 

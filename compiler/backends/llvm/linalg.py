@@ -14,8 +14,8 @@ from __future__ import annotations
 from ...ir.core import Op
 from ...ir.types import ArrayType, ScalarType
 from . import scalar
-from .arrays import (Arr, accumulate_loop, alloc, counted, fail, fill, handler, load, nd_loop,
-                     offset, pack, product, store, unpack)
+from .arrays import (Arr, accumulate_loop, alloc, counted, fill, handler, load, nd_loop,
+                     offset, pack, product, raise_, store, unpack)
 from .arrays_more import const_like
 from .runtime_ir import ERR_SHAPE
 from .types import I64
@@ -58,7 +58,7 @@ def op_dot(lw, op: Op) -> None:
     t = rt.dtype if isinstance(rt, ArrayType) else rt
     n = x.shape[-1]
     with b.if_then(b.icmp_signed("!=", n, y.shape[0]), likely=False):
-        fail(lw, ERR_SHAPE)
+        raise_(lw, ERR_SHAPE)
     if x.ndim == 1 and y.ndim == 1:
         lw.set(op.result, _dot_lane(lw, x, y, n, t, I64(0), I64(0), x.strides[0], y.strides[0]))
         return

@@ -21,8 +21,9 @@ from llvmlite import ir
 from ...errors import BackendError
 from ...ir.core import Block, Function, Module, Op, Value
 from ...ir.types import ArrayType, BOOL, ScalarType, TupleType
+from ...passes.callgraph import recursive_functions
 from . import arrays, bounds, fuse, scalar
-from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime
+from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime, check_memory
 from .types import I1, I32, I64, I8, I8P, lltype, memory_type
 
 FUSE = os.environ.get("ADJOIN_FUSE", "1") not in ("0", "")  # elementwise fusion (fuse.py)
@@ -32,12 +33,13 @@ class ModuleLowering:
     def __init__(self, module: Module, name: str = "adjoin"):
         self.source = module
         self.m = ir.Module(name=name)
-        self.rt = Runtime(self.m)
+        self.rt = Runtime(self.m, checked=check_memory())
         self.scalar = scalar.Scalar(self.m)
         self.functions: Dict[str, ir.Function] = {}
         self.helpers: Dict[tuple, ir.Function] = {}
         self.fresh_helpers: set = set()  # helpers returning a fresh contiguous array
         self._ipow = None
+        self.recursive = recursive_functions(module)
         for f in module:
             fnty = ir.FunctionType(lltype(f.result_type),
                                    [CTXP] + [lltype(t) for t in f.param_types])
@@ -101,6 +103,7 @@ class FunctionLowering:
         self.trusted: Dict[int, set] = {}  # op id -> axes indexed without checks (bounds.py)
         self.safe: set = set()  # ids of `checked` index ops that cannot overflow (bounds.py)
         self.fresh: set = set()  # ids of packed descriptors of fresh allocations (arrays.pack)
+        self.depth = None  # a recursive function's depth on entry, restored on return
 
     def ipow(self) -> ir.Function:
         return self.ml.ipow()
@@ -160,6 +163,8 @@ class FunctionLowering:
         for p, a in zip(self.f.params, self.fn.args[1:]):
             a.name = p.name or "arg"
             self.set(p, a)
+        if self.f.name in self.ml.recursive:
+            self.depth = self.rt.enter(self.b, self.ctx)
         self.block(self.f.body.block)
 
     def block(self, blk: Block) -> None:
@@ -231,6 +236,8 @@ class FunctionLowering:
                            "backend; use backend=\"python\"", op.loc, "custom rule")
 
     def op_return(self, op: Op) -> None:
+        if self.depth is not None:
+            self.rt.leave(self.b, self.ctx, self.depth)
         self.b.ret(self.get(op.operands[0]) if op.operands else I8(0))
 
     def op_assert(self, op: Op) -> None:

@@ -8,13 +8,16 @@ Guarantees: `define_py_entry(ml, f, entry, symbol)` adds, for signatures of scal
 (f64, i64, bool) and arrays (f64, f32, i64, bool) with results of those types or
 tuples of them,
     PyObject *symbol(PyObject *state, PyObject *const *args, Py_ssize_t nargs)
-(METH_FASTCALL; `state` a capsule holding {context, busy flag}). It converts only
-exactly the argument types the signature names: any other count, type, dtype,
-rank, byte order or misaligned array raises the runtime's `Fallback`, and the
-ctypes path converts or reports it. It runs the entry with the GIL released, on
-its own context (a call arriving while one runs falls back, to a per-thread
-context); turns an error code into the exception CPython would raise; returns
-floats, ints, bools and new contiguous NumPy arrays; and resets the context.
+(METH_FASTCALL; `state` a capsule holding {context, busy flag, cached thread id,
+its stack limit}). It converts only exactly the argument types the signature
+names: any other count, type, dtype, rank, byte order or misaligned array raises
+the runtime's `Fallback`, and the ctypes path converts or reports it (so does a
+thread whose stack limit the runtime has not yet recorded). It gives the context
+Python's recursion limit and the thread's stack limit, runs the entry with the
+GIL released, on its own context (a call arriving while one runs falls back, to
+a per-thread context); turns an error code into the exception CPython would
+raise; returns floats, ints, bools and new contiguous NumPy arrays; and resets
+the context.
 Signatures it does not cover get no such entry (None).
 """
 from __future__ import annotations
@@ -80,6 +83,9 @@ def define_py_entry(ml, f: Function, entry: ir.Function, symbol: str) -> Optiona
     b.cbranch(won, run, fallback)
     b.position_at_end(run)
     ctx = b.bitcast(b.load(state), entry.args[0].type)
+    low = _stack_low(b, api, fn, state, busy, fallback)
+    depth = b.call(api.fn("Py_GetRecursionLimit", I32, []), [])
+    b.call(ml.rt.set_limits, [ctx, b.sext(depth, I64), low])
     outs = [b.alloca(t.pointee) for t in entry.function_type.args[1 + len(flat):]]
     saved = b.call(api.fn("PyEval_SaveThread", I8P, []), [])
     status = b.call(entry, [ctx] + flat + outs)
@@ -156,6 +162,41 @@ def _array(b, api: _Api, obj, kind, t: ArrayType, fallback, fn) -> List[ir.Value
     data = b.bitcast(_field(b, obj, ARR_DATA, I8P), element(t.dtype).as_pointer())
     return [data, _field(b, obj, ARR_DIMS, I64.as_pointer()),
             _field(b, obj, ARR_STRIDES, I64.as_pointer())]
+
+
+def _stack_low(b, api: _Api, fn, state, busy, fallback) -> ir.Value:
+    """The calling thread's stack limit. It is cached in the state (slot 2: the thread's
+    unique id, never reused; slot 3: the limit); on a miss it is read from the thread's
+    state dictionary, where runtime.native puts it on the thread's first call through
+    ctypes; without it, the busy flag is released and the call falls back."""
+    tid = b.call(api.fn("PyThreadState_GetID", I64, [OBJ]),
+                 [b.call(api.fn("PyThreadState_Get", OBJ, []), [])])
+    slot_id, slot_low = (b.bitcast(b.gep(state, [I32(k)]), I64.as_pointer()) for k in (2, 3))
+    hit_bb, miss, ready = b.block, fn.append_basic_block("stack.miss"), \
+        fn.append_basic_block("stack.ready")
+    cached = b.load(slot_low)
+    b.cbranch(b.icmp_unsigned("==", b.load(slot_id), tid), ready, miss)
+    b.position_at_end(miss)
+    found, give_up, lookup = (fn.append_basic_block(f"stack.{x}")
+                              for x in ("found", "unknown", "lookup"))
+    d = b.call(api.fn("PyThreadState_GetDict", OBJ, []), [])
+    b.cbranch(b.icmp_unsigned("!=", d, ir.Constant(OBJ, None)), lookup, give_up)
+    b.position_at_end(lookup)
+    item = b.call(api.fn("PyDict_GetItemWithError", OBJ, [OBJ, OBJ]), [d, api.obj("stack_key")])
+    b.cbranch(b.icmp_unsigned("!=", item, ir.Constant(OBJ, None)), found, give_up)
+    b.position_at_end(give_up)
+    b.store_atomic(I8(0), busy, "release", 1)
+    b.branch(fallback)
+    b.position_at_end(found)
+    low = b.call(api.fn("PyLong_AsLongLong", I64, [OBJ]), [item])
+    b.store(tid, slot_id)
+    b.store(low, slot_low)
+    b.branch(ready)
+    b.position_at_end(ready)
+    phi = b.phi(I64)
+    phi.add_incoming(cached, hit_bb)
+    phi.add_incoming(low, found)
+    return phi
 
 
 def _raise(b, api: _Api, status, name: str) -> None:

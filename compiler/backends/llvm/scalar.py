@@ -238,11 +238,13 @@ def _sign(lw, b, args, rt, attrs):
 
 @rule("minimum", "maximum")
 def _minmax(lw, b, args, rt, attrs):
+    """NumPy's minimum/maximum: the first operand only where it is strictly smaller
+    (larger), so the second of equal values (0.0 and -0.0) wins, and a nan wins."""
     x, y = _common(b, args, rt)
     op = "<" if lw.op_name == "minimum" else ">"
-    take_y = b.fcmp_ordered(op, y, x) if rt.is_float else b.icmp_signed(op, y, x)
-    picked = b.select(take_y, y, x)
-    if rt.is_float and lw.in_array:  # np.minimum/np.maximum propagate NaN
+    take_x = b.fcmp_ordered(op, x, y) if rt.is_float else b.icmp_signed(op, x, y)
+    picked = b.select(take_x, x, y)
+    if rt.is_float:
         return b.select(b.fcmp_unordered("uno", x, y), b.fadd(x, y), picked)
     return picked
 
