@@ -32,12 +32,12 @@ def _floaty(v: Value) -> bool:
 
 
 class ForwardBuilder:
-    def __init__(self, ctx, act: Activity, b: Builder):
+    def __init__(self, ctx, act: Activity, b: Builder, shapes=None):
         has_rules()
         self.ctx = ctx
         self.act = act
         self.b = b
-        self.ad = Emitter(b)
+        self.ad = Emitter(b, shapes)  # shapes of the primal values, to skip broadcasts
         self.replaced: List[Value] = []
 
     def zero(self, v: Value) -> Value:
@@ -144,6 +144,8 @@ class ForwardBuilder:
         value = self.b.op("tuple_get", [new], {"index": 0}).result
         t = self.b.op("tuple_get", [new], {"index": 1}).result
         self.act.alias(value, op.result)
+        if self.ad.shapes is not None:
+            self.ad.shapes.set(value, self.ad.shapes.shape(op.result))
         self.replace(op, value)
         if self.act.active(op.result):
             tans[id(value)] = self.name(t, op.result)

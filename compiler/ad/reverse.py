@@ -139,9 +139,13 @@ class ReverseBuilder:
                 handler = getattr(self, "op_" + op.name, self.op_rule)
                 handler(op, adj)
 
-    def operands_match(self, op: Op) -> bool:
-        """Whether every array operand provably has the result's shape, so that a lazy
-        scalar adjoint times any operand already has the right shape."""
+    def operands_match(self, op: Op, need: List[bool]) -> bool:
+        """Whether a lazy scalar adjoint may pass through `op` unexpanded: every array
+        operand provably has the result's shape (so the scalar times any operand has the
+        right shape) and no operand wanting an adjoint is a scalar broadcast into the
+        result (its contribution is a sum over all elements, not one element's)."""
+        if any(n and not isinstance(v.type, ArrayType) for v, n in zip(op.operands, need)):
+            return False
         shapes = self.ad.shapes
         arrays = [v for v in op.operands if isinstance(v.type, ArrayType)]
         if len(arrays) <= 1 or all(v is arrays[0] for v in arrays):  # x * x has x's shape
@@ -150,12 +154,10 @@ class ReverseBuilder:
 
     def op_rule(self, op: Op, adj: Adjoints) -> None:
         g = [adj.pop(id(r), None) for r in op.results]
-        if "elementwise" not in OPS[op.name].tags or not self.operands_match(op):
-            g = [self.dense(r, x) for r, x in zip(op.results, g)]
-        if all(x is None for x in g):
-            return
         need = [self.act.active(v) for v in op.operands]
-        if not any(need):
+        if "elementwise" not in OPS[op.name].tags or not self.operands_match(op, need):
+            g = [self.dense(r, x) for r, x in zip(op.results, g)]
+        if all(x is None for x in g) or not any(need):
             return
         rule = VJP.get(op.name)
         if rule is None:

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import math
 
+from ..ir.types import ArrayType
 from .registry import jvp_rule, vjp_rule
 
 
 def _x(op):
     return op.operands[0]
+
+
+def _spread(ad, op, d, t):
+    """Tangent `t`, a sum of terms each holding one of the operand tangents `d`, at the
+    result's shape (a tangent given only for a broadcast operand is smaller)."""
+    return ad.broadcast(t, op.result, [v for v, dv in zip(op.operands, d) if dv is not None])
 
 
 # -- add, sub, mul, div --------------------------------------------------------
@@ -30,7 +37,7 @@ def add_vjp(ad, op, g, need):
 
 @jvp_rule("add")
 def add_jvp(ad, op, d):
-    return [ad.broadcast(ad.plus(d[0], d[1]), op.result)]
+    return [_spread(ad, op, d, ad.plus(d[0], d[1]))]
 
 
 @vjp_rule("sub")
@@ -42,7 +49,7 @@ def sub_vjp(ad, op, g, need):
 
 @jvp_rule("sub")
 def sub_jvp(ad, op, d):
-    return [ad.broadcast(ad.minus(d[0], d[1]), op.result)]
+    return [_spread(ad, op, d, ad.minus(d[0], d[1]))]
 
 
 @vjp_rule("mul")
@@ -57,7 +64,7 @@ def mul_vjp(ad, op, g, need):
 @jvp_rule("mul")
 def mul_jvp(ad, op, d):
     x, y = op.operands
-    return [ad.broadcast(ad.plus(ad.scale(d[0], y), ad.scale(d[1], x)), op.result)]
+    return [_spread(ad, op, d, ad.plus(ad.scale(d[0], y), ad.scale(d[1], x)))]
 
 
 @vjp_rule("div")
@@ -72,7 +79,7 @@ def div_vjp(ad, op, g, need):
 def div_jvp(ad, op, d):
     x, y = op.operands
     num = ad.minus(d[0], ad.scale(d[1], op.result))
-    return [ad.broadcast(ad.div(num, y), op.result)]
+    return [_spread(ad, op, d, ad.div(num, y))]
 
 
 @vjp_rule("neg")
@@ -88,16 +95,37 @@ def neg_jvp(ad, op, d):
 # -- powers, exponentials, logarithms ---------------------------------------------
 
 
+def _const_value(v):
+    op = getattr(v, "op", None)
+    return op.attrs["value"] if op is not None and op.name == "const" else None
+
+
+def _unless_zero(ad, v, fill, other):
+    """`fill` where `v == 0`, else `other` (decided while compiling for a constant `v`)."""
+    c = _const_value(v)
+    if c is not None:
+        return fill if c == 0 else other
+    elt = v.type.dtype if isinstance(v.type, ArrayType) else v.type
+    return ad.choose(ad.eq(v, ad.b.const(0.0 if elt.is_float else 0, elt)), fill, other)
+
+
 def _pow_dx(ad, op):
-    """d(x ** y)/dx = y * x ** (y - 1)."""
+    """d(x ** y)/dx = y * x ** (y - 1), and 0 where y == 0 (x ** 0 is 1 for every x,
+    also at x = 0, where the formula would give 0 * inf)."""
     x, y = op.operands
-    return ad.mul(y, ad.pow(x, ad.sub(y, ad.const(1.0, y) if y.type.is_float else
-                                     ad.b.const(1, y.type))))
+    elt = y.type.dtype if isinstance(y.type, ArrayType) else y.type
+    one = ad.b.const(1.0 if elt.is_float else 1, elt)
+    return ad.mul(y, ad.pow(x, ad.sub(_unless_zero(ad, y, one, y), one)))
 
 
 def _pow_dy(ad, op):
-    """d(x ** y)/dy = x ** y * log(x)."""
-    return ad.mul(op.result, ad.log(op.operands[0]))
+    """d(x ** y)/dy = x ** y * log(x), and 0 where x == 0 (0 ** y is constant 0 for
+    y > 0; the same value is taken for every y, never log(0))."""
+    x, r = op.operands[0], op.result
+    if _const_value(x) == 0:
+        return ad.zero(r)
+    safe_x = _unless_zero(ad, x, ad.const(1.0, x), x)
+    return ad.mul(_unless_zero(ad, x, ad.const(0.0, r), r), ad.log(safe_x))
 
 
 @vjp_rule("pow")
@@ -111,7 +139,7 @@ def pow_vjp(ad, op, g, need):
 def pow_jvp(ad, op, d):
     dx = ad.scale(d[0], _pow_dx(ad, op)) if d[0] is not None else None
     dy = ad.scale(d[1], _pow_dy(ad, op)) if d[1] is not None else None
-    return [ad.broadcast(ad.plus(dx, dy), op.result)]
+    return [_spread(ad, op, d, ad.plus(dx, dy))]
 
 
 def _unary(name, derivative):
@@ -183,8 +211,8 @@ def _minmax_vjp(ad, op, g, need):
 
 def _minmax_jvp(ad, op, d):
     x, y = op.operands
-    dx = ad.broadcast(d[0] if d[0] is not None else ad.zero(x), op.result)
-    dy = ad.broadcast(d[1] if d[1] is not None else ad.zero(y), op.result)
+    dx = ad.broadcast(d[0] if d[0] is not None else ad.zero(x), op.result, [x])
+    dy = ad.broadcast(d[1] if d[1] is not None else ad.zero(y), op.result, [y])
     return [ad.choose(_second_wins(ad, op), dy, dx)]
 
 
@@ -220,8 +248,8 @@ def where_vjp(ad, op, g, need):
 @jvp_rule("where")
 def where_jvp(ad, op, d):
     c, a, b = op.operands
-    da = ad.broadcast(d[1] if d[1] is not None else ad.zero(a), op.result)
-    db = ad.broadcast(d[2] if d[2] is not None else ad.zero(b), op.result)
+    da = ad.broadcast(d[1] if d[1] is not None else ad.zero(a), op.result, [a])
+    db = ad.broadcast(d[2] if d[2] is not None else ad.zero(b), op.result, [b])
     return [ad.where(c, da, db)]
 
 
@@ -237,7 +265,7 @@ def mod_vjp(ad, op, g, need):
 def mod_jvp(ad, op, d):
     x, y = op.operands
     dy = ad.scale(d[1], ad.floor(ad.div(x, y))) if d[1] is not None else None
-    return [ad.broadcast(ad.minus(d[0], dy), op.result)]
+    return [_spread(ad, op, d, ad.minus(d[0], dy))]
 
 
 # -- two-argument functions ------------------------------------------------------------
@@ -270,7 +298,7 @@ def _binary_vjp(ad, op, g, need):
 
 def _binary_jvp(ad, op, d):
     px, py = _binary_partials(ad, op)
-    return [ad.broadcast(ad.plus(ad.scale(d[0], px), ad.scale(d[1], py)), op.result)]
+    return [_spread(ad, op, d, ad.plus(ad.scale(d[0], px), ad.scale(d[1], py)))]
 
 
 for _name in ("atan2", "hypot", "copysign"):

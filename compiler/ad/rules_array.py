@@ -282,7 +282,8 @@ def linspace_vjp(ad, op, g, need):
 def linspace_jvp(ad, op, d):
     t = ad.linspace(ad.const(0.0, op.result), ad.const(1.0, op.result), op.operands[2])
     da = ad.scale(d[0], ad.sub(ad.const(1.0, t), t)) if d[0] is not None else None
-    return [ad.broadcast(ad.plus(da, ad.scale(d[1], t)), op.result)]
+    # t has the result's shape, so each term has it
+    return [ad.broadcast(ad.plus(da, ad.scale(d[1], t)), op.result, [op.result])]
 
 
 # -- tuples ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from ..ir.builder import Builder
 from ..ir.core import Function, Module, clone_function
 from ..ir.types import TupleType, Type
 from ..passes.manager import checkpoint, default_pipeline, run_passes
+from ..passes.shapes import Shapes
 from .activity import Activity
 from .forward import ForwardBuilder
 from .naming import dot
@@ -98,7 +99,8 @@ class ForwardContext:
         ret_op = f.body.block.ops[-1]
         ret = ret_op.operands[0]
         act = Activity(f, active, ret)
-        fb = ForwardBuilder(self, act, Builder(f.body.block, primal.loc))
+        fb = ForwardBuilder(self, act, Builder(f.body.block, primal.loc),
+                            Shapes(f, self.function))
         fb.block(f.body.block, tans)
         ret = ret_op.operands[0]  # the transform may have replaced it (a call's result)
         with fb.b.before(ret_op):
