@@ -255,8 +255,7 @@ def compiled_split(f, primal: Function, types, mask, backend: str):
     hit = _COMPILED.get(key)
     if hit is None:
         ctx = reverse_context()
-        pair = ctx.split(primal.name, mask)
-        ctx.drain()
+        pair = ctx.split_pair(primal.name, mask)
         module = ctx.module_for(pair.fwd)
         for extra in ctx.module_for(pair.bwd):
             if extra.name not in module:

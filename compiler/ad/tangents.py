@@ -18,6 +18,7 @@ from ..ir.types import TupleType, Type
 from ..passes.manager import checkpoint, default_pipeline, run_passes
 from ..passes.shapes import Shapes
 from .activity import Activity
+from .caches import all_or_nothing
 from .forward import ForwardBuilder
 from .naming import dot
 from .reverse import adjoint_type
@@ -82,10 +83,11 @@ class ForwardContext:
             self.functions[name] = self.build(self.function(symbol), mask, name)
 
     def jvp_function(self, f: Function, mask: Tuple[bool, ...]) -> Function:
-        if f.name not in self.functions and self.lookup(f.name) is None:
-            self.functions[f.name] = f
-        name, _ = self.jvp_of(f.name, mask, f.loc)
-        self.drain()
+        with all_or_nothing(self.functions, self.jvps, self.queue, self._tape):
+            if f.name not in self.functions and self.lookup(f.name) is None:
+                self.functions[f.name] = f
+            name, _ = self.jvp_of(f.name, mask, f.loc)
+            self.drain()
         return self.functions[name]
 
     def build(self, primal: Function, mask: Tuple[bool, ...], name: str) -> Function:
