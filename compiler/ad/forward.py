@@ -3,7 +3,8 @@
 Assumes: a copy of the function to transform (this module rewrites it in place)
 and its activity; JVP rules for every active op.
 Guarantees: after each active op come the ops computing its result's tangent
-(named `x_dot`, with `# tangent of:` locations). Structure is kept: an `if`
+(named `x_dot`, with `# tangent of:` locations), of the result's shape also when
+only a broadcast operand has a tangent. Structure is kept: an `if`
 yields the tangents of its results too, a loop carries the tangents of its
 carried values, a call to `g` becomes a call to `g_jvp` returning
 `(result, result_dot)`. Tape ops (in gradient code being differentiated again)

@@ -4,6 +4,9 @@ Assumes: a forward function (a copy of the primal, which this transform may
 augment) and its activity; a builder positioned where the backward code goes.
 Guarantees: emits, in reverse op order, the adjoint of every active op:
   * plain ops through their VJP rule; adjoints accumulate into `x_bar` values;
+    a scalar adjoint standing for every element of an array stays scalar through
+    elementwise ops, and is expanded before an op whose operand wanting an adjoint
+    was broadcast (that operand's adjoint sums over the elements);
   * `if`: an `if` on the same condition whose branches run the adjoints of the
     forward branches; adjoints of outside values leave it as results;
   * `for`: a `for reversed` loop over the same range, carrying the adjoints of
@@ -61,7 +64,7 @@ class ReverseBuilder:
         if a is None or id(a) not in self.lazy or not isinstance(v.type, ArrayType) \
                 or isinstance(a.type, ArrayType):
             return a
-        return self.ad.full_like(v, self.b.convert(a, v.type.dtype))
+        return self.ad.full_like(_shape_witness(v), self.b.convert(a, v.type.dtype))
 
     # -- accumulation -------------------------------------------------------------------
 
@@ -298,6 +301,21 @@ class ReverseBuilder:
             return
         for k, v in enumerate(active):
             self.accumulate(adj, v, self.b.op("tuple_get", [r], {"index": k}).result)
+
+
+def _shape_witness(v: Value) -> Value:
+    """A value of `v`'s type and shape that is at hand earlier: the only array operand of
+    the elementwise op computing `v`, so that no adjoint needs `x + s` only for its shape."""
+    op = getattr(v, "op", None)
+    while op is not None and "elementwise" in OPS[op.name].tags:
+        arrays = {id(x): x for x in op.operands if isinstance(x.type, ArrayType)}
+        if len(arrays) != 1:
+            break
+        (x,) = arrays.values()
+        if x.type != v.type:
+            break
+        v, op = x, getattr(x, "op", None)
+    return v
 
 
 def _defined_in(op: Op) -> set:
