@@ -106,13 +106,23 @@ class Emitter:
         return self.b.emit("sum_to", c, like)
 
     def broadcast(self, d: Optional[Value], like: Value, covers=()) -> Optional[Value]:
-        """A tangent `d` expanded to `like`'s shape (for forward rules). `covers` are
-        primal values whose shapes `d`'s shape includes (the operands whose tangents it
-        sums): when one of them provably has `like`'s shape, so has `d`."""
+        """A tangent `d` expanded to `like`'s shape (for forward rules). `d`'s shape is the
+        broadcast of the shapes of the primal values `covers`: when they include every
+        array operand of the elementwise op computing `like`, or one of them provably has
+        `like`'s shape, `d` has that shape already."""
         if d is None or not isinstance(like.type, ArrayType):
             return d
         if not isinstance(d.type, ArrayType):
             return self.b.emit("full_like", like, self.b.convert(d, like.type.dtype))
-        if any(self.same_shape(v, like) for v in covers):
+        if self.covers(covers, like):
             return d
         return self.b.emit("add", self.b.emit("zeros_like", like), d)
+
+    def covers(self, values, like: Value) -> bool:
+        """Whether the broadcast of the shapes of `values` is provably `like`'s shape."""
+        ids = {id(v) for v in values}
+        op = getattr(like, "op", None)
+        if op is not None and "elementwise" in OPS[op.name].tags and all(
+                id(x) in ids for x in op.operands if isinstance(x.type, ArrayType)):
+            return True
+        return any(self.same_shape(v, like) for v in values)

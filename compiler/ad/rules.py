@@ -20,9 +20,15 @@ def _x(op):
 
 
 def _spread(ad, op, d, t):
-    """Tangent `t`, a sum of terms each holding one of the operand tangents `d`, at the
-    result's shape (a tangent given only for a broadcast operand is smaller)."""
+    """Tangent `t`, the sum of the operand tangents `d`, at the result's shape (a
+    tangent given only for a broadcast operand is smaller than the result)."""
     return ad.broadcast(t, op.result, [v for v, dv in zip(op.operands, d) if dv is not None])
+
+
+def _full(ad, op, t):
+    """Tangent `t`, each of whose terms combines an operand tangent with the other
+    operands (`x_dot * y`): it has the result's shape, a scalar tangent aside."""
+    return ad.broadcast(t, op.result, op.operands)
 
 
 # -- add, sub, mul, div --------------------------------------------------------
@@ -64,7 +70,7 @@ def mul_vjp(ad, op, g, need):
 @jvp_rule("mul")
 def mul_jvp(ad, op, d):
     x, y = op.operands
-    return [_spread(ad, op, d, ad.plus(ad.scale(d[0], y), ad.scale(d[1], x)))]
+    return [_full(ad, op, ad.plus(ad.scale(d[0], y), ad.scale(d[1], x)))]
 
 
 @vjp_rule("div")
@@ -79,7 +85,7 @@ def div_vjp(ad, op, g, need):
 def div_jvp(ad, op, d):
     x, y = op.operands
     num = ad.minus(d[0], ad.scale(d[1], op.result))
-    return [_spread(ad, op, d, ad.div(num, y))]
+    return [_full(ad, op, ad.div(num, y))]
 
 
 @vjp_rule("neg")
@@ -139,7 +145,7 @@ def pow_vjp(ad, op, g, need):
 def pow_jvp(ad, op, d):
     dx = ad.scale(d[0], _pow_dx(ad, op)) if d[0] is not None else None
     dy = ad.scale(d[1], _pow_dy(ad, op)) if d[1] is not None else None
-    return [_spread(ad, op, d, ad.plus(dx, dy))]
+    return [_full(ad, op, ad.plus(dx, dy))]
 
 
 def _unary(name, derivative):
@@ -210,9 +216,8 @@ def _minmax_vjp(ad, op, g, need):
 
 
 def _minmax_jvp(ad, op, d):
-    x, y = op.operands
-    dx = ad.broadcast(d[0] if d[0] is not None else ad.zero(x), op.result, [x])
-    dy = ad.broadcast(d[1] if d[1] is not None else ad.zero(y), op.result, [y])
+    # the choice broadcasts the tangents to the result's shape (a missing one is 0)
+    dx, dy = (t if t is not None else ad.const(0.0, op.result) for t in d)
     return [ad.choose(_second_wins(ad, op), dy, dx)]
 
 
@@ -247,10 +252,9 @@ def where_vjp(ad, op, g, need):
 
 @jvp_rule("where")
 def where_jvp(ad, op, d):
-    c, a, b = op.operands
-    da = ad.broadcast(d[1] if d[1] is not None else ad.zero(a), op.result, [a])
-    db = ad.broadcast(d[2] if d[2] is not None else ad.zero(b), op.result, [b])
-    return [ad.where(c, da, db)]
+    # where broadcasts the tangents to the result's shape (a missing one is 0)
+    da, db = (t if t is not None else ad.const(0.0, op.result) for t in d[1:])
+    return [ad.where(op.operands[0], da, db)]
 
 
 @vjp_rule("mod")
@@ -265,7 +269,8 @@ def mod_vjp(ad, op, g, need):
 def mod_jvp(ad, op, d):
     x, y = op.operands
     dy = ad.scale(d[1], ad.floor(ad.div(x, y))) if d[1] is not None else None
-    return [_spread(ad, op, d, ad.minus(d[0], dy))]
+    t = ad.minus(d[0], dy)
+    return [_full(ad, op, t) if dy is not None else _spread(ad, op, d, t)]
 
 
 # -- two-argument functions ------------------------------------------------------------
@@ -298,7 +303,7 @@ def _binary_vjp(ad, op, g, need):
 
 def _binary_jvp(ad, op, d):
     px, py = _binary_partials(ad, op)
-    return [_spread(ad, op, d, ad.plus(ad.scale(d[0], px), ad.scale(d[1], py)))]
+    return [_full(ad, op, ad.plus(ad.scale(d[0], px), ad.scale(d[1], py)))]
 
 
 for _name in ("atan2", "hypot", "copysign"):
