@@ -285,8 +285,7 @@ def compiled_split(f, primal: Function, types, mask, target: Target):
 
 def _compile_split(f, primal: Function, types, mask, target: Target):
     ctx = reverse_context()
-    pair = ctx.split(primal.name, mask)
-    ctx.drain()
+    pair = ctx.split_pair(primal.name, mask)
     module = ctx.module_for(pair.fwd)
     for extra in ctx.module_for(pair.bwd):
         if extra.name not in module:

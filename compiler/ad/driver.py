@@ -24,6 +24,7 @@ from ..ir.core import Function, Module, Op, clone_function
 from ..ir.types import TAPE, TupleType, Type
 from ..passes.manager import checkpoint, run_passes, default_pipeline
 from .activity import Activity
+from .caches import all_or_nothing
 from .naming import output_bar
 from ..passes.dce import dce
 from ..passes.shapes import Shapes
@@ -79,6 +80,17 @@ class ReverseContext:
         while self.queue:
             pair, primal, mask = self.queue.pop()
             self.build_split(pair, primal, mask)
+
+    def transaction(self):
+        """Undo every reservation of a build that fails (see caches.py)."""
+        return all_or_nothing(self.pairs, self.functions, self.queue, self.gradients)
+
+    def split_pair(self, symbol: str, mask: Tuple[bool, ...]) -> SplitPair:
+        """The built split pair of `symbol` (for `vjp`)."""
+        with self.transaction():
+            pair = self.split(symbol, mask)
+            self.drain()
+        return pair
 
     # -- split pair ---------------------------------------------------------------------
 
@@ -149,8 +161,12 @@ class ReverseContext:
 
     def gradient(self, primal: Function, wrt: Sequence[int], with_value: bool) -> Function:
         key = (primal.name, tuple(wrt), with_value)
-        if key in self.gradients:
-            return self.gradients[key]
+        if key not in self.gradients:
+            with self.transaction():
+                self.gradients[key] = self.build_gradient(primal, wrt, with_value)
+        return self.gradients[key]
+
+    def build_gradient(self, primal: Function, wrt: Sequence[int], with_value: bool) -> Function:
         suffix = "_value_and_grad" if with_value else "_grad"
         g = clone_function(primal, self.fresh_name(primal.name + suffix))
         self.functions[g.name] = g
@@ -183,7 +199,6 @@ class ReverseContext:
         resolver.run(list(body.ops[mark:]))
         self.drain()
         self.finish([g], resolver)
-        self.gradients[key] = g
         return g
 
     def module_for(self, entry: Function) -> Module:

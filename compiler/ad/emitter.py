@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from ..ir.builder import Builder
 from ..ir.core import Value
+from ..ir.ops import OPS
 from ..ir.types import ArrayType, F64, ScalarType, Type
 
 
@@ -81,8 +82,18 @@ class Emitter:
 
     # -- shapes -----------------------------------------------------------------------
 
+    def same_shape(self, v: Value, like: Value) -> bool:
+        """Whether array `v` provably has `like`'s shape on every run."""
+        if v is like or (self.shapes is not None and self.shapes.same(v, like)):
+            return True
+        op = getattr(like, "op", None)  # the only array operand of an elementwise op
+        if op is None or "elementwise" not in OPS[op.name].tags:
+            return False
+        arrays = {id(x) for x in op.operands if isinstance(x.type, ArrayType)}
+        return arrays == {id(v)}
+
     def unbroadcast(self, c: Optional[Value], like: Value) -> Optional[Value]:
-        """Reduce a contribution computed at a broadcast shape to `like`'s shape."""
+        """Reduce a contribution computed at the current op's result shape to `like`'s."""
         if c is None:
             return None
         if not isinstance(c.type, ArrayType):
@@ -90,15 +101,28 @@ class Emitter:
         if not isinstance(like.type, ArrayType):
             return self.b.emit("sum", c)
         op = self.current
-        if op is not None and self.shapes is not None and op.results and \
-                self.shapes.same(op.results[0], like):
+        if op is not None and op.results and self.same_shape(like, op.results[0]):
             return c  # like has the result's shape: nothing was broadcast
         return self.b.emit("sum_to", c, like)
 
-    def broadcast(self, d: Optional[Value], like: Value) -> Optional[Value]:
-        """A tangent given at a smaller shape, expanded to `like`'s (for forward rules)."""
-        if d is None or d.type == like.type or not isinstance(like.type, ArrayType):
+    def broadcast(self, d: Optional[Value], like: Value, covers=()) -> Optional[Value]:
+        """A tangent `d` expanded to `like`'s shape (for forward rules). `d`'s shape is the
+        broadcast of the shapes of the primal values `covers`: when they include every
+        array operand of the elementwise op computing `like`, or one of them provably has
+        `like`'s shape, `d` has that shape already."""
+        if d is None or not isinstance(like.type, ArrayType):
             return d
         if not isinstance(d.type, ArrayType):
             return self.b.emit("full_like", like, self.b.convert(d, like.type.dtype))
+        if self.covers(covers, like):
+            return d
         return self.b.emit("add", self.b.emit("zeros_like", like), d)
+
+    def covers(self, values, like: Value) -> bool:
+        """Whether the broadcast of the shapes of `values` is provably `like`'s shape."""
+        ids = {id(v) for v in values}
+        op = getattr(like, "op", None)
+        if op is not None and "elementwise" in OPS[op.name].tags and all(
+                id(x) in ids for x in op.operands if isinstance(x.type, ArrayType)):
+            return True
+        return any(self.same_shape(v, like) for v in values)

@@ -3,7 +3,8 @@
 Assumes: a copy of the function to transform (this module rewrites it in place)
 and its activity; JVP rules for every active op.
 Guarantees: after each active op come the ops computing its result's tangent
-(named `x_dot`, with `# tangent of:` locations). Structure is kept: an `if`
+(named `x_dot`, with `# tangent of:` locations), of the result's shape also when
+only a broadcast operand has a tangent. Structure is kept: an `if`
 yields the tangents of its results too, a loop carries the tangents of its
 carried values, a call to `g` becomes a call to `g_jvp` returning
 `(result, result_dot)`. Tape ops (in gradient code being differentiated again)
@@ -32,12 +33,12 @@ def _floaty(v: Value) -> bool:
 
 
 class ForwardBuilder:
-    def __init__(self, ctx, act: Activity, b: Builder):
+    def __init__(self, ctx, act: Activity, b: Builder, shapes=None):
         has_rules()
         self.ctx = ctx
         self.act = act
         self.b = b
-        self.ad = Emitter(b)
+        self.ad = Emitter(b, shapes)  # shapes of the primal values, to skip broadcasts
         self.replaced: List[Value] = []
 
     def zero(self, v: Value) -> Value:
@@ -144,6 +145,8 @@ class ForwardBuilder:
         value = self.b.op("tuple_get", [new], {"index": 0}).result
         t = self.b.op("tuple_get", [new], {"index": 1}).result
         self.act.alias(value, op.result)
+        if self.ad.shapes is not None:
+            self.ad.shapes.set(value, self.ad.shapes.shape(op.result))
         self.replace(op, value)
         if self.act.active(op.result):
             tans[id(value)] = self.name(t, op.result)

@@ -38,6 +38,7 @@ CONVENTIONS = {
     "mod": "a % b has derivative 1 in a and -floor(a / b) in b (the jumps are ignored)",
     "hypot": "hypot and atan2 have derivative 0 at the origin (x = y = 0), where they have none",
     "atan2": "hypot and atan2 have derivative 0 at the origin (x = y = 0), where they have none",
+    "pow": "d(x ** y)/dy is 0 where x == 0 (never log(0)); d(x ** y)/dx is 0 where y == 0",
     "sqrt": "d sqrt(x)/dx at x = 0 is 1/(2*0): +inf in array code and on the llvm backend; "
             "a ZeroDivisionError on Python scalars, as Python's own division raises",
 }

@@ -4,6 +4,9 @@ Assumes: a forward function (a copy of the primal, which this transform may
 augment) and its activity; a builder positioned where the backward code goes.
 Guarantees: emits, in reverse op order, the adjoint of every active op:
   * plain ops through their VJP rule; adjoints accumulate into `x_bar` values;
+    a scalar adjoint standing for every element of an array stays scalar through
+    elementwise ops, and is expanded before an op whose operand wanting an adjoint
+    was broadcast (that operand's adjoint sums over the elements);
   * `if`: an `if` on the same condition whose branches run the adjoints of the
     forward branches; adjoints of outside values leave it as results;
   * `for`: a `for reversed` loop over the same range, carrying the adjoints of
@@ -61,7 +64,7 @@ class ReverseBuilder:
         if a is None or id(a) not in self.lazy or not isinstance(v.type, ArrayType) \
                 or isinstance(a.type, ArrayType):
             return a
-        return self.ad.full_like(v, self.b.convert(a, v.type.dtype))
+        return self.ad.full_like(_shape_witness(v), self.b.convert(a, v.type.dtype))
 
     # -- accumulation -------------------------------------------------------------------
 
@@ -139,9 +142,13 @@ class ReverseBuilder:
                 handler = getattr(self, "op_" + op.name, self.op_rule)
                 handler(op, adj)
 
-    def operands_match(self, op: Op) -> bool:
-        """Whether every array operand provably has the result's shape, so that a lazy
-        scalar adjoint times any operand already has the right shape."""
+    def operands_match(self, op: Op, need: List[bool]) -> bool:
+        """Whether a lazy scalar adjoint may pass through `op` unexpanded: every array
+        operand provably has the result's shape (so the scalar times any operand has the
+        right shape) and no operand wanting an adjoint is a scalar broadcast into the
+        result (its contribution is a sum over all elements, not one element's)."""
+        if any(n and not isinstance(v.type, ArrayType) for v, n in zip(op.operands, need)):
+            return False
         shapes = self.ad.shapes
         arrays = [v for v in op.operands if isinstance(v.type, ArrayType)]
         if len(arrays) <= 1 or all(v is arrays[0] for v in arrays):  # x * x has x's shape
@@ -150,12 +157,10 @@ class ReverseBuilder:
 
     def op_rule(self, op: Op, adj: Adjoints) -> None:
         g = [adj.pop(id(r), None) for r in op.results]
-        if "elementwise" not in OPS[op.name].tags or not self.operands_match(op):
-            g = [self.dense(r, x) for r, x in zip(op.results, g)]
-        if all(x is None for x in g):
-            return
         need = [self.act.active(v) for v in op.operands]
-        if not any(need):
+        if "elementwise" not in OPS[op.name].tags or not self.operands_match(op, need):
+            g = [self.dense(r, x) for r, x in zip(op.results, g)]
+        if all(x is None for x in g) or not any(need):
             return
         rule = VJP.get(op.name)
         if rule is None:
@@ -296,6 +301,21 @@ class ReverseBuilder:
             return
         for k, v in enumerate(active):
             self.accumulate(adj, v, self.b.op("tuple_get", [r], {"index": k}).result)
+
+
+def _shape_witness(v: Value) -> Value:
+    """A value of `v`'s type and shape that is at hand earlier: the only array operand of
+    the elementwise op computing `v`, so that no adjoint needs `x + s` only for its shape."""
+    op = getattr(v, "op", None)
+    while op is not None and "elementwise" in OPS[op.name].tags:
+        arrays = {id(x): x for x in op.operands if isinstance(x.type, ArrayType)}
+        if len(arrays) != 1:
+            break
+        (x,) = arrays.values()
+        if x.type != v.type:
+            break
+        v, op = x, getattr(x, "op", None)
+    return v
 
 
 def _defined_in(op: Op) -> set:

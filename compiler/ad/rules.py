@@ -19,6 +19,18 @@ def _x(op):
     return op.operands[0]
 
 
+def _spread(ad, op, d, t):
+    """Tangent `t`, the sum of the operand tangents `d`, at the result's shape (a
+    tangent given only for a broadcast operand is smaller than the result)."""
+    return ad.broadcast(t, op.result, [v for v, dv in zip(op.operands, d) if dv is not None])
+
+
+def _full(ad, op, t):
+    """Tangent `t`, each of whose terms combines an operand tangent with the other
+    operands (`x_dot * y`): it has the result's shape, a scalar tangent aside."""
+    return ad.broadcast(t, op.result, op.operands)
+
+
 # -- add, sub, mul, div --------------------------------------------------------
 
 
@@ -31,7 +43,7 @@ def add_vjp(ad, op, g, need):
 
 @jvp_rule("add")
 def add_jvp(ad, op, d):
-    return [ad.broadcast(ad.plus(d[0], d[1]), op.result)]
+    return [_spread(ad, op, d, ad.plus(d[0], d[1]))]
 
 
 @vjp_rule("sub")
@@ -43,7 +55,7 @@ def sub_vjp(ad, op, g, need):
 
 @jvp_rule("sub")
 def sub_jvp(ad, op, d):
-    return [ad.broadcast(ad.minus(d[0], d[1]), op.result)]
+    return [_spread(ad, op, d, ad.minus(d[0], d[1]))]
 
 
 @vjp_rule("mul")
@@ -58,7 +70,7 @@ def mul_vjp(ad, op, g, need):
 @jvp_rule("mul")
 def mul_jvp(ad, op, d):
     x, y = op.operands
-    return [ad.broadcast(ad.plus(ad.scale(d[0], y), ad.scale(d[1], x)), op.result)]
+    return [_full(ad, op, ad.plus(ad.scale(d[0], y), ad.scale(d[1], x)))]
 
 
 @vjp_rule("div")
@@ -73,7 +85,7 @@ def div_vjp(ad, op, g, need):
 def div_jvp(ad, op, d):
     x, y = op.operands
     num = ad.minus(d[0], ad.scale(d[1], op.result))
-    return [ad.broadcast(ad.div(num, y), op.result)]
+    return [_full(ad, op, ad.div(num, y))]
 
 
 @vjp_rule("neg")
@@ -89,18 +101,37 @@ def neg_jvp(ad, op, d):
 # -- powers, exponentials, logarithms ---------------------------------------------
 
 
+def _const_value(v):
+    op = getattr(v, "op", None)
+    return op.attrs["value"] if op is not None and op.name == "const" else None
+
+
+def _unless_zero(ad, v, fill, other):
+    """`fill` where `v == 0`, else `other` (decided while compiling for a constant `v`)."""
+    c = _const_value(v)
+    if c is not None:
+        return fill if c == 0 else other
+    elt = v.type.dtype if isinstance(v.type, ArrayType) else v.type
+    return ad.choose(ad.eq(v, ad.b.const(0.0 if elt.is_float else 0, elt)), fill, other)
+
+
 def _pow_dx(ad, op):
-    """d(x ** y)/dx = y * x ** (y - 1); the 1 a scalar of y's element type (y may be an
-    array: constants are scalars, broadcast by the subtraction)."""
+    """d(x ** y)/dx = y * x ** (y - 1), and 0 where y == 0 (x ** 0 is 1 for every x,
+    also at x = 0, where the formula would give 0 * inf)."""
     x, y = op.operands
-    elem = y.type.dtype if isinstance(y.type, ArrayType) else y.type
-    one = ad.const(1.0, y) if elem.is_float else ad.b.const(1, elem)
-    return ad.mul(y, ad.pow(x, ad.sub(y, one)))
+    elt = y.type.dtype if isinstance(y.type, ArrayType) else y.type
+    one = ad.b.const(1.0 if elt.is_float else 1, elt)
+    return ad.mul(y, ad.pow(x, ad.sub(_unless_zero(ad, y, one, y), one)))
 
 
 def _pow_dy(ad, op):
-    """d(x ** y)/dy = x ** y * log(x)."""
-    return ad.mul(op.result, ad.log(op.operands[0]))
+    """d(x ** y)/dy = x ** y * log(x), and 0 where x == 0 (0 ** y is constant 0 for
+    y > 0; the same value is taken for every y, never log(0))."""
+    x, r = op.operands[0], op.result
+    if _const_value(x) == 0:
+        return ad.zero(r)
+    safe_x = _unless_zero(ad, x, ad.const(1.0, x), x)
+    return ad.mul(_unless_zero(ad, x, ad.const(0.0, r), r), ad.log(safe_x))
 
 
 @vjp_rule("pow")
@@ -114,7 +145,7 @@ def pow_vjp(ad, op, g, need):
 def pow_jvp(ad, op, d):
     dx = ad.scale(d[0], _pow_dx(ad, op)) if d[0] is not None else None
     dy = ad.scale(d[1], _pow_dy(ad, op)) if d[1] is not None else None
-    return [ad.broadcast(ad.plus(dx, dy), op.result)]
+    return [_full(ad, op, ad.plus(dx, dy))]
 
 
 def _unary(name, derivative):
@@ -185,9 +216,8 @@ def _minmax_vjp(ad, op, g, need):
 
 
 def _minmax_jvp(ad, op, d):
-    x, y = op.operands
-    dx = ad.broadcast(d[0] if d[0] is not None else ad.zero(x), op.result)
-    dy = ad.broadcast(d[1] if d[1] is not None else ad.zero(y), op.result)
+    # the choice broadcasts the tangents to the result's shape (a missing one is 0)
+    dx, dy = (t if t is not None else ad.const(0.0, op.result) for t in d)
     return [ad.choose(_second_wins(ad, op), dy, dx)]
 
 
@@ -222,10 +252,9 @@ def where_vjp(ad, op, g, need):
 
 @jvp_rule("where")
 def where_jvp(ad, op, d):
-    c, a, b = op.operands
-    da = ad.broadcast(d[1] if d[1] is not None else ad.zero(a), op.result)
-    db = ad.broadcast(d[2] if d[2] is not None else ad.zero(b), op.result)
-    return [ad.where(c, da, db)]
+    # where broadcasts the tangents to the result's shape (a missing one is 0)
+    da, db = (t if t is not None else ad.const(0.0, op.result) for t in d[1:])
+    return [ad.where(op.operands[0], da, db)]
 
 
 @vjp_rule("mod")
@@ -240,7 +269,8 @@ def mod_vjp(ad, op, g, need):
 def mod_jvp(ad, op, d):
     x, y = op.operands
     dy = ad.scale(d[1], ad.floor(ad.div(x, y))) if d[1] is not None else None
-    return [ad.broadcast(ad.minus(d[0], dy), op.result)]
+    t = ad.minus(d[0], dy)
+    return [_full(ad, op, t) if dy is not None else _spread(ad, op, d, t)]
 
 
 # -- two-argument functions ------------------------------------------------------------
@@ -273,7 +303,7 @@ def _binary_vjp(ad, op, g, need):
 
 def _binary_jvp(ad, op, d):
     px, py = _binary_partials(ad, op)
-    return [ad.broadcast(ad.plus(ad.scale(d[0], px), ad.scale(d[1], py)), op.result)]
+    return [_full(ad, op, ad.plus(ad.scale(d[0], px), ad.scale(d[1], py)))]
 
 
 for _name in ("atan2", "hypot", "copysign"):

@@ -142,6 +142,31 @@ for _name in ("amax", "amin"):
     jvp_rule(_name)(_extremum_jvp)
 
 
+# -- broadcast helpers of gradient code (differentiated again for higher order) ---------
+
+
+@vjp_rule("sum_to")
+def sum_to_vjp(ad, op, g, need):
+    return [ad.broadcast(g[0], op.operands[0]), None]
+
+
+@jvp_rule("sum_to")
+def sum_to_jvp(ad, op, d):
+    return [None if d[0] is None else ad.sum_to(d[0], op.operands[1])]
+
+
+@vjp_rule("expand_dims")
+def expand_dims_vjp(ad, op, g, need):
+    if not isinstance(op.operands[0].type, ArrayType):
+        return [ad.sum(g[0])]
+    return [ad.b.op("sum", [g[0]], {"axis": op.attrs.get("axis", 0)}).result]
+
+
+@jvp_rule("expand_dims")
+def expand_dims_jvp(ad, op, d):
+    return [ad.b.op("expand_dims", [d[0]], dict(op.attrs)).result]
+
+
 # -- linear algebra ----------------------------------------------------------------------
 
 
@@ -282,7 +307,8 @@ def linspace_vjp(ad, op, g, need):
 def linspace_jvp(ad, op, d):
     t = ad.linspace(ad.const(0.0, op.result), ad.const(1.0, op.result), op.operands[2])
     da = ad.scale(d[0], ad.sub(ad.const(1.0, t), t)) if d[0] is not None else None
-    return [ad.broadcast(ad.plus(da, ad.scale(d[1], t)), op.result)]
+    # t has the result's shape, so each term has it
+    return [ad.broadcast(ad.plus(da, ad.scale(d[1], t)), op.result, [op.result])]
 
 
 # -- tuples ------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from ..ir.builder import Builder
 from ..ir.core import Function, Module, clone_function
 from ..ir.types import TupleType, Type
 from ..passes.manager import checkpoint, default_pipeline, run_passes
+from ..passes.shapes import Shapes
 from .activity import Activity
+from .caches import all_or_nothing
 from .forward import ForwardBuilder
 from .naming import dot
 from .reverse import adjoint_type
@@ -81,10 +83,11 @@ class ForwardContext:
             self.functions[name] = self.build(self.function(symbol), mask, name)
 
     def jvp_function(self, f: Function, mask: Tuple[bool, ...]) -> Function:
-        if f.name not in self.functions and self.lookup(f.name) is None:
-            self.functions[f.name] = f
-        name, _ = self.jvp_of(f.name, mask, f.loc)
-        self.drain()
+        with all_or_nothing(self.functions, self.jvps, self.queue, self._tape):
+            if f.name not in self.functions and self.lookup(f.name) is None:
+                self.functions[f.name] = f
+            name, _ = self.jvp_of(f.name, mask, f.loc)
+            self.drain()
         return self.functions[name]
 
     def build(self, primal: Function, mask: Tuple[bool, ...], name: str) -> Function:
@@ -98,7 +101,8 @@ class ForwardContext:
         ret_op = f.body.block.ops[-1]
         ret = ret_op.operands[0]
         act = Activity(f, active, ret)
-        fb = ForwardBuilder(self, act, Builder(f.body.block, primal.loc))
+        fb = ForwardBuilder(self, act, Builder(f.body.block, primal.loc),
+                            Shapes(f, self.function))
         fb.block(f.body.block, tans)
         ret = ret_op.operands[0]  # the transform may have replaced it (a call's result)
         with fb.b.before(ret_op):

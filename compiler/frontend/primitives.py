@@ -542,7 +542,7 @@ def _len(tr, node):
 
 def _reduction(opname: str):
     def handler(tr, node):
-        (x,), kws = args_of(tr, node, 1, 2, kw=("axis",))
+        (x, *_), kws = args_of(tr, node, 1, 2, kw=("axis",))  # the axis is read below
         axis_node = node.args[1] if len(node.args) > 1 else kws.get("axis")
         return reduce_value(tr, opname, x, static_int(tr, axis_node, "axis"), node)
     return handler
@@ -553,6 +553,8 @@ def reduce_value(tr, opname: str, x: Value, axis: Optional[int], node) -> Value:
         if opname in ("argmax", "argmin"):
             return numpy_result(tr, tr.b.const(0))
         return numpy_result(tr, x if opname != "mean" else tr.b.convert(x, F64))
+    if axis is not None and -x.type.ndim <= axis < 0:
+        axis += x.type.ndim  # the IR counts axes from 0 (derivative rules re-insert them)
     attrs = {} if axis is None else {"axis": axis}
     return fresh(tr, tr.b.op(opname, [x], attrs).result)
 
@@ -565,7 +567,7 @@ for _op, _objs in (("sum", (np.sum,)), ("prod", (np.prod,)), ("mean", (np.mean,)
 
 def _any_all(opname: str):
     def handler(tr, node):
-        (x,), kws = args_of(tr, node, 1, 2, kw=("axis",))
+        (x, *_), kws = args_of(tr, node, 1, 2, kw=("axis",))
         axis = static_int(tr, node.args[1] if len(node.args) > 1 else kws.get("axis"), "axis")
         if not isinstance(x.type, ArrayType):
             return tr.truth(x, node)

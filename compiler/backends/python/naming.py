@@ -11,7 +11,9 @@ Guarantees:
     loop's initial value, block argument, yielded value and result; an if's
     yields and result) and an in-place write's target and result share one
     variable whenever their live ranges do not overlap, so code reads
-    `acc = acc + t` rather than `acc_1 = acc + t; acc = acc_1`. Where sharing is
+    `acc = acc + t` rather than `acc_1 = acc + t; acc = acc_1`. A write emitted
+    as `r = <target>` (a copy, or an inlined target) then `r[i] = v` keeps `r`'s
+    variable apart from everything `i` and `v` read. Where sharing is
     impossible the emitter copies, and the copy's own live range is accounted
     for (a loop's entry merge already reserves room for a back-edge copy, so no
     merged value is live where a copy writes). Names come from source names;
@@ -278,8 +280,13 @@ class Naming:
                     if op.name == "while":
                         self.merge(r, op.regions[0].block.args[r.index], force=True)
         for op in ops:
-            if op.name in ("setitem", "addat") and op.attrs.get("inplace"):
-                self.merge(op.operands[0], op.result)
+            if op.name in ("setitem", "addat") and not (
+                    op.attrs.get("inplace") and self.merge(op.operands[0], op.result)):
+                # The emitter assigns the result's variable (a copy, or the target's
+                # inlined expression) before it evaluates the index and the value, so
+                # nothing they read may live in that variable.
+                at = self.lv.pos[id(op)]
+                self.add_span(op.result, (at - 1, at))
         for op in ops:
             if op.name in ("for", "while"):
                 self._loop_copies(op)
