@@ -189,7 +189,7 @@ def check_derivatives(loaded: Loaded, args, tangents, report=note) -> None:
     flat = {b: [float(v) for g in grads[b][1] for v in np.ravel(g)] for b in BACKENDS}
     assert agree(flat["llvm"], flat["python"], max(rtol, 1e-9)), \
         f"llvm gradient {flat['llvm']!r} != python's {flat['python']!r}"
-    check_modes(flat["python"], jvps["python"][1][1], args, tangents)
+    check_modes(flat["python"], jvps["python"][1][1], tangents, rtol)
     if float64_and_finite(args) and math.isfinite(float(want[1])):
         fd = fd_gradient(loaded.fn, args)
         if fd is not None and all(d is not None for d in fd):
@@ -201,15 +201,16 @@ def check_derivatives(loaded: Loaded, args, tangents, report=note) -> None:
             event("gradient checked against FD")
 
 
-def check_modes(reverse: List[float], out_dot: Any, args, tangents) -> None:
-    """<reverse gradient, tangents> equals the jvp's output tangent."""
+def check_modes(reverse: List[float], out_dot: Any, tangents, rtol: float) -> None:
+    """<reverse gradient, tangents> equals the jvp's output tangent (to float32
+    precision for float32 programs)."""
     flat_t = [float(v) for i in WRT for v in np.ravel(tangents[i])]
     backward = math.fsum(g * t for g, t in zip(reverse, flat_t))
     forward = float(out_dot)
     if not (math.isfinite(forward) and math.isfinite(backward)):
         return
     scale = sum(abs(g * t) for g, t in zip(reverse, flat_t)) + abs(forward)
-    assert abs(forward - backward) <= 1e-8 * scale + 1e-12, \
+    assert abs(forward - backward) <= max(rtol, 1e-8) * scale + 1e-12, \
         f"forward mode {forward!r} != reverse mode {backward!r}"
 
 
