@@ -78,8 +78,8 @@ def compile_aot(fn: Callable, signature: Signature, out_dir: str,
 
 
 def _parameters(f: Callable) -> Sequence[str]:
-    import inspect
-    return list(inspect.signature(f).parameters)
+    from .calls import parameter_names
+    return list(parameter_names(f))
 
 
 def _module(f: Callable, name: str, types: Tuple[Type, ...], wrt

@@ -2,9 +2,11 @@
 
 Assumes: user functions written in the supported subset of Python (docs/).
 Guarantees: a `Differentiable` called with arguments compiles the function for
-their types once (cached per signature) and returns what CPython returns for the
-undecorated function. Argument errors are `TypeError`s as Python raises them;
-unsupported code is a `CompileError` at its source position.
+their types once (cached per specialization, shared by every function of the same code
+and closure kind: the closures of one factory compile once) and returns what CPython
+returns for the undecorated function, writes into array arguments included. Argument
+errors are `TypeError`s as Python raises them; unsupported code is a `CompileError` at
+its source position. Compilation holds `COMPILE_LOCK`; compiled code runs outside it.
 """
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .calls import (Call, bind_arguments, fast_key, parameter_names, prepare,  # noqa: F401
+                    signature_of)
 from .errors import CompileError
-from .frontend.specialize import REGISTRY, typeof
+from .frontend.specialize import COMPILE_LOCK, REGISTRY
 from .ir.core import Function, Module
 from .ir.printer import print_module
 from .ir.types import Type
@@ -48,60 +52,8 @@ def unwrap(fn: Callable) -> Callable:
     return fn
 
 
-@functools.lru_cache(maxsize=4096)
-def _signature(fn: Callable) -> Tuple[inspect.Signature, Tuple[str, ...], bool]:
-    """The signature, parameter names, and whether all parameters are plain positional
-    ones (cached: inspecting a signature costs more than a compiled call)."""
-    sig = inspect.signature(fn)
-    plain = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values())
-    return sig, tuple(sig.parameters), plain
-
-
-def bind_arguments(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) -> Tuple[Any, ...]:
-    """Positional argument values in parameter order, as Python would bind them."""
-    sig, names, plain = _signature(fn)
-    if plain and not kwargs and len(args) == len(names):
-        return tuple(args)
-    try:
-        bound = sig.bind(*args, **kwargs)
-    except TypeError as e:
-        raise TypeError(f"{fn.__name__}() {e}") from None
-    bound.apply_defaults()
-    return tuple(bound.arguments.values())
-
-
-_TYPES_BY_KEY: Dict[Tuple[Any, ...], Tuple[Type, ...]] = {}
-
-
-def fast_key(values: Sequence[Any]) -> Optional[Tuple[Any, ...]]:
-    """A cheap key that fixes the argument types of the common cases (floats, bools,
-    64-bit ints, arrays); None for the others, which take the general path."""
-    key = []
-    for v in values:
-        t = type(v)
-        if t is np.ndarray:
-            key.append((v.dtype, v.ndim))
-        elif t is float or t is bool or (t is int and -2**63 <= v < 2**63):
-            key.append(t)
-        else:
-            return None
-    return tuple(key)
-
-
-def signature_of(fn: Callable, values: Sequence[Any]) -> Tuple[Type, ...]:
-    """The IR types of argument values (TypeError naming a bad one)."""
-    key = fast_key(values)
-    types = _TYPES_BY_KEY.get(key) if key is not None else None
-    if types is None:
-        names = _signature(fn)[1]
-        types = tuple(typeof(v, f"argument '{n}' of {fn.__name__}()")
-                      for n, v in zip(names, values))
-        if key is not None and len(_TYPES_BY_KEY) < 4096:
-            _TYPES_BY_KEY[key] = types
-    return types
-
-
 def specialize(fn: Callable, types: Sequence[Type]) -> Function:
+    """`fn` for explicit parameter types (values its closure captures are constants)."""
     return REGISTRY.specialize(fn, list(types))
 
 
@@ -127,6 +79,24 @@ def write_back(fn_ir: Function, values: Sequence[Any], result: Any) -> Any:
     return out
 
 
+def cell_values(fn: Callable) -> Optional[Tuple[Any, ...]]:
+    """The contents of all of `fn`'s closure cells (None if one is empty)."""
+    try:
+        return tuple(c.cell_contents for c in fn.__closure__ or ())
+    except ValueError:
+        return None
+
+
+def direct_key(fn: Callable, call: Call, n_given: int) -> Optional[Tuple[Any, ...]]:
+    """The key under which positional calls like `call` may skip straight to compiled
+    code: `fast_key` of the arguments and all captured values. None when the call needs
+    the general path (keywords or defaults, captured functions, writes into arguments)."""
+    if call.n_args != n_given or call.primal.attrs.get("mutates") or \
+            len(call.values) != n_given + len(fn.__closure__ or ()):
+        return None
+    return fast_key(call.values)
+
+
 class Differentiable:
     """A Python function compiled by adjoin; call it like the original."""
 
@@ -134,32 +104,33 @@ class Differentiable:
         self.__adjoin_function__ = unwrap(fn)
         self.backend = check_backend(backend)
         functools.update_wrapper(self, self.__adjoin_function__)
-        self._primal: Dict[Tuple[Type, ...], Tuple[Function, Callable]] = {}
-        # Positional calls of a signature seen before, by `fast_key`: the compiled
-        # function, when it writes into no argument (else the general path).
+        self.last_types: Optional[Tuple[Type, ...]] = None  # of the latest general call
+        self._captures = bool(self.__adjoin_function__.__closure__)
+        # Positional calls seen before, by `direct_key`: the compiled function.
         self._direct: Dict[Tuple[Any, ...], Callable] = {}
 
     def __repr__(self) -> str:
         return f"<adjoin.differentiable {self.__adjoin_function__.__qualname__}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs:
-            run = self._direct.get(fast_key(args))
-            if run is not None:
-                return run(*args)
         fn = self.__adjoin_function__
-        values = bind_arguments(fn, args, kwargs)
-        REGISTRY.parse(fn)  # unsupported syntax is reported before argument types
-        types = signature_of(fn, values)
-        entry = self._primal.get(types)
-        if entry is None:
-            entry = self._primal[types] = compile_primal(fn, types, self.backend)
-        fir, compiled = entry
-        key = fast_key(args)
-        if not kwargs and len(args) == len(values) and key is not None and \
-                not fir.attrs.get("mutates"):
+        if not kwargs:
+            if not self._captures:
+                run = self._direct.get(fast_key(args))
+                if run is not None:
+                    return run(*args)
+            else:
+                extra = cell_values(fn)
+                run = self._direct.get(fast_key(args + extra)) if extra is not None else None
+                if run is not None:
+                    return run(*args, *extra)
+        call = prepare(fn, args, kwargs)
+        self.last_types = call.types
+        compiled = compiled_primal(fn, call, self.backend)
+        key = None if kwargs else direct_key(fn, call, len(args))
+        if key is not None:
             self._direct[key] = getattr(compiled, "direct", compiled)
-        return write_back(fir, values, compiled(*values))
+        return write_back(call.primal, call.values, compiled(*call.values))
 
     def ir(self, *args: Any, **kwargs: Any) -> str:
         """The typed IR for these arguments' types (see `adjoin.ir`)."""
@@ -198,15 +169,31 @@ class Differentiable:
         return adjoint_source(self, *args, wrt=wrt, **kwargs)
 
 
-def compile_primal(fn: Callable, types: Tuple[Type, ...], backend: str):
-    fir = specialize(fn, types)
+_PRIMALS: Dict[Tuple[str, str], Callable] = {}  # (IR symbol, backend) -> compiled code
+
+
+def compiled_primal(fn: Callable, call: Call, backend: str) -> Callable:
+    """The compiled code of `call`'s specialization (compiled once, whatever function
+    object of that code asks)."""
+    key = (call.primal.name, backend)
+    hit = _PRIMALS.get(key)
+    if hit is None:
+        with COMPILE_LOCK:
+            hit = _PRIMALS.get(key)
+            if hit is None:
+                hit = _PRIMALS[key] = compile_primal(fn, call.primal, call.types, backend)
+    return hit
+
+
+def compile_primal(fn: Callable, fir: Function, types: Tuple[Type, ...], backend: str
+                   ) -> Callable:
     module = module_of(fir)
     if backend == "llvm":
         from .backends.llvm import compile_entry
-        return fir, compile_entry(module, fir.name)
+        return compile_entry(module, fir.name)
     from .backends.python import compile_module
     header = header_for(fn, types, "primal")
-    return fir, compile_module(module, fir.name, header).fn
+    return compile_module(module, fir.name, header).fn
 
 
 def differentiable(fn: Optional[Callable] = None, *, backend: str = "python"):
@@ -219,8 +206,7 @@ def differentiable(fn: Optional[Callable] = None, *, backend: str = "python"):
 def ir(fn: Callable, *args: Any, **kwargs: Any) -> str:
     """The typed SSA IR of `fn` (and the functions it calls) for these arguments' types."""
     f = unwrap(fn)
-    values = bind_arguments(f, args, kwargs)
-    return print_module(module_of(specialize(f, signature_of(f, values))))
+    return print_module(module_of(prepare(f, args, kwargs).primal))
 
 
 def ir_text(fn: Callable, values: Optional[Sequence[Any]], types: Optional[Sequence[Type]],
@@ -228,13 +214,13 @@ def ir_text(fn: Callable, values: Optional[Sequence[Any]], types: Optional[Seque
     """The IR for example values or for explicit types (used by the command line)."""
     f = unwrap(fn)
     if types is None:
-        types = signature_of(f, bind_arguments(f, values or (), {}))
+        return print_module(module_of(prepare(f, values or (), {}).primal), locs=locs)
     check_arity(f, types)
     return print_module(module_of(specialize(f, types)), locs=locs)
 
 
 def check_arity(fn: Callable, types: Sequence[Type]) -> None:
-    n = len(inspect.signature(fn).parameters)
+    n = len(parameter_names(fn))
     if len(types) != n:
         raise TypeError(f"{fn.__name__}() takes {n} arguments, the signature gives {len(types)}")
 

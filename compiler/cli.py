@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import inspect
 import math
 import os
 import sys
@@ -95,7 +94,7 @@ def cmd_show(args) -> str:
 
 def cmd_aot(args) -> str:
     from .aot import compile_aot
-    from .api import parse_signature, unwrap
+    from .api import parameter_names, parse_signature, unwrap
     fn = unwrap(load_function(args.target))
     if args.signature is None:
         raise UsageError('aot needs the argument types: --signature "f64[:], i64"')
@@ -105,7 +104,7 @@ def cmd_aot(args) -> str:
     elif args.wrt:
         wrt = tuple(w.strip() for w in args.wrt.split(","))
     else:
-        names = list(inspect.signature(fn).parameters)
+        names = list(parameter_names(fn))
         floats = [n for n, t in zip(names, types) if t.differentiable()]
         wrt = tuple(floats[:1]) or None
     art = compile_aot(fn, types, args.output, wrt=wrt, name=args.name, cpu=args.cpu)

@@ -4,18 +4,21 @@ Assumes: functions accepted by `api.differentiable`.
 Guarantees: gradient code is generated once per (function, argument types, wrt,
 backend) and cached; `wrt` accepts an index, a name or a tuple of them, and
 differentiating with respect to an int or bool argument is a TypeError naming
-it. A gradient of a function whose output is not a float is a TypeError that
-points to `vjp`.
+it, and with respect to an argument sharing memory with another one the function
+writes into is a CompileError. A gradient of a function whose output is not a float is
+a TypeError that points to `vjp`. Caches are keyed by the primal specialization's symbol,
+never by function object, and filled under `COMPILE_LOCK`.
 """
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .api import (bind_arguments, check_backend, fast_key, header_for, module_of,
-                  parse_signature, signature_of, specialize, unwrap)
+from .api import (cell_values, check_backend, direct_key, fast_key, header_for, module_of,
+                  parse_signature, specialize, unwrap)
+from .calls import check_not_aliased, parameter_names, prepare
+from .frontend.specialize import COMPILE_LOCK, REGISTRY
 from .ir.core import Function, Module
 from .ir.types import ArrayType, ScalarType, Type
 
@@ -35,17 +38,20 @@ def reverse_context():
 def reset_caches() -> None:
     """Forget all compiled code and IR (benchmarks use this to time compilation)."""
     global _CONTEXT
+    from .api import _PRIMALS
     from .forward_api import reset_forward
     from .frontend.specialize import REGISTRY
-    REGISTRY.clear()
-    _CONTEXT = None
-    _COMPILED.clear()
-    reset_forward()
+    with COMPILE_LOCK:
+        REGISTRY.clear()
+        _CONTEXT = None
+        _COMPILED.clear()
+        _PRIMALS.clear()
+        reset_forward()
 
 
 def wrt_indices(fn: Callable, wrt: Wrt) -> Tuple[Tuple[int, ...], bool]:
     """Parameter indices for `wrt`, and whether one (not a tuple) was asked for."""
-    names = list(inspect.signature(fn).parameters)
+    names = list(parameter_names(fn))
     single = isinstance(wrt, (int, str))
     items = [wrt] if single else list(wrt)
     if not items:
@@ -70,7 +76,7 @@ def wrt_indices(fn: Callable, wrt: Wrt) -> Tuple[Tuple[int, ...], bool]:
 def check_wrt_types(fn: Callable, types: Sequence[Type], wrt: Sequence[int]) -> None:
     for i in wrt:
         if not types[i].differentiable():
-            names = list(inspect.signature(fn).parameters)
+            names = parameter_names(fn)
             raise TypeError(f"adjoin: cannot differentiate {fn.__name__}() with respect to "
                             f"'{names[i]}': it is {_describe(types[i])}, not a float or a float "
                             "array")
@@ -100,29 +106,40 @@ _COMPILED: Dict[Tuple, Tuple[Function, Callable, str]] = {}
 
 
 def gradient_ir(fn: Callable, types: Sequence[Type], wrt: Sequence[int],
-                with_value: bool = False) -> Tuple[Function, Module]:
-    primal = specialize(fn, types)
-    _check_scalar_output(fn, primal)
-    ctx = reverse_context()
-    g = ctx.gradient(primal, wrt, with_value)
-    return g, ctx.module_for(g)
+                with_value: bool = False, primal: Optional[Function] = None
+                ) -> Tuple[Function, Module]:
+    """The gradient IR of `primal` (by default `fn` specialized for `types`)."""
+    with COMPILE_LOCK:
+        primal = primal or specialize(fn, types)
+        _check_scalar_output(fn, primal)
+        ctx = reverse_context()
+        g = ctx.gradient(primal, wrt, with_value)
+        return g, ctx.module_for(g)
 
 
 def compiled_gradient(fn: Callable, types: Tuple[Type, ...], wrt: Tuple[int, ...],
-                      with_value: bool, backend: str) -> Callable:
-    key = (fn, types, wrt, with_value, backend)
+                      with_value: bool, backend: str, primal: Optional[Function] = None
+                      ) -> Callable:
+    primal = primal or specialize(fn, types)
+    key = (primal.name, wrt, with_value, backend)
     hit = _COMPILED.get(key)
     if hit is None:
-        g, module = gradient_ir(fn, types, wrt, with_value)
-        if backend == "llvm":
-            from .backends.llvm import compile_entry
-            hit = (g, compile_entry(module, g.name), "")
-        else:
-            from .backends.python import compile_module
-            c = compile_module(module, g.name, header_for(fn, types, "gradient"))
-            hit = (g, c.fn, c.source)
-        _COMPILED[key] = hit
+        with COMPILE_LOCK:
+            hit = _COMPILED.get(key)
+            if hit is None:
+                hit = _COMPILED[key] = _compile_gradient(fn, primal, types, wrt, with_value,
+                                                         backend)
     return hit[1]
+
+
+def _compile_gradient(fn, primal, types, wrt, with_value, backend):
+    g, module = gradient_ir(fn, types, wrt, with_value, primal)
+    if backend == "llvm":
+        from .backends.llvm import compile_entry
+        return (g, compile_entry(module, g.name), "")
+    from .backends.python import compile_module
+    c = compile_module(module, g.name, header_for(fn, types, "gradient"))
+    return (g, c.fn, c.source)
 
 
 def _gradient_call(fn, wrt, with_value, backend):
@@ -139,17 +156,19 @@ def _gradient_call(fn, wrt, with_value, backend):
 
     def call(*args: Any, **kwargs: Any):
         if not kwargs:
-            run = direct.get(fast_key(args))
-            if run is not None:
-                return finish(run(*args, 1.0))
-        values = bind_arguments(f, args, kwargs)
-        types = signature_of(f, values)
-        check_wrt_types(f, types, indices)
-        g = compiled_gradient(f, types, indices, with_value, backend)
-        key = fast_key(args)
-        if not kwargs and len(args) == len(values) and key is not None:
+            extra = cell_values(f) if f.__closure__ else ()
+            if extra is not None:
+                run = direct.get(fast_key(args + extra))
+                if run is not None:
+                    return finish(run(*args, *extra, 1.0))
+        c = prepare(f, args, kwargs)
+        check_wrt_types(f, c.types, indices)
+        check_not_aliased(f, c, indices, "gradient")
+        g = compiled_gradient(f, c.types, indices, with_value, backend, c.primal)
+        key = None if kwargs else direct_key(f, c, len(args))
+        if key is not None:
             direct[key] = getattr(g, "direct", g)
-        return finish(g(*values, 1.0))
+        return finish(g(*c.values, 1.0))
     call.__name__ = f"grad_{f.__name__}"
     call.__doc__ = f"Gradient of {f.__name__} with respect to {wrt!r} (generated by adjoin)."
     if not with_value:
@@ -188,13 +207,13 @@ def vjp(fn: Callable, *args: Any, backend: str = "python", **kwargs: Any):
     """
     check_backend(backend)
     f = unwrap(fn)
-    values = bind_arguments(f, args, kwargs)
-    types = signature_of(f, values)
-    mask = tuple(t.differentiable() for t in types)
+    c = prepare(f, args, kwargs)
+    values, primal = c.values, c.primal
+    mask = tuple(i < c.n_args and t.differentiable() for i, t in enumerate(c.types))
     if not any(mask):
         raise TypeError(f"adjoin: {f.__name__}() has no float arguments to differentiate")
-    primal = specialize(f, types)
-    fwd, bwd = compiled_split(f, primal, types, mask, backend)
+    check_not_aliased(f, c, [i for i, m in enumerate(mask) if m], "vjp")
+    fwd, bwd = compiled_split(f, primal, c.types, mask, backend)
     tape = _new_tape(fwd, backend)
     out = fwd(*values, tape)
     mutated = primal.attrs.get("mutates")
@@ -209,7 +228,7 @@ def vjp(fn: Callable, *args: Any, backend: str = "python", **kwargs: Any):
         grads = bwd(*values, _thaw(frozen), ct)
         grads = (grads,) if sum(mask) == 1 else tuple(grads)
         it = iter(grads)
-        return tuple(next(it) if m else None for m in mask)
+        return tuple(next(it) if m else None for m in mask[:c.n_args])
     pullback.tape_nbytes = nbytes
     return value, pullback
 
@@ -251,25 +270,31 @@ def _thaw(frozen):
 
 
 def compiled_split(f, primal: Function, types, mask, backend: str):
-    key = (f, tuple(types), mask, "split", backend)
+    key = (primal.name, mask, "split", backend)
     hit = _COMPILED.get(key)
     if hit is None:
-        ctx = reverse_context()
-        pair = ctx.split(primal.name, mask)
-        ctx.drain()
-        module = ctx.module_for(pair.fwd)
-        for extra in ctx.module_for(pair.bwd):
-            if extra.name not in module:
-                module.add(extra)
-        if backend == "llvm":
-            from .backends.llvm import compile_entries
-            fns = compile_entries(module, [pair.fwd.name, pair.bwd.name])
-        else:
-            from .backends.python import compile_module
-            c = compile_module(module, pair.fwd.name, header_for(f, types, "vjp"))
-            fns = (c.fn, c.namespace[pair.bwd.name])
-        hit = _COMPILED[key] = (None, fns, "")
+        with COMPILE_LOCK:
+            hit = _COMPILED.get(key) or _compile_split(f, primal, types, mask, backend)
+            _COMPILED[key] = hit
     return hit[1]
+
+
+def _compile_split(f, primal: Function, types, mask, backend: str):
+    ctx = reverse_context()
+    pair = ctx.split(primal.name, mask)
+    ctx.drain()
+    module = ctx.module_for(pair.fwd)
+    for extra in ctx.module_for(pair.bwd):
+        if extra.name not in module:
+            module.add(extra)
+    if backend == "llvm":
+        from .backends.llvm import compile_entries
+        fns = compile_entries(module, [pair.fwd.name, pair.bwd.name])
+    else:
+        from .backends.python import compile_module
+        c = compile_module(module, pair.fwd.name, header_for(f, types, "vjp"))
+        fns = (c.fn, c.namespace[pair.bwd.name])
+    return (None, fns, "")
 
 
 def _check_cotangent(ct: Any, value: Any, f: Callable) -> Any:
@@ -306,10 +331,11 @@ def adjoint_source(fn: Callable, *args: Any, wrt: Wrt = 0, signature: Optional[s
     explicit `signature="f64, i64"`, or else from the function's last call.
     """
     f = unwrap(fn)
-    types = types_for(fn, f, args, kwargs, signature)
+    primal = primal_for(fn, f, args, kwargs, signature)
+    types = tuple(primal.param_types)
     indices, _ = wrt_indices(f, wrt)
     check_wrt_types(f, types, indices)
-    g, module = gradient_ir(f, types, indices)
+    g, module = gradient_ir(f, types, indices, primal=primal)
     from .backends.python import module_source
     return module_source(module, header_for(f, types, "gradient"))
 
@@ -321,38 +347,41 @@ def llvm_ir(fn: Callable, *args: Any, wrt: Optional[Wrt] = None, optimized: bool
     unless `optimized=False`. Types come as for `adjoint_source`."""
     check_backend("llvm")
     f = unwrap(fn)
-    types = types_for(fn, f, args, kwargs, signature)
+    entry = primal_for(fn, f, args, kwargs, signature)
     if wrt is None:
-        entry = specialize(f, types)
         module = module_of(entry)
     else:
+        types = tuple(entry.param_types)
         indices, _ = wrt_indices(f, wrt)
         check_wrt_types(f, types, indices)
-        entry, module = gradient_ir(f, types, indices)
+        entry, module = gradient_ir(f, types, indices, primal=entry)
     from .backends.llvm import module_llvm_ir
     return module_llvm_ir(module, entry.name, optimized=optimized)
 
 
-def types_for(fn, f, args, kwargs, signature) -> Tuple[Type, ...]:
+def primal_for(fn, f, args, kwargs, signature) -> Function:
+    """The specialization a source view shows: for example arguments, for an explicit
+    signature (values the closure captures are then constants), or for the types of the
+    function's last call. Unsupported syntax is reported first."""
+    REGISTRY.parse(f)
     if signature is not None:
-        return parse_signature(signature)
-    if args or kwargs or not inspect.signature(f).parameters:
-        return signature_of(f, bind_arguments(f, args, kwargs))
-    seen = getattr(fn, "_primal", None)
+        return specialize(f, parse_signature(signature))
+    if args or kwargs or not parameter_names(f):
+        return prepare(f, args, kwargs).primal
+    seen = getattr(fn, "last_types", None)
     if seen:
-        return list(seen)[-1]
+        return REGISTRY.specialize(f, list(seen), entry=True)
     raise TypeError(f"adjoin: give example arguments (adjoint_source({f.__name__}, 1.0, ...)) "
                     "or signature=\"f64, ...\" so adjoin knows the argument types")
-
 
 
 def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: str = "python"
               ) -> str:
     """What `adjoin show` prints: the generated gradient (or its LLVM IR / tangent code)."""
     f = unwrap(fn)
-    if types is None:
-        types = signature_of(f, bind_arguments(f, values or (), {}))
-    names = list(inspect.signature(f).parameters)
+    primal = prepare(f, values or (), {}).primal if types is None else specialize(f, types)
+    names = list(parameter_names(f))
+    types = tuple(primal.param_types)[:len(names)]
     if wrt is None:
         floats = [n for n, t in zip(names, types) if t.differentiable()]
         wrt = floats[:1] or names[:1]
@@ -361,7 +390,7 @@ def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: s
     if emit == "tangent":
         from .forward_api import tangent_source
         return tangent_source(f, signature=", ".join(map(str, types)), wrt=tuple(wrt))
-    g, module = gradient_ir(f, types, indices)
+    g, module = gradient_ir(f, types, indices, primal=primal)
     if emit == "llvm":
         check_backend("llvm")
         from .backends.llvm import module_llvm_ir

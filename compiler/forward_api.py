@@ -6,18 +6,21 @@ transform; `hessian` and `hvp` apply it to the reverse-mode gradient (forward
 over reverse); `derivative(f, order=n)` nests the forward transform n times;
 `jacobian` runs one forward pass per input element or one reverse pass per
 output element, whichever is fewer (or as `mode` says). Compiled code is cached
-per (function, types, what is differentiated).
+per (specialization, what is differentiated), never by function object, and built under
+`COMPILE_LOCK`. Tangents of arguments that share memory with another one the function
+writes into are refused (CompileError), as gradients are.
 """
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .api import (bind_arguments, check_backend, header_for, signature_of, specialize, unwrap)
-from .derivatives import (_check_scalar_output, check_wrt_types, reverse_context, types_for,
+from .api import check_backend, header_for, unwrap
+from .calls import check_not_aliased, parameter_names, prepare
+from .derivatives import (_check_scalar_output, check_wrt_types, primal_for, reverse_context,
                           vjp, wrt_indices)
+from .frontend.specialize import COMPILE_LOCK
 from .ir.builder import Builder
 from .ir.core import Function
 from .ir.types import F64, Type
@@ -47,16 +50,20 @@ def reset_forward() -> None:
 def _compile(key: Tuple, build: Callable[[], Function], backend: str, what: str, fn, types):
     hit = _COMPILED.get(key)
     if hit is None:
-        entry = build()
-        module = forward_context().module_for(entry)
-        if backend == "llvm":
-            from .backends.llvm import compile_entry
-            hit = compile_entry(module, entry.name)
-        else:
-            from .backends.python import compile_module
-            hit = compile_module(module, entry.name, header_for(fn, types, what)).fn
-        _COMPILED[key] = hit
+        with COMPILE_LOCK:
+            hit = _COMPILED.get(key) or _build(build, backend, what, fn, types)
+            _COMPILED[key] = hit
     return hit
+
+
+def _build(build: Callable[[], Function], backend: str, what: str, fn, types) -> Callable:
+    entry = build()
+    module = forward_context().module_for(entry)
+    if backend == "llvm":
+        from .backends.llvm import compile_entry
+        return compile_entry(module, entry.name)
+    from .backends.python import compile_module
+    return compile_module(module, entry.name, header_for(fn, types, what)).fn
 
 
 # -- jvp ----------------------------------------------------------------------------------
@@ -86,17 +93,18 @@ def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
     primals, tangents = tuple(primals), tuple(tangents)
     if len(tangents) != len(primals):
         raise TypeError(f"adjoin: jvp got {len(primals)} primals but {len(tangents)} tangents")
-    values = bind_arguments(f, primals, {})
-    types = signature_of(f, values)
-    names = list(inspect.signature(f).parameters)
+    c = prepare(f, primals, {})
+    values, types, primal = c.values, c.types, c.primal
+    names = parameter_names(f)
     mask = tuple(t is not None and ty.differentiable() for t, ty in zip(tangents, types))
     for t, ty, n in zip(tangents, types, names):
         if t is not None and not ty.differentiable() and np.any(np.asarray(t) != 0):
             raise TypeError(f"adjoin: '{n}' is {ty}; its tangent must be None")
+    check_not_aliased(f, c, [i for i, m in enumerate(mask) if m], "jvp")
     dots = [_tangent_value(t, v, ty, n) for t, v, ty, n, m in
             zip(tangents, values, types, names, mask) if m]
-    primal = specialize(f, types)
-    run = _compile((f, types, mask, "jvp", backend),
+    mask += (False,) * (len(types) - len(mask))  # captured values have no tangent
+    run = _compile((primal.name, mask, "jvp", backend),
                    lambda: forward_context().jvp_function(primal, mask), backend, "jvp", f,
                    types)
     out, out_dot = run(*values, *dots)
@@ -119,30 +127,33 @@ def tangent_source(fn: Callable, *args: Any, wrt=0, signature: Optional[str] = N
                    **kwargs: Any) -> str:
     """The generated forward-mode (tangent) code of `fn`, as Python source text."""
     f = unwrap(fn)
-    types = types_for(fn, f, args, kwargs, signature)
+    primal = primal_for(fn, f, args, kwargs, signature)
+    types = tuple(primal.param_types)
     indices, _ = wrt_indices(f, wrt)
     check_wrt_types(f, types, indices)
     mask = tuple(i in indices for i in range(len(types)))
-    jf = forward_context().jvp_function(specialize(f, types), mask)
     from .backends.python import module_source
-    return module_source(forward_context().module_for(jf), header_for(f, types, "tangent"))
+    with COMPILE_LOCK:
+        jf = forward_context().jvp_function(primal, mask)
+        return module_source(forward_context().module_for(jf), header_for(f, types, "tangent"))
 
 
 # -- forward over reverse -------------------------------------------------------------------
 
 
-def _gradient_jvp(f, types, indices, backend, dot_indices=None):
-    """Compiled `f_grad_jvp(params..., out_bar, dots...) -> (grads, grads_dot)`: the
-    gradient with respect to `indices`, differentiated along `dot_indices`."""
+def _gradient_jvp(f, c, indices, backend, dot_indices=None):
+    """Compiled `f_grad_jvp(params..., out_bar, dots...) -> (grads, grads_dot)` for the
+    call `c`: the gradient with respect to `indices`, differentiated along `dot_indices`."""
     dot_indices = indices if dot_indices is None else dot_indices
-    primal = specialize(f, types)
+    primal, types = c.primal, c.types
     _check_scalar_output(f, primal)
+    check_not_aliased(f, c, tuple(indices) + tuple(dot_indices), "second derivative")
 
     def build():
         g = reverse_context().gradient(primal, indices, False)
         mask = tuple(i in dot_indices for i in range(len(types))) + (False,)
         return forward_context().jvp_function(g, mask)
-    return _compile((f, types, indices, dot_indices, "hessian", backend), build, backend,
+    return _compile((primal.name, indices, dot_indices, "hessian", backend), build, backend,
                     "hessian", f, types)
 
 
@@ -153,8 +164,8 @@ def grad_of_grad(inner: Tuple, wrt, backend: str) -> Callable:
     indices, single = wrt_indices(f, wrt)
 
     def call(*args: Any, **kwargs: Any):
-        values = bind_arguments(f, args, kwargs)
-        types = signature_of(f, values)
+        c = prepare(f, args, kwargs)
+        values, types = c.values, c.types
         check_wrt_types(f, types, indices)
         if not inner_single or types[inner_indices[0]] != F64:
             raise TypeError("adjoin: grad of a gradient needs the inner gradient to be one "
@@ -163,7 +174,7 @@ def grad_of_grad(inner: Tuple, wrt, backend: str) -> Callable:
             if types[i] != F64:
                 raise TypeError("adjoin: grad of a gradient differentiates scalar float "
                                 "arguments; use adjoin.hessian for arrays")
-        run = _gradient_jvp(f, types, inner_indices, backend, indices)
+        run = _gradient_jvp(f, c, inner_indices, backend, indices)
         outs = []
         for j in indices:
             dots = [1.0 if i == j else 0.0 for i in indices]
@@ -196,10 +207,10 @@ def hessian(fn: Callable, wrt=0, *, backend: str = "python") -> Callable:
     indices, single = wrt_indices(f, wrt)
 
     def call(*args: Any, **kwargs: Any):
-        values = bind_arguments(f, args, kwargs)
-        types = signature_of(f, values)
-        check_wrt_types(f, types, indices)
-        run = _gradient_jvp(f, types, indices, backend)
+        c = prepare(f, args, kwargs)
+        values = c.values
+        check_wrt_types(f, c.types, indices)
+        run = _gradient_jvp(f, c, indices, backend)
         blocks = [[None] * len(indices) for _ in indices]
         for j, idx in enumerate(indices):
             cols = []
@@ -237,10 +248,10 @@ def hvp(fn: Callable, wrt=0, *, backend: str = "python") -> Callable:
 
     def call(*args: Any):
         *args, v = args
-        values = bind_arguments(f, args, {})
-        types = signature_of(f, values)
+        c = prepare(f, args, {})
+        values, types = c.values, c.types
         check_wrt_types(f, types, indices)
-        run = _gradient_jvp(f, types, indices, backend)
+        run = _gradient_jvp(f, c, indices, backend)
         vs = (v,) if single else tuple(v)
         dots = [_tangent_value(d, values[i], types[i], str(i)) for d, i in zip(vs, indices)]
         _, gdot = run(*values, 1.0, *dots)
@@ -282,15 +293,15 @@ def derivative(fn: Callable, order: int = 1, wrt=0, *, backend: str = "python") 
     (index,), _ = wrt_indices(f, wrt)
 
     def call(*args: Any, **kwargs: Any):
-        values = bind_arguments(f, args, kwargs)
-        types = signature_of(f, values)
+        c = prepare(f, args, kwargs)
+        values, types, primal = c.values, c.types, c.primal
         if types[index] != F64:
             raise TypeError(f"adjoin: derivative needs a float argument; '{index}' is "
                             f"{types[index]}")
-        primal = specialize(f, types)
         if primal.result_type != F64:
             raise TypeError("adjoin: derivative needs a function returning a float")
-        run = _compile((f, types, index, order, "derivative", backend),
+        check_not_aliased(f, c, [index], "derivative")
+        run = _compile((primal.name, index, order, "derivative", backend),
                        lambda: _nth_derivative_ir(primal, index, order), backend,
                        f"derivative {order}", f, types)
         return run(*values)
@@ -315,8 +326,9 @@ def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *, backend: str = 
     indices, single = wrt_indices(f, wrt)
 
     def call(*args: Any, **kwargs: Any):
-        values = bind_arguments(f, args, kwargs)
-        check_wrt_types(f, signature_of(f, values), indices)
+        c = prepare(f, args, kwargs)
+        check_wrt_types(f, c.types, indices)
+        values = c.values[:c.n_args]
         out = specialize_value(f, values, backend)
         n_in = sum(max(1, np.size(values[i])) for i in indices)
         n_out = sum(max(1, np.size(o)) for o in _leaves(out))

@@ -22,7 +22,7 @@ from ..ir.core import Block, Op, Region, Value
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleType,
                         UnknownType, join)
 from .desugar import COUNTER_INDEX, UNDEF
-from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names
+from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names, holds_arrays
 
 
 class Static:
@@ -253,7 +253,7 @@ class ExprTranslator:
             with self.b.at_end(op.regions[k].block):
                 self.b.yield_([self.coerce(vals[k], t)])
         op.set_results([t])
-        if isinstance(t, ArrayType):
+        if holds_arrays(t):
             self.origins.same_as(op.result, *vals)
         return op.result
 

@@ -104,10 +104,20 @@ class Env:
         return list(self.vars)
 
 
+def holds_arrays(t) -> bool:
+    """An array type, or a tuple type with an array somewhere inside."""
+    from ..ir.types import ArrayType, TupleType
+    if isinstance(t, TupleType):
+        return any(holds_arrays(e) for e in t.elts)
+    return isinstance(t, ArrayType)
+
+
 class Origins:
     """Which array objects each IR value may refer to, for aliasing checks.
 
-    Fresh arrays get a new origin; views share their base's; merges unite.
+    Fresh arrays get a new origin; views share their base's; merges unite. A tuple
+    refers to what its elements refer to, and an element taken out of a tuple to what
+    the tuple refers to, so arrays keep their aliasing through tuples.
     Entries are keyed by `id` and hold their value: a value dropped with a
     discarded loop attempt stays alive, so its id is never reused by another.
     """
@@ -130,4 +140,16 @@ class Origins:
 
     def get(self, value) -> FrozenSet[int]:
         entry = self.of.get(id(value))
-        return entry[1] if entry is not None and entry[0] is value else frozenset()
+        if entry is not None and entry[0] is value:
+            return entry[1]
+        op = getattr(value, "op", None)
+        if op is None or not holds_arrays(value.type):
+            return frozenset()
+        if op.name == "tuple":
+            out: FrozenSet[int] = frozenset()
+            for v in op.operands:
+                out |= self.get(v)
+            return out
+        if op.name == "tuple_get":
+            return self.get(op.operands[0])
+        return frozenset()

@@ -11,6 +11,14 @@ it; a version that still holds a provisional type skips the pass pipeline). Nest
 and lambdas are specialized like any function, with the enclosing variables they
 read passed as extra parameters. Translation runs under a raised recursion limit
 (it recurses once per level of nesting); code nested deeper still is a CompileError.
+Specializations are keyed by code, never by function object (`captures.spec_key`): an
+entry function takes the numbers, arrays and tuples its closure captures as trailing
+hidden parameters, so the closures of one factory share their code. Arguments that
+share memory with another (`aliases`, groups of parameter indices) are modeled as one
+array ("same") or as views of one buffer ("overlap"), for calls from the API and
+between compiled functions. A callee from the standard library or an installed package
+is an UnknownCallee at the call: adjoin compiles only user code. `COMPILE_LOCK` (held
+while specializing; verbs hold it while they compile) makes compilation thread-safe.
 """
 from __future__ import annotations
 
@@ -19,8 +27,9 @@ import inspect
 import keyword
 import re
 import sys
+import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import gast
@@ -30,10 +39,13 @@ from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
 from ..ir.core import Function, Module, Value
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, TupleType, Type, UNKNOWN,
                         contains_unknown, join)
+from .captures import Aliases, alias_groups, hidden_names, spec_key
 from .checks import check_function
 from .desugar import desugar
-from .scope import Closure, Unbound, assigned_names
-from .source import SourceInfo, get_source
+from .scope import Closure, Unbound, assigned_names, holds_arrays
+from .source import SourceInfo, check_user_code, get_source
+
+COMPILE_LOCK = threading.RLock()  # one compilation at a time; compiled code runs outside it
 
 _DTYPES = {np.dtype(np.float64): F64, np.dtype(np.float32): F32, np.dtype(np.int64): I64,
            np.dtype(np.int32): I64, np.dtype(np.bool_): BOOL}
@@ -72,6 +84,7 @@ class Parsed:
     src: SourceInfo
     fdef: Any
     hidden: set
+    code: Any  # the code object (kept alive: the cache is keyed by its id)
 
 
 @dataclass
@@ -129,41 +142,61 @@ class Registry:
     # -- parsing -----------------------------------------------------------------
 
     def parse(self, fn) -> Parsed:
-        p = self.parsed.get(fn)
+        """`fn`'s checked and desugared definition (cached by code object). Called from
+        outside a translation, `fn` is a verb's entry function: library code is refused."""
+        p = self.parsed.get(id(fn.__code__))
         if p is None:
-            if self.stack:
-                p = self._parse(fn)
-            else:
+            with COMPILE_LOCK:
+                p = self.parsed.get(id(fn.__code__))  # parsed by another thread meanwhile
+                if p is not None:
+                    return p
+                if self.stack:
+                    return self._parse(fn)
+                check_user_code(fn, None)
                 with room_to_recurse(fn):
-                    p = self._parse(fn)
+                    return self._parse(fn)
         return p
 
     def _parse(self, fn) -> Parsed:
         src = get_source(fn)
         check_function(src)
         fdef, hidden = desugar(src.node)
-        p = self.parsed[fn] = Parsed(src, fdef, hidden)
+        src.fn = None  # cached by code: the function object is bound per translation
+        # By identity: equal code objects of different files are different definitions.
+        p = self.parsed[id(fn.__code__)] = Parsed(src, fdef, hidden, fn.__code__)
         return p
 
     # -- specialization ------------------------------------------------------------
 
-    def specialize(self, fn, types: List[Type], loc: Optional[Loc] = None) -> Function:
-        key = (fn, tuple(types))
-        hit = self.lookup(key)
-        if hit is not None:
+    def specialize(self, fn, types: List[Type], loc: Optional[Loc] = None, entry: bool = False,
+                   aliases: Aliases = ()) -> Function:
+        """`fn` for argument `types` (for an entry function, followed by the types of its
+        captured values; see the module docstring)."""
+        key = (spec_key(fn, entry), tuple(types), aliases)
+        hit = self.cache.get(key)
+        if hit is not None:  # done: no lock needed to read it
             return hit
-        if not self.stack:  # the outermost request: deep code recurses deeply
-            with room_to_recurse(fn):
-                return self._specialize(fn, key, types, loc)
-        return self._specialize(fn, key, types, loc)
+        with COMPILE_LOCK:
+            hit = self.lookup(key)
+            if hit is not None:
+                return hit
+            if not self.stack:  # the outermost request: deep code recurses deeply
+                with room_to_recurse(fn):
+                    return self._specialize(fn, key, types, loc, entry, aliases)
+            return self._specialize(fn, key, types, loc, entry, aliases)
 
-    def _specialize(self, fn, key, types: List[Type], loc: Optional[Loc]) -> Function:
+    def _specialize(self, fn, key, types: List[Type], loc: Optional[Loc], entry: bool,
+                    aliases: Aliases) -> Function:
         p = self.parse(fn)
+        captured = hidden_names(fn) if entry else ()
         n_params = len(p.fdef.args.args)
-        if len(types) != n_params:
-            raise TypingError(f"{fn.__name__}() takes {n_params} arguments, got {len(types)}",
-                              loc, "call")
-        return self.translate(key, fn.__name__, p.src, p.fdef, p.hidden, types, {}, loc)
+        if len(types) != n_params + len(captured):
+            raise TypingError(f"{fn.__name__}() takes {n_params} arguments, got "
+                              f"{len(types) - len(captured)}", loc, "call")
+        statics = {"$free:" + n: None for n in captured}
+        src = replace(p.src, fn=fn, key=key[0])
+        return self.translate(key, fn.__name__, src, p.fdef, p.hidden, types, statics, loc,
+                              aliases)
 
     def lookup(self, key) -> Optional[Function]:
         if key in self.cache:
@@ -176,7 +209,8 @@ class Registry:
                 return e.stub
         return None
 
-    def translate(self, key, base: str, src, fdef, hidden, types, statics, loc) -> Function:
+    def translate(self, key, base: str, src, fdef, hidden, types, statics, loc,
+                  aliases: Aliases = ()) -> Function:
         from ..passes.manager import run_default_pipeline
         from .to_ir import FunctionTranslator
         symbol = self.symbol_for(key, base)
@@ -186,7 +220,8 @@ class Registry:
             entry = InProgress(key, stub)
             self.stack.append(entry)
             try:
-                f = FunctionTranslator(self, src, fdef, symbol, types, hidden, statics).build()
+                f = FunctionTranslator(self, src, fdef, symbol, types, hidden, statics,
+                                       aliases).build()
             finally:
                 self.stack.pop()
             if not entry.used:
@@ -219,8 +254,9 @@ class Registry:
     # -- calls from a translator -----------------------------------------------------
 
     def call_python(self, tr, fn, node) -> Value:
+        check_user_code(fn, tr.loc(node))
         self.parse(fn)  # the callee's unsupported syntax is reported where it is
-        sig = inspect.signature(fn)
+        sig = inspect.signature(fn, follow_wrapped=False)
         args = [tr.expr(a) for a in node.args]
         kwargs = {k.arg: tr.expr(k.value) for k in node.keywords}
         unknown = [k for k in kwargs if k not in sig.parameters]
@@ -233,7 +269,11 @@ class Registry:
             raise TypingError(f"bad call to {fn.__name__}(): {e}", tr.loc(node), "call") from None
         bound.apply_defaults()
         values = [self.argument(tr, v, name, node) for name, v in bound.arguments.items()]
-        f = self.specialize(fn, [v.type for v in values], tr.loc(node))
+        types = [v.type for v in values]
+        f = self.specialize(fn, types, tr.loc(node))
+        aliases = value_aliases(tr, values) if f.attrs.get("mutates") else ()
+        if aliases:  # the callee writes into arguments that share memory
+            f = self.specialize(fn, types, tr.loc(node), aliases=aliases)
         return self.emit_call(tr, f, values, node)
 
     def argument(self, tr, v, name: str, node) -> Value:
@@ -254,7 +294,7 @@ class Registry:
             for k, idx in enumerate(mutated):
                 self.rebind_mutated(tr, values[idx], tr.tuple_item(r, k + 1), node)
             r = out
-        if isinstance(r.type, ArrayType):
+        if holds_arrays(r.type):
             aliased = [values[i] for i in f.attrs.get("aliases", ()) if i < len(values)]
             if aliased:
                 tr.origins.same_as(r, *aliased)
@@ -284,8 +324,9 @@ class Registry:
         for n in frees:
             statics["$free:" + n] = None
         types = [v.type for v in values + free_values]
-        key = ("closure", tr.src.fn, id(fdef), tuple(types),
-               tuple(sorted((k, id(v)) for k, v in statics.items() if isinstance(v, Closure))))
+        key = ("closure", tr.src.key, id(fdef), tuple(types),
+               tuple(sorted((k, id(v.node)) for k, v in statics.items()
+                            if isinstance(v, Closure))))
         hit = self.lookup(key)
         f = hit if hit is not None else self.translate(
             key, closure.name, tr.src, dfdef, set(hidden) | set(frees), types, statics,
@@ -343,6 +384,14 @@ class Registry:
 
     def module_for(self, entry: Function) -> Module:
         return Module.reachable(entry, self.by_symbol.get)
+
+
+def value_aliases(tr, values: List[Value]) -> Aliases:
+    """Array arguments of one call that are one value, or may share memory by the
+    translator's origins."""
+    arrays = [(i, v) for i, v in enumerate(values) if isinstance(v.type, ArrayType)]
+    return alias_groups(arrays, lambda a, b: a is b,
+                        lambda a, b: bool(tr.origins.get(a) & tr.origins.get(b)))
 
 
 def _has_unknown(f: Function) -> bool:

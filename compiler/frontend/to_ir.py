@@ -13,7 +13,9 @@ body binds it on every path. A write through one name to an array
 reaches every other name bound to the same array (names bound to one array on
 every path into an `if` merge or a loop share one merged value, so this holds
 after branches and inside loops); a write that would change a view still read
-under another name is refused.
+under another name is refused. Parameters given as aliased (`aliases`: one array
+passed twice, or overlapping views) are bound to one value, or share an origin so
+that a write through one is refused while the other may see it.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from ..ir.core import Block, Function, Op, Region, Value
 from ..ir.types import ArrayType, I64, TupleType, Type, UNKNOWN, UnknownType, join
 from .desugar import enumerate_start, is_sequence_name, runs_at_least_once
 from .exprs import ExprTranslator
-from .scope import Closure, Env, Unbound, assigned_names
+from .scope import Closure, Env, Unbound, assigned_names, holds_arrays
 
 MAX_LOOP_PASSES = 8
 FREE = "$free:"      # statics key prefix: extra parameters for a closure's free names
@@ -39,8 +41,10 @@ class FunctionTranslator(ExprTranslator):
     """Translates one function body for one signature."""
 
     def __init__(self, ctx, src, fdef, symbol: str, param_types: Sequence[Type],
-                 hidden: set, statics: Optional[Dict[str, object]] = None):
+                 hidden: set, statics: Optional[Dict[str, object]] = None,
+                 aliases: Sequence[Tuple[str, Tuple[int, ...]]] = ()):
         super().__init__(ctx, src)
+        self.aliases = aliases
         self.fdef = fdef
         self.symbol = symbol
         self.param_types = list(param_types)
@@ -63,9 +67,17 @@ class FunctionTranslator(ExprTranslator):
         self.env = Env()
         for name, p in zip(names, f.params):
             self.env[name] = p
-            if isinstance(p.type, ArrayType):
+            if holds_arrays(p.type):
                 self.origins.fresh(p)
                 self.env[PARAM + name] = p
+        for kind, (first, *rest) in self.aliases:
+            for i in rest:
+                if kind == "same":  # one array passed twice: both names are one value
+                    self.env[names[i]] = self.env[PARAM + names[i]] = f.params[first]
+                else:  # overlapping views: writes through one are checked against the other
+                    self.origins.same_as(f.params[first], f.params[first], f.params[i])
+                    self.origins.same_as(f.params[i], f.params[first])
+        self.initial = {n: self.env.get(PARAM + n) for n in names}
         for k, v in self.statics.items():
             if not k.startswith(FREE):
                 self.env[k] = v
@@ -158,7 +170,7 @@ class FunctionTranslator(ExprTranslator):
         mutated = []
         for name, p in zip(self.param_names(), self.function.params):
             cur = self.env.get(PARAM + name)
-            if isinstance(cur, Value) and cur is not p:
+            if isinstance(cur, Value) and cur is not self.initial[name]:
                 mutated.append((p.index, cur))
         with self.b.at_loc(self.loc(node)):
             if value is None:
@@ -179,7 +191,7 @@ class FunctionTranslator(ExprTranslator):
         for v in parts:
             mine |= self.origins.get(v)
         return tuple(p.index for p in self.function.params
-                     if isinstance(p.type, ArrayType) and self.origins.get(p) & mine)
+                     if holds_arrays(p.type) and self.origins.get(p) & mine)
 
     def fresh_name(self, base: str) -> str:
         """A hidden variable name that clashes with nothing in the function."""
@@ -338,7 +350,7 @@ class FunctionTranslator(ExprTranslator):
         op.set_results(types, shown)
         for name, r in zip(names, op.results):
             self.env[name] = r
-            if isinstance(r.type, ArrayType):
+            if holds_arrays(r.type):
                 srcs = [blk.ops[-1].operands[r.index] for blk in (rg.block for rg in op.regions)
                         if blk.ops and blk.ops[-1].name == "yield"]
                 if op.name in ("for", "while"):
@@ -530,7 +542,7 @@ class FunctionTranslator(ExprTranslator):
         self.b.insert(op)
         self.env = before.copy()
         for n, a in zip(carried, args):
-            if isinstance(a.type, ArrayType) and isinstance(before.get(n), Value):
+            if holds_arrays(a.type) and isinstance(before.get(n), Value):
                 self.origins.same_as(a, before[n])
         self.bind_carried(carried, args, followers)
         self.mark_unbound_at_entry(carried, before)

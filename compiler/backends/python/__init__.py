@@ -2,8 +2,9 @@
 
 Assumes: a verified IR module whose functions call only functions in the module.
 Guarantees: `compile_module` writes the source to a real file (so tracebacks,
-`inspect.getsource` and debuggers show it), compiles it from there and returns
-the entry function together with the text. The text starts with its imports and
+`inspect.getsource` and debuggers show it; written atomically, safe from several
+threads and processes), compiles it from there and returns the entry function
+together with the text. The text starts with its imports and
 runs standalone (it needs NumPy and, for a few helpers, `adjoin.runtime`); the
 opaque functions of custom rules, named in the header, are the exception. The
 IR given is not modified: the backend works on its own copy.
@@ -82,13 +83,21 @@ def _uid() -> str:
 
 
 def write_source(stem: str, source: str) -> str:
+    """The file holding `source` (named by its hash). It is written under a fresh
+    temporary name and renamed into place, so threads and processes writing it at once
+    never see a partial file or each other's temporary."""
     digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-    path = os.path.join(cache_dir(), f"{stem}_{digest}.py")
+    directory = cache_dir()
+    path = os.path.join(directory, f"{stem}_{digest}.py")
     if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as fh:
-            fh.write(source)
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}_", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(source)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
     return path
 
 
