@@ -6,7 +6,8 @@ Guarantees: `caller_programs()` draws a `CallerProgram`, a module whose function
 `entries` (names) each take float `x` (and arrays where `arrays` says so), built by one
 of these patterns, with bodies drawn by tests/progen.py's expression generator:
 - "alias": `f(a, b, x)` writes into `a` and reads `b`; `calls` lists the ways to pass
-  arrays: the same array twice, overlapping views, disjoint views, independent arrays;
+  arrays: the same array twice, overlapping views (which adjoin may refuse with a
+  CompileError saying the arguments share memory), disjoint views, independent arrays;
 - "factory": closures made by one factory with different captured numbers (and a
   captured array), some of them rebinding a captured name after the `def`, so that the
   value read at call time differs from the value at definition;
@@ -63,6 +64,8 @@ def _alias(draw) -> CallerProgram:
             sc.floats.append(name)
     body.append(f"return {gen.fexpr(sc, 2)} + b[{gen.index(sc, 'b')}]")
     src = "def f(a, b, x):\n" + "\n".join(IND + ln for ln in body) + "\n"
+    # Partly overlapping views may be refused (adjoin models one array per value):
+    # their descriptions start with "overlapping".
     calls = [
         ("same array twice", lambda x, A: (A, A, x)),
         ("overlapping views", lambda x, A: (A[1:], A[:-1], x)),

@@ -4,7 +4,7 @@ runs, on every backend, with derivatives to match.
 
 For every entry function of a drawn module and a drawn x (and array A): each backend
 returns CPython's value, or raises CPython's exception type, and leaves A as CPython
-does (for aliased arguments, through every view); `grad` with respect to x raises where
+does when the call returns (for aliased arguments, through every view); `grad` with respect to x raises where
 the primal raises, agrees across backends, and matches finite differences of the call
 as CPython makes it (views rebuilt for every step) where the function is smooth.
 """
@@ -17,6 +17,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import adjoin
+from adjoin.errors import CompileError
 
 from hunting import SETTINGS, examples
 from progen_callers import ARRAYS, CallerProgram, caller_programs
@@ -37,7 +38,17 @@ def call_plain(fn: Callable, build: Callable, x: float, base: np.ndarray):
 
 
 def check_entry(fn: Callable, build: Callable, x: float, base: np.ndarray, wrt: int,
-                report=note) -> None:
+                report=note, may_refuse: bool = False) -> None:
+    try:
+        _check_entry(fn, build, x, base, wrt, report)
+    except CompileError as e:
+        # Only partly overlapping views may be refused, and only for sharing memory.
+        if not (may_refuse and "share memory" in str(e)):
+            raise
+
+
+def _check_entry(fn: Callable, build: Callable, x: float, base: np.ndarray, wrt: int,
+                 report) -> None:
     want, want_base = call_plain(fn, build, x, base)
     report(f"x={x!r} A={base!r}\nCPython -> {want!r}, A={want_base!r}")
     grads = {}
@@ -45,7 +56,9 @@ def check_entry(fn: Callable, build: Callable, x: float, base: np.ndarray, wrt: 
         got, got_base = call_plain(adjoin.differentiable(fn, backend=backend), build, x, base)
         report(f"{backend} -> {got!r}, A={got_base!r}")
         check_same_outcome(got, want, f"{backend} primal", 1e-12)
-        assert agree(got_base, want_base, 1e-12), f"{backend} wrote A as {got_base!r}"
+        # (a compiled call that raises leaves its arguments unwritten: documented)
+        assert want[0] == "raise" or agree(got_base, want_base, 1e-12), \
+            f"{backend} wrote A as {got_base!r}"
         g = adjoin.grad(fn, wrt=wrt, backend=backend)
         grads[backend] = outcome(lambda: g(*build(x, base.copy())))
         if want[0] == "raise":
@@ -101,4 +114,5 @@ def test_made_and_aliased_functions_match_cpython(progdir, prog: CallerProgram, 
         note(what)
         x = data.draw(XS, label="x")
         base = data.draw(ARRAYS, label="A")
-        check_entry(fn, build, x, base, wrt)
+        check_entry(fn, build, x, base, wrt, may_refuse=what.split(": ")[-1].startswith(
+            "overlapping"))
