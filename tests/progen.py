@@ -16,7 +16,9 @@ Python in the subset adjoin compiles; it terminates (ranges over small ints,
 while loops count their trips), is deterministic, and reads only names that are
 definitely assigned where read. Values are kept finite where cheap (clamps,
 tanh, divisions by `1 + e*e`); on rare inputs CPython may still raise (e.g.
-`math.sin(inf)`), which callers discard. `arguments(prog)` draws inputs.
+`math.sin(inf)`). `arguments(prog, extreme)` draws inputs, extreme values (infinities,
+NaN, 1e308, subnormals) with the given percent probability, where CPython raises or
+overflows: the backends must then raise the same exception type.
 Choices shrink towards short, flat programs.
 """
 from __future__ import annotations
@@ -411,15 +413,25 @@ def programs(draw) -> Program:
 
 FLOATS = st.one_of(st.floats(-4.0, 4.0, allow_nan=False, allow_infinity=False),
                    st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5]))
+# Where CPython overflows, raises or propagates NaN: math.sin(inf) raises, x * 1e308
+# is inf, hypot(1e308, 1e308) overflows, 5e-324 / 2 underflows.
+EXTREME_FLOATS = st.sampled_from([float("inf"), -float("inf"), float("nan"), 1e308, -1e308,
+                                  5e-324, -1e-310, 1e154, 710.0, -746.0])
 
 
 @st.composite
-def arguments(draw, prog: Program) -> tuple:
-    """Argument values for `prog.params`, in order."""
-    args = [draw(FLOATS) for _ in prog.floats]
+def arguments(draw, prog: Program, extreme: int = 0) -> tuple:
+    """Argument values for `prog.params`, in order; each float is an extreme value with
+    `extreme` percent probability (n stays small: it bounds loops)."""
+    def number() -> float:
+        if extreme and draw(st.integers(0, 99)) < extreme:
+            return draw(EXTREME_FLOATS)
+        return draw(FLOATS)
+
+    args = [number() for _ in prog.floats]
     if prog.has_n:
         args.append(draw(st.integers(0, 6)))
     if prog.has_array:
-        items = draw(st.lists(FLOATS, min_size=1, max_size=5))
+        items = [number() for _ in range(draw(st.integers(1, 5)))]
         args.append(np.array(items, dtype=np.float64))
     return tuple(args)

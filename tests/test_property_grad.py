@@ -23,12 +23,11 @@ More examples for a longer hunt: PROGEN_EXAMPLES=1500 pytest tests/test_property
 (the default run draws the same examples every time; HYPOTHESIS_RANDOM=1 draws fresh ones).
 """
 import math
-import os
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, assume, event, given, note, settings
+from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
 
 import adjoin
@@ -36,16 +35,12 @@ from adjoin.api import signature_of, specialize
 from adjoin.errors import BackendError
 from adjoin.ir.types import ScalarType, TupleType
 
+from hunting import SETTINGS, examples
 from progen import Program, arguments, programs
 from test_property import copied, load, progdir  # noqa: F401  (progdir is a fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
-SETTINGS = dict(deadline=None,
-                phases=[Phase.generate] if os.environ.get("NOSHRINK") else list(Phase),
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much])
-SCALE = int(os.environ.get("PROGEN_EXAMPLES", "150")) / 150
 INPUTS_PER_PROGRAM = 3
 
 # Finite differences: steps, and how closely the estimates must agree to count as smooth.
@@ -227,7 +222,7 @@ def check_against_fd(fn: Callable, args: Sequence[Any], wrt: Sequence[int],
     return True
 
 
-@settings(max_examples=int(150 * SCALE), **SETTINGS)
+@settings(max_examples=examples(150), **SETTINGS)
 @given(prog=programs(), data=st.data())
 def test_reverse_matches_finite_differences(progdir, prog: Program, data):
     note(prog.source)
@@ -284,7 +279,7 @@ def check_modes_agree(fn: Callable, args: Sequence[Any], tangents: Sequence[Any]
         f"forward mode {forward!r} != reverse mode {backward!r}"
 
 
-@settings(max_examples=int(100 * SCALE), **SETTINGS)
+@settings(max_examples=examples(100), **SETTINGS)
 @given(prog=programs(), data=st.data())
 def test_forward_matches_reverse(progdir, prog: Program, data):
     note(prog.source)
@@ -358,15 +353,16 @@ def unsupported(e: BackendError) -> bool:
     return "internal" not in text and "backend=\"python\"" in text
 
 
-@settings(max_examples=max(1, int(25 * SCALE)), **SETTINGS)
+@settings(max_examples=examples(25), **SETTINGS)
 @given(prog=programs(), data=st.data())
 def test_llvm_matches_python_backend(progdir, prog: Program, data):
     note(prog.source)
     fn = load(prog.source, progdir)
     native = adjoin.differentiable(fn, backend="llvm")
     try:
-        for _ in range(INPUTS_PER_PROGRAM):
-            check_llvm(fn, native, data.draw(arguments(prog), label="args"), prog)
+        for k in range(INPUTS_PER_PROGRAM):
+            args = data.draw(arguments(prog, extreme=30 if k == 2 else 0), label="args")
+            check_llvm(fn, native, args, prog)
     except BackendError as e:
         note(f"BackendError: {e}")
         assert unsupported(e), f"llvm backend failed: {e}"
