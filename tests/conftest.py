@@ -9,9 +9,9 @@ os.environ.setdefault("ADJOIN_CACHE_DIR", os.path.join(tempfile.gettempdir(),
                                                        f"adjoin-tests-{os.getpid()}"))
 
 # The suite draws the same examples on every run (CI must not turn red by chance);
-# HYPOTHESIS_RANDOM=1, or a longer hunt with PROGEN_EXAMPLES, draws fresh ones.
+# HYPOTHESIS_RANDOM=1, a hunt (PROGEN_HUNT) or PROGEN_EXAMPLES draws fresh ones.
 from hypothesis import settings as _settings  # noqa: E402
 
-_settings.register_profile("adjoin", derandomize=not (os.environ.get("HYPOTHESIS_RANDOM")
-                                                      or os.environ.get("PROGEN_EXAMPLES")))
+_FRESH = ("HYPOTHESIS_RANDOM", "PROGEN_HUNT", "PROGEN_EXAMPLES")
+_settings.register_profile("adjoin", derandomize=not any(os.environ.get(v) for v in _FRESH))
 _settings.load_profile("adjoin")

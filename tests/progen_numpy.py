@@ -152,12 +152,18 @@ class _ArrayGen:
             return self.pick([f"math.sin({u})", f"math.tanh({u})", f"math.exp(-abs({u}))",
                               f"np.sin({u})", f"np.tanh({u})", f"math.sqrt(1.0 + {u} * {u})",
                               f"np.log(1.0 + {u} * {u})"])
+        # min, max and `a if c else b` return one of their operands, object and all;
+        # adjoin gives the result one kind (docs/python-subset.md, "Differences"), so
+        # their operands here are of one kind: Python floats, or NumPy's elementwise
+        # functions of them.
         if kind == 10:
-            return f"{self.pick(['max', 'min'])}({e()}, {e()})"
+            if self.chance(50):
+                return f"np.{self.pick(['maximum', 'minimum'])}({e()}, {e()})"
+            return f"{self.pick(['max', 'min'])}(float({e()}), float({e()}))"
         if kind == 11:
             return f"float({self.iexpr()})"
         if kind == 12:
-            return f"({e()} if {self.cond(d - 1)} else {e()})"
+            return f"(float({e()}) if {self.cond(d - 1)} else float({e()}))"
         return f"(-{e()})"
 
     def scalar_leaf(self) -> str:

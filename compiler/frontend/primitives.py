@@ -585,7 +585,12 @@ def _norm(tr, node):
     (x,), _ = args_of(tr, node, 1, 1)
     sq = tr.b.emit("mul", x, x)
     total = tr.b.emit("sum", sq) if isinstance(x.type, ArrayType) else sq
-    return numpy_result(tr, tr.b.emit("sqrt", total))
+    # The norm has derivative 0 at the origin (its subgradient nearest 0, and what a
+    # central difference gives); sqrt alone would give inf * 0 = nan there.
+    zero, one = tr.b.const(0.0, total.type), tr.b.const(1.0, total.type)
+    at_origin = tr.b.emit("eq", total, zero)
+    root = tr.b.emit("sqrt", tr.b.emit("select", at_origin, one, total))
+    return numpy_result(tr, tr.b.emit("select", at_origin, zero, root))
 
 
 # ---------------------------------------------------------------------------
