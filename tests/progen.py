@@ -68,21 +68,12 @@ def _indent(lines: List[str]) -> List[str]:
     return [IND + ln for ln in lines]
 
 
-class _Gen:
-    """Draws one program; every random choice goes through `draw`."""
+class Choices:
+    """Random choices through one hypothesis `draw`, and fresh variable names."""
 
-    def __init__(self, draw, floats: List[str], has_n: bool, arrays: List[str], ret: int,
-                 max_stmts: int = MAX_STMTS, helper: Optional[str] = None):
+    def __init__(self, draw):
         self.draw = draw
-        self.floats = floats
-        self.has_n = has_n
-        self.arrays = arrays           # array variables (the argument, aliases, copies)
-        self.ret = ret                 # 1: return a float; 2: a pair of floats
-        self.helper = helper           # a function of two floats the body may call
-        self.budget = draw(st.integers(1, max_stmts))
         self.count = 0
-
-    # -- choices -------------------------------------------------------------
 
     def pick(self, options):
         return options[self.draw(st.integers(0, len(options) - 1))]
@@ -94,6 +85,20 @@ class _Gen:
     def fresh(self, prefix: str) -> str:
         self.count += 1
         return f"{prefix}{self.count}"
+
+
+class _Gen(Choices):
+    """Draws one program; every random choice goes through `draw`."""
+
+    def __init__(self, draw, floats: List[str], has_n: bool, arrays: List[str], ret: int,
+                 max_stmts: int = MAX_STMTS, helper: Optional[str] = None):
+        super().__init__(draw)
+        self.floats = floats
+        self.has_n = has_n
+        self.arrays = arrays           # array variables (the argument, aliases, copies)
+        self.ret = ret                 # 1: return a float; 2: a pair of floats
+        self.helper = helper           # a function of two floats the body may call
+        self.budget = draw(st.integers(1, max_stmts))
 
     # -- expressions -----------------------------------------------------------
 

@@ -28,6 +28,8 @@ from typing import Dict, List, Tuple
 import numpy as np
 from hypothesis import strategies as st
 
+from progen import Choices
+
 Shape = Tuple[str, ...]
 S: Shape = ()              # a scalar
 V: Shape = ("m",)          # like a
@@ -84,28 +86,15 @@ class ArrayProgram:
         return out + (ORACLE_HELPERS if ints64 or real else "")
 
 
-class _ArrayGen:
+class _ArrayGen(Choices):
     """Draws one program; every random choice goes through `draw`."""
 
     def __init__(self, draw):
-        self.draw = draw
-        self.count = 0
+        super().__init__(draw)
         self.budget = draw(st.integers(2, 9))
         self.vars: Dict[Shape, List[str]] = {S: ["x", "y"], V: ["a"], M: ["B"]}
         self.ints: List[str] = ["n"]
         self.writable: List[str] = ["a", "B"]   # arrays that own their memory here
-
-    # -- choices -------------------------------------------------------------
-
-    def pick(self, options):
-        return options[self.draw(st.integers(0, len(options) - 1))]
-
-    def chance(self, percent: int) -> bool:
-        return self.draw(st.integers(0, 99)) >= 100 - percent
-
-    def fresh(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
 
     # -- scalars ---------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from ...ir.types import ArrayType, ScalarType
 from . import scalar
 from .arrays import (Arr, accumulate_loop, alloc, counted, fill, handler, load, nd_loop,
                      offset, pack, product, raise_, store, unpack)
-from .arrays_more import const_like
+from .shapes_and_reductions import const_like
 from .runtime_ir import ERR_SHAPE
 from .types import I64
 

@@ -1,4 +1,4 @@
-"""Array ops in LLVM IR, continued: construction, shapes, reductions, and the adjoint
+"""Array ops in LLVM IR beside arrays.py: construction, shapes, reductions, and the adjoint
 helpers sum_to and expand_dims (linear algebra is in linalg.py).
 
 Assumes: the descriptor helpers of `arrays.py`.
