@@ -199,6 +199,19 @@ def f(x, n):
         return x
     return 2.0 * x
 """, [(1.0, 2), (1.0, 0), (-2.0, 2), (-0.5, 1)]),
+    # x is carried by the outer loop and unused after it, but it decides when the
+    # inner loop (kept: its division may raise) breaks: its carry is live.
+    "carried_value_steers_a_kept_inner_loop": ("""
+def f(x, y):
+    for i in range(3):
+        j = 0
+        while j < 2:
+            if y / (1.0 + y * y) >= x:
+                break
+            j += 1
+        x -= 0.5
+    return y
+""", [(1.0, 1.0), (0.1, 2.0)]),
 }
 
 

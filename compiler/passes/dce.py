@@ -85,31 +85,48 @@ def _prune_loop(op: Op, counts: Dict[int, int], shapes: Shapes) -> bool:
 
 def _feeds_only_itself(op: Op, k: int, shapes: Shapes) -> bool:
     """Whether loop-carried value k only flows, through removable ops, into its own
-    yield."""
+    yield. Taint follows nested loops' carried values into their next iterations,
+    and a nested `while` whose condition it reaches must itself be removable: its
+    trip count decides what its body does."""
     body = op.regions[-1].block
     arg = body.args[k + (1 if op.name == "for" else 0)]
     if op.name == "while" and ops_using(op.regions[0].block, op.regions[0].block.args[k]):
         return False
     tainted = {id(arg)}
-    inner = [o for top in body.ops for o in top.walk()]
+    inner = [o for top in body.ops for o in top.walk() if o is not body.ops[-1]]
     changed = True
     while changed:
         changed = False
         for o in inner:
-            if o is body.ops[-1] or not any(id(v) in tainted for v in o.operands):
-                continue
-            owner = o.parent_op() if o.name in ("yield", "condition") else o
-            for r in owner.results:
-                if id(r) not in tainted:
-                    tainted.add(id(r))
+            for v in _tainted_by(o, tainted):
+                if id(v) not in tainted:
+                    tainted.add(id(v))
                     changed = True
     for o in inner:
-        if o is body.ops[-1] or o.name in ("yield", "condition"):
+        if not any(id(v) in tainted for v in o.operands) or o.name == "yield":
             continue
-        if any(id(v) in tainted for v in o.operands) and not _removable(o, shapes):
+        if not _removable(o.parent_op() if o.name == "condition" else o, shapes):
             return False
     y = body.ops[-1]
     return all(i == k or id(v) not in tainted for i, v in enumerate(y.operands))
+
+
+def _tainted_by(o: Op, tainted) -> list:
+    """The values that op `o` makes depend on a tainted operand."""
+    hit = [i for i, v in enumerate(o.operands) if id(v) in tainted]
+    if not hit:
+        return []
+    if o.name == "condition":
+        return list(o.parent_op().results)
+    if o.name != "yield":
+        return list(o.results)
+    owner = o.parent_op()
+    out = [owner.results[i] for i in hit]
+    if owner.name == "for":
+        out += [owner.regions[0].block.args[i + 1] for i in hit]
+    elif owner.name == "while":
+        out += [r.block.args[i] for r in owner.regions for i in hit]
+    return out
 
 
 def _remove_carried(op: Op, dead, offset: int, counts: Dict[int, int]) -> None:
