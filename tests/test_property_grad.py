@@ -125,7 +125,8 @@ def smooth_derivative(phi: Callable[[float], float], h: float = STEP) -> Optiona
 # (min(u, v) with u == v, abs(0)) sits exactly at them. At such a point the program may
 # be smooth while its pieces are not, and the derivative AD gives there is a convention
 # that finite differences cannot check.
-OFFSETS = [math.sqrt(p) / 37 for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29)]
+OFFSETS = [math.sqrt(p) / 37 for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43,
+                                        47, 53, 59, 61, 67, 71, 73, 79, 83, 89)]
 
 
 def generic(args: Sequence[Any]) -> Tuple[Any, ...]:
@@ -135,7 +136,7 @@ def generic(args: Sequence[Any]) -> Tuple[Any, ...]:
         if isinstance(a, float):
             a, pos = a + OFFSETS[pos], pos + 1
         elif isinstance(a, np.ndarray):
-            a = a + np.array(OFFSETS[pos:pos + a.size])
+            a = (a + np.array(OFFSETS[pos:pos + a.size]).reshape(a.shape)).astype(a.dtype)
             pos += a.size
         out.append(a)
     return tuple(out)
