@@ -212,6 +212,18 @@ def f(x, y):
         x -= 0.5
     return y
 """, [(1.0, 1.0), (0.1, 2.0)]),
+    # ... or feeds values that a kept inner loop carries from one iteration to the next.
+    "carried_value_feeds_a_kept_inner_loops_carries": ("""
+def f(x, y):
+    for i in range(3):
+        a = 0.0
+        b = 0.0
+        for j in range(2):
+            t = y / (1.0 + y * y)
+            a, b = b + x, a
+        x -= 0.5
+    return y
+""", [(1.0, 1.0), (0.1, 2.0)]),
 }
 
 

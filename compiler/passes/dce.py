@@ -85,9 +85,10 @@ def _prune_loop(op: Op, counts: Dict[int, int], shapes: Shapes) -> bool:
 
 def _feeds_only_itself(op: Op, k: int, shapes: Shapes) -> bool:
     """Whether loop-carried value k only flows, through removable ops, into its own
-    yield. Taint follows nested loops' carried values into their next iterations,
-    and a nested `while` whose condition it reaches must itself be removable: its
-    trip count decides what its body does."""
+    yield. Taint follows nested loops' carried values into their next iterations; a
+    nested loop that it enters (through a carried value or a `while` condition) must
+    itself be removable, so that the loop goes once its results are unused: a kept
+    loop would go on reading the removed value."""
     body = op.regions[-1].block
     arg = body.args[k + (1 if op.name == "for" else 0)]
     if op.name == "while" and ops_using(op.regions[0].block, op.regions[0].block.args[k]):
@@ -103,9 +104,10 @@ def _feeds_only_itself(op: Op, k: int, shapes: Shapes) -> bool:
                     tainted.add(id(v))
                     changed = True
     for o in inner:
-        if not any(id(v) in tainted for v in o.operands) or o.name == "yield":
+        if not any(id(v) in tainted for v in o.operands):
             continue
-        if not _removable(o.parent_op() if o.name == "condition" else o, shapes):
+        owner = o.parent_op() if o.name in ("yield", "condition") else o
+        if (o.name != "yield" or owner.name != "if") and not _removable(owner, shapes):
             return False
     y = body.ops[-1]
     return all(i == k or id(v) not in tainted for i, v in enumerate(y.operands))
