@@ -1,5 +1,6 @@
 """Derivative edge cases: power at 0, positional reduction axes, element writes mixed
-with whole-array reads in generated Python, and errors that leave no half-built state."""
+with whole-array reads in generated Python, zero tangents of tuple results, and errors
+that leave no half-built state."""
 import math
 
 import numpy as np
@@ -148,3 +149,30 @@ def test_not_differentiable_on_every_backend_and_every_call(order):
                 adjoin.vjp(fn, x, backend=backend)
             with pytest.raises(adjoin.NotDifferentiable, match="'prod'"):
                 adjoin.hessian(fn, backend=backend)(x)
+
+
+# -- zero tangents and adjoints of tuple values ------------------------------------------
+
+
+def writes_and_returns_constants(x, a):
+    a[0] = 1.0
+    return 2.0, 0.5
+
+
+def writes_and_returns_nested(x, a):
+    a[0] = x
+    return (2.0, 0.5), x * 3.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_zero_tangent_of_a_tuple_result(backend):
+    """A function that writes into an argument returns its result beside the written
+    array: a result tuple with no tangent gets a tuple of zeros, not one zero."""
+    out, dot = adjoin.jvp(writes_and_returns_constants, (1.0, np.zeros(2)),
+                          (1.0, np.ones(2)), backend=backend)
+    assert out == (2.0, 0.5) and dot == (0.0, 0.0)
+    out, dot = adjoin.jvp(writes_and_returns_nested, (1.5, np.zeros(2)),
+                          (1.0, np.ones(2)), backend=backend)
+    assert out == ((2.0, 0.5), 4.5) and dot == ((0.0, 0.0), 3.0)
+    g = adjoin.grad(lambda x, a: writes_and_returns_nested(x, a)[1], backend=backend)
+    assert g(1.5, np.zeros(2)) == 3.0

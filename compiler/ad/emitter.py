@@ -13,7 +13,7 @@ from typing import Any, Optional
 from ..ir.builder import Builder
 from ..ir.core import Value
 from ..ir.ops import OPS
-from ..ir.types import ArrayType, F64, ScalarType, Type
+from ..ir.types import ArrayType, F64, I64, ScalarType, TupleType, Type
 
 
 def float_type(t: Type) -> ScalarType:
@@ -50,10 +50,15 @@ class Emitter:
         return self.const(0.0, like)
 
     def zero_tangent(self, like: Value) -> Value:
-        """A zero for any component of a tuple (a placeholder for non-float parts)."""
+        """An exact zero tangent (or adjoint) for any primal value: a tuple part by part,
+        a placeholder for non-float parts."""
+        if isinstance(like.type, TupleType):
+            parts = [self.zero_tangent(self.b.op("tuple_get", [like], {"index": k}).result)
+                     for k in range(len(like.type.elts))]
+            return self.b.emit("tuple", *parts)
         if like.type.differentiable():
             return self.zero(like)
-        return self.b.const(0, like.type) if str(like.type) == "i64" else self.b.undef(like.type)
+        return self.b.const(0, I64) if like.type == I64 else self.b.undef(like.type)
 
     # -- None-as-zero arithmetic ----------------------------------------------------
 

@@ -18,7 +18,6 @@ from typing import Dict, List, Optional
 from ..errors import NotDifferentiable
 from ..ir.builder import Builder
 from ..ir.core import Block, Op, OpResult, Value
-from ..ir.types import I64, TupleType
 from .activity import Activity, _carried
 from .emitter import Emitter
 from .naming import dot
@@ -43,13 +42,7 @@ class ForwardBuilder:
 
     def zero(self, v: Value) -> Value:
         """An exact zero tangent shaped like primal `v`."""
-        if isinstance(v.type, TupleType):
-            parts = [self.zero(self.b.op("tuple_get", [v], {"index": k}).result)
-                     for k in range(len(v.type.elts))]
-            return self.b.emit("tuple", *parts)
-        if not _floaty(v):
-            return self.b.const(0, I64) if v.type == I64 else self.b.undef(v.type)
-        return self.ad.zero(v)
+        return self.ad.zero_tangent(v)
 
     def tangent(self, tans: Tangents, v: Value) -> Value:
         t = tans.get(id(v))

@@ -70,13 +70,7 @@ class ReverseBuilder:
 
     def zero_of(self, v: Value) -> Value:
         """An exact zero adjoint for primal value `v`."""
-        if isinstance(v.type, TupleType):
-            parts = [self.zero_of(self.b.op("tuple_get", [v], {"index": k}).result)
-                     for k in range(len(v.type.elts))]
-            return self.b.emit("tuple", *parts)
-        if not v.type.differentiable():
-            return self.b.const(0, I64) if v.type == I64 else self.b.undef(v.type)
-        return self.ad.zero(v)
+        return self.ad.zero_tangent(v)
 
     def accumulate(self, adj: Adjoints, v: Value, c) -> None:
         if c is None or not self.act.active(v):
