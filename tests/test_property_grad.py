@@ -403,6 +403,32 @@ import numpy as np
 def f(x, y):
     return math.atan2(x * y, x) + math.hypot(x, y - x)
 """, (0.0, 0.0), (0.3, 1.0), [1.0]),
+    # a loop-carried value active on entry, overwritten by a constant in the body and
+    # unused after the loop: forward mode dropped its tangent (for and while)
+    ("""import math
+import numpy as np
+
+
+def f(x):
+    v = math.exp(-x)
+    for i in range(1):
+        x = v / (2.0 + math.sin(x))
+        v = 1.0
+    return x
+""", (1.3,), (1.0,), [1.0]),
+    ("""import math
+import numpy as np
+
+
+def f(x, y):
+    v = math.exp(-x)
+    k = 0
+    while k < 2:
+        x = v / (2.0 + math.sin(x))
+        v, y = y, 0.5
+        k += 1
+    return x
+""", (1.3, 0.4), (1.0, -0.7), [1.0]),
 ]
 
 

@@ -103,7 +103,10 @@ class ForwardBuilder:
         self.loop(op, tans, 0, 0)
 
     def loop(self, op: Op, tans: Tangents, offset: int, shift: int) -> None:
-        slots = [c for c in _carried(op) if self.act.active(c[3]) or self.act.active(c[2])]
+        # a carried value needs a tangent where it is active on entry to the body (an
+        # active start overwritten by a constant), at the yield or after the loop
+        slots = [c for c in _carried(op) if self.act.active(c[3]) or self.act.active(c[2])
+                 or any(self.act.active(a) for a in c[1])]
         with self.b.before(op):
             inits = [self.tangent(tans, init) for init, _, _, _ in slots]
         op.operands += inits
