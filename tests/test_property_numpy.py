@@ -21,7 +21,7 @@ The suite draws a fixed sample; tests/hunting.py says how to hunt with fresh pro
 """
 import math
 import warnings
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 import pytest
@@ -112,21 +112,24 @@ class Loaded:
         return outcome(lambda: self.reference[backend](*given_args)), given_args
 
 
-def check_primal(loaded: Loaded, args, report=note) -> Tuple[str, Any]:
-    """Each backend against CPython at one input; CPython's outcome (python reference)."""
+def check_primal(loaded: Loaded, args, report=note) -> Dict[str, Tuple[str, Any]]:
+    """Each backend against CPython at one input; the outcome each backend must have."""
     rtol = tolerance(args)
-    first = None
+    wants = {}
     for backend in BACKENDS:
         want, want_args = loaded.expect(backend, args)
         got_args = copied(args)
         got = outcome(lambda: loaded.compiled[backend](*got_args))
+        if want[0] == "raise" and want[1] is OverflowError and got[0] == "ok":
+            # An int beyond 64 bits that nothing reads need not raise: CPython's value
+            want, want_args = loaded.expect("python", args)
         report(f"{backend}: args={args!r}\nadjoin -> {got!r}\nCPython -> {want!r}")
         check_same_outcome(got, want, f"{backend} primal", rtol)
         if want[0] == "ok":
             assert agree(got_args, want_args, rtol), \
                 f"{backend} left the arguments {got_args!r}, CPython {want_args!r}"
-        first = first or want
-    return first
+        wants[backend] = want
+    return wants
 
 
 @settings(max_examples=examples(40), **SETTINGS)
@@ -144,19 +147,21 @@ def test_array_programs_match_cpython(progdir, prog: ArrayProgram, data):
 WRT = (0, 1, 3, 4)   # x, y, a, B
 
 
-HUGE = 1e100  # a product of two such inputs can overflow, where derivatives are IEEE's
+# Finite differences are a reference only at moderate inputs: a product of two huge ones
+# overflows (derivatives then follow IEEE rules, differences of the saturated value are
+# 0), and a step added to a value near 1e19 is absorbed (an ulp there is 2048), so
+# differences see a constant where the real-number derivative is not 0.
+MODERATE = 1e6
 
 
 def float64_and_moderate(args: Sequence[Any]) -> bool:
-    """Float64 inputs at which finite differences are a reference: finite, and small
-    enough that the program's intermediates do not overflow (a derivative through an
-    overflowed value is nan or 0 by IEEE rules, while differences of the saturated
-    value are 0)."""
+    """Float64 inputs at which finite differences are a reference: finite and below
+    MODERATE in magnitude."""
     for v in args:
         if isinstance(v, np.ndarray) and (v.dtype != np.float64 or
-                                          not np.all(np.abs(v) < HUGE)):
+                                          not np.all(np.abs(v) < MODERATE)):
             return False
-        if isinstance(v, float) and not abs(v) < HUGE:
+        if isinstance(v, float) and not abs(v) < MODERATE:
             return False
     return True
 
@@ -178,13 +183,14 @@ def fd_gradient(fn: Callable, args) -> List[Any]:
 
 
 def check_derivatives(loaded: Loaded, args, tangents, report=note) -> None:
-    want = check_primal(loaded, args, report)
+    wants = check_primal(loaded, args, report)
+    want = wants["python"]
     rtol = tolerance(args)
     grads = {b: gradient(loaded, b, args) for b in BACKENDS}
     jvps = {b: tangent(loaded, b, args, tangents) for b in BACKENDS}
     report(f"gradients {grads!r}\njvps {jvps!r}")
     for backend in BACKENDS:
-        expected = loaded.expect(backend, args)[0]
+        expected = wants[backend]
         if expected[0] == "raise":
             for what, got in (("grad", grads[backend]), ("jvp", jvps[backend])):
                 assert got[0] == "raise" and same_exception(got[1], expected[1]), \
