@@ -191,8 +191,14 @@ def check_derivatives(loaded: Loaded, args, tangents, report=note) -> None:
     report(f"gradients {grads!r}\njvps {jvps!r}")
     for backend in BACKENDS:
         expected = wants[backend]
+        # (llvm's 64-bit limit on ints, where CPython returns: a derivative that does
+        # not need the overflowing int may return CPython's derivative instead)
+        limit_only = expected[0] == "raise" and expected[1] is OverflowError and \
+            want[0] == "ok"
         if expected[0] == "raise":
             for what, got in (("grad", grads[backend]), ("jvp", jvps[backend])):
+                if limit_only and got[0] == "ok":
+                    continue
                 assert got[0] == "raise" and same_exception(got[1], expected[1]), \
                     f"{backend} {what} {got!r} where the primal raises {expected[1].__name__}"
         else:
