@@ -294,14 +294,14 @@ class _ArrayGen(Choices):
         if self.chance(50) and len(self.vars[S]) > 2:
             target = self.pick(self.vars[S][2:])
             return [f"{target} {self.pick(['+=', '-=', '*='])} {self.scalar(1)}"]
-        shape = self.pick([V, M])
+        shape = self.pick([V, M]) if self.targets(M) else V
         target = self.pick(self.targets(shape))
         return [f"{target} {self.pick(['+=', '-=', '*='])} {self.array(shape, 1)}"]
 
     def write(self) -> List[str]:
         """An element, row or slice write into an argument or an array made here."""
         kind = self.draw(st.integers(0, 4))
-        if kind <= 1:
+        if kind <= 1 or (kind in (2, 3) and not self.targets(M)):
             target = self.pick(self.targets(V))
             return [f"{target}[{self.index(f'len({target})')}] = {self.scalar(1)}"]
         if kind == 2:
@@ -354,8 +354,14 @@ class _ArrayGen(Choices):
         row, acc = self.fresh("row"), self.fresh("acc")
 
         def body():
-            lines = self.block(depth + 1, loop=True) if self.chance(40) else []
-            self.vars[V].append(row)   # read only: a write through it would change B
+            # the row is a view of B: no write into B in the body, nor through the row
+            # (CPython's row would see it; adjoin refuses such writes, documented)
+            saved, self.writable = self.writable, [w for w in self.writable if w != "B"]
+            try:
+                lines = self.block(depth + 1, loop=True) if self.chance(40) else []
+            finally:
+                self.writable = saved
+            self.vars[V].append(row)
             return lines + [f"{acc} = {acc} + {self.reduce(1)}"]
         lines = [f"{acc} = 0.0", f"for {row} in B:"] + [IND + ln for ln in self.scoped(body)]
         self.vars[S].append(acc)
