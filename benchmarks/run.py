@@ -97,7 +97,8 @@ def _warm_up(backend: str) -> None:
 
 def adjoin_compile_time(fn, args, wrt, backend: str, error_model: str) -> float:
     """Seconds to compile the gradient from source, with every cache empty."""
-    from adjoin.api import bind_arguments, check_backend, signature_of
+    from adjoin.calls import bind_arguments, signature_of
+    from adjoin.primal import check_backend
     from adjoin.derivatives import compiled_gradient, reset_caches
     _warm_up(backend)
     reset_caches()

@@ -26,7 +26,8 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 from llvmlite import ir as llir
 
-from .api import check_backend, module_of, parse_signature, specialize, unwrap
+from .ir.types import parse_signature
+from .primal import check_backend, module_of, specialize, unwrap
 from .aot_text import c_header, loader_module
 from .derivatives import check_wrt_types, gradient_ir, wrt_indices
 from .errors import ToolchainError

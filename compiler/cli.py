@@ -2,7 +2,8 @@
 
     adjoin ir   path/to/file.py:func (--args "1.0, 3" | --signature "f64, i64") [--locs]
     adjoin show path/to/file.py:func (--args ... | --signature ...) [--wrt x,y] [--ir]
-                [--emit python|llvm|tangent] [--error-model python|numpy]
+                [--emit python|llvm|tangent] [--backend python|llvm|torch]
+                [--error-model python|numpy]
     adjoin aot  path/to/file.py:func --signature "f64[:], i64" [-o out/] [--wrt x,y]
                 [--error-model python|numpy]
 
@@ -68,7 +69,8 @@ def example_arguments(text: Optional[str], fn: Callable) -> Tuple[Any, ...]:
 
 
 def _specialized(args) -> Tuple[Callable, Optional[Tuple[Any, ...]], Optional[Tuple]]:
-    from .api import parse_signature, unwrap
+    from .ir.types import parse_signature
+    from .primal import unwrap
     fn = unwrap(load_function(args.target))
     if args.signature is not None:
         return fn, None, parse_signature(args.signature)
@@ -83,20 +85,27 @@ def cmd_ir(args) -> str:
 
 def cmd_show(args) -> str:
     from .api import ir_text
-    from .derivatives import show_text
+    from .sources import show_text
     fn, values, types = _specialized(args)
     wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else None
     parts: List[str] = []
     if args.ir:
         parts.append(ir_text(fn, values, types))
-    parts.append(show_text(fn, values, types, wrt, emit=args.emit,
+    backend = args.backend or ("llvm" if args.emit == "llvm" else "python")
+    if args.emit == "llvm" and backend != "llvm":
+        raise UsageError(f"--emit llvm shows the llvm backend's code, not the {backend} "
+                         "backend's")
+    emit = "tangent" if args.emit == "tangent" else "gradient"
+    parts.append(show_text(fn, values, types, wrt, emit=emit, backend=backend,
                            error_model=args.error_model))
     return "\n\n".join(parts)
 
 
 def cmd_aot(args) -> str:
     from .aot import compile_aot
-    from .api import parameter_names, parse_signature, unwrap
+    from .calls import parameter_names
+    from .ir.types import parse_signature
+    from .primal import unwrap
     fn = unwrap(load_function(args.target))
     if args.signature is None:
         raise UsageError('aot needs the argument types: --signature "f64[:], i64"')
@@ -138,8 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--wrt", help="arguments to differentiate, by name: x,y (default: first)")
     sp.add_argument("--ir", action="store_true", help="print the IR before the gradient")
     sp.add_argument("--emit", default="python", choices=("python", "llvm", "tangent"),
-                    help="what to show: the Python gradient (default), its LLVM IR, or "
-                         "the forward-mode (tangent) code")
+                    help="what to show: the gradient (default), its LLVM IR (the same as "
+                         "--backend llvm), or the forward-mode (tangent) code")
+    sp.add_argument("--backend", choices=("python", "llvm", "torch"),
+                    help="whose code to show: python (default), llvm (LLVM IR) or torch")
     error_model(sp)
     sp.set_defaults(run=cmd_show)
     sp = sub.add_parser("aot", help="compile a function and its gradient into a shared library")

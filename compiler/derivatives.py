@@ -1,8 +1,10 @@
-"""Derivative entry points: grad, value_and_grad, vjp and the generated source.
+"""Reverse-mode verbs (grad, value_and_grad, vjp), grad of grad, and the compile caches
+of derivative code.
 
-Assumes: functions accepted by `api.differentiable`.
+Assumes: functions accepted by `api.differentiable`; backends behind `backends.base`.
 Guarantees: gradient code is generated once per (function, argument types, wrt,
-backend and error model) and cached; `wrt` accepts an index, a name or a tuple of them, and
+backend and error model) and cached, and runs on the verb's target (by default the
+function's own backend); no code here names a backend; `wrt` accepts an index, a name or a tuple of them, and
 differentiating with respect to an int or bool argument is a TypeError naming
 it, and with respect to an argument sharing memory with another one the function
 writes into is a CompileError. A gradient of a function whose output is not a float is
@@ -15,38 +17,44 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .api import (Target, cell_values, check_backend, direct_key, fast_key, header_for,
-                  module_of, parse_signature, specialize, unwrap)
-from .calls import check_not_aliased, parameter_names, prepare
+from .backends.base import Target
+from .calls import check_not_aliased, fast_key, parameter_names, prepare
 from .frontend.specialize import COMPILE_LOCK, REGISTRY
 from .ir.core import Function, Module
-from .ir.types import ArrayType, ScalarType, Type
+from .ir.types import F64, ArrayType, ScalarType, Type
+from .primal import (backend_arguments, cell_values, check_backend, direct_key, header_for,
+                     module_of, on_reset, reset_caches, specialize, target_for,  # noqa: F401
+                     unwrap)
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
 _CONTEXT = None
+_FORWARD = None
+
+
+def forward_context():
+    global _FORWARD
+    if _FORWARD is None:
+        from .ad.tangents import ForwardContext
+        rev = reverse_context()
+        _FORWARD = ForwardContext(
+            lambda name: REGISTRY.by_symbol.get(name) or rev.functions.get(name),
+            lambda: set(REGISTRY.by_symbol) | set(rev.functions))
+    return _FORWARD
 
 
 def reverse_context():
     global _CONTEXT
     if _CONTEXT is None:
         from .ad.driver import ReverseContext
-        from .frontend.specialize import REGISTRY
         _CONTEXT = ReverseContext(REGISTRY)
     return _CONTEXT
 
 
-def reset_caches() -> None:
-    """Forget all compiled code and IR (benchmarks use this to time compilation)."""
-    global _CONTEXT
-    from .api import _PRIMALS
-    from .forward_api import reset_forward
-    from .frontend.specialize import REGISTRY
-    with COMPILE_LOCK:
-        REGISTRY.clear()
-        _CONTEXT = None
-        _COMPILED.clear()
-        _PRIMALS.clear()
-        reset_forward()
+@on_reset
+def _reset() -> None:
+    global _CONTEXT, _FORWARD
+    _CONTEXT = _FORWARD = None
+    _COMPILED.clear()
 
 
 def wrt_indices(fn: Callable, wrt: Wrt) -> Tuple[Tuple[int, ...], bool]:
@@ -102,7 +110,7 @@ def _check_scalar_output(fn: Callable, f: Function) -> None:
 # -- compiling ---------------------------------------------------------------------------
 
 
-_COMPILED: Dict[Tuple, Tuple[Function, Callable, str]] = {}
+_COMPILED: Dict[Tuple, Any] = {}  # (primal symbol, what, target) -> compiled code
 
 
 def gradient_ir(fn: Callable, types: Sequence[Type], wrt: Sequence[int],
@@ -127,19 +135,10 @@ def compiled_gradient(fn: Callable, types: Tuple[Type, ...], wrt: Tuple[int, ...
         with COMPILE_LOCK:
             hit = _COMPILED.get(key)
             if hit is None:
-                hit = _COMPILED[key] = _compile_gradient(fn, primal, types, wrt, with_value,
-                                                         target)
-    return hit[1]
-
-
-def _compile_gradient(fn, primal, types, wrt, with_value, target: Target):
-    g, module = gradient_ir(fn, types, wrt, with_value, primal)
-    if target.name == "llvm":
-        from .backends.llvm import compile_entry
-        return (g, compile_entry(module, g.name, target.error_model), "")
-    from .backends.python import compile_module
-    c = compile_module(module, g.name, header_for(fn, types, "gradient"))
-    return (g, c.fn, c.source)
+                g, module = gradient_ir(fn, types, wrt, with_value, primal)
+                hit = _COMPILED[key] = target.compile_one(
+                    module, g.name, header_for(fn, types, "gradient"))
+    return hit
 
 
 def _gradient_call(fn, wrt, with_value, target: Target):
@@ -147,6 +146,7 @@ def _gradient_call(fn, wrt, with_value, target: Target):
     indices, single = wrt_indices(f, wrt)
 
     direct: Dict[Tuple[Any, ...], Callable] = {}  # by fast_key of positional calls
+    direct_ok = target.backend.direct_calls
 
     def finish(out):
         if with_value:
@@ -165,10 +165,11 @@ def _gradient_call(fn, wrt, with_value, target: Target):
         check_wrt_types(f, c.types, indices)
         check_not_aliased(f, c, indices, "gradient")
         g = compiled_gradient(f, c.types, indices, with_value, target, c.primal)
-        key = None if kwargs else direct_key(f, c, len(args))
+        key = None if kwargs or not direct_ok else direct_key(f, c, len(args))
         if key is not None:
             direct[key] = getattr(g, "direct", g)
-        return finish(g(*c.values, 1.0))
+        values, convert = backend_arguments(f, target, c.values)
+        return finish(convert(g(*values, 1.0)))
     call.__name__ = f"grad_{f.__name__}"
     call.__doc__ = f"Gradient of {f.__name__} with respect to {wrt!r} (generated by adjoin)."
     if not with_value:
@@ -176,32 +177,33 @@ def _gradient_call(fn, wrt, with_value, target: Target):
     return call
 
 
-def grad(fn: Callable, wrt: Wrt = 0, *, backend: str = "python",
-         error_model: str = "python") -> Callable:
+def grad(fn: Callable, wrt: Wrt = 0, *, backend: Optional[str] = None,
+         error_model: Optional[str] = None) -> Callable:
     """The gradient of scalar-valued `fn` with respect to the arguments `wrt`.
 
     `grad(grad(f))` works for scalar arguments: the outer derivative is taken by
-    forward mode over the inner gradient's code. `error_model` as for `differentiable`.
+    forward mode over the inner gradient's code. The code runs on `backend`, by default
+    the one `fn` was compiled for (`differentiable(f, backend=...)`), else Python;
+    `error_model` as for `differentiable`.
     """
-    target = check_backend(backend, error_model)
+    target = target_for(fn, backend, error_model)
     inner = getattr(fn, "__adjoin_grad__", None)
     if inner is not None:
-        from .forward_api import grad_of_grad
         return grad_of_grad(inner, wrt, target)
     return _gradient_call(fn, wrt, False, target)
 
 
-def value_and_grad(fn: Callable, wrt: Wrt = 0, *, backend: str = "python",
-                   error_model: str = "python") -> Callable:
+def value_and_grad(fn: Callable, wrt: Wrt = 0, *, backend: Optional[str] = None,
+                   error_model: Optional[str] = None) -> Callable:
     """Like `grad`, returning `(value, gradient)`."""
-    return _gradient_call(fn, wrt, True, check_backend(backend, error_model))
+    return _gradient_call(fn, wrt, True, target_for(fn, backend, error_model))
 
 
 # -- vjp ---------------------------------------------------------------------------------------
 
 
-def vjp(fn: Callable, *args: Any, backend: str = "python", error_model: str = "python",
-        **kwargs: Any):
+def vjp(fn: Callable, *args: Any, backend: Optional[str] = None,
+        error_model: Optional[str] = None, **kwargs: Any):
     """Evaluate `fn(*args)` and return `(value, pullback)`.
 
     `pullback(cotangent)` returns one cotangent per argument (None for int and
@@ -209,68 +211,35 @@ def vjp(fn: Callable, *args: Any, backend: str = "python", error_model: str = "p
     is the memory the forward pass keeps for it (on the llvm backend, everything
     the pass allocated plus the tape buffer). `error_model` as for `differentiable`.
     """
-    target = check_backend(backend, error_model)
+    target = target_for(fn, backend, error_model)
     f = unwrap(fn)
     c = prepare(f, args, kwargs)
-    values, primal = c.values, c.primal
+    primal = c.primal
     mask = tuple(i < c.n_args and t.differentiable() for i, t in enumerate(c.types))
     if not any(mask):
         raise TypeError(f"adjoin: {f.__name__}() has no float arguments to differentiate")
     check_not_aliased(f, c, [i for i, m in enumerate(mask) if m], "vjp")
     fwd, bwd = compiled_split(f, primal, c.types, mask, target)
-    tape = _new_tape(fwd, target)
+    backend = target.backend
+    values, convert = backend_arguments(f, target, c.values)
+    tape = backend.new_tape(fwd)
     out = fwd(*values, tape)
     mutated = primal.attrs.get("mutates")
-    value = out[0] if mutated else out
-    frozen = _freeze(tape)
-    nbytes = _tape_nbytes(tape)
+    raw_value = out[0] if mutated else out
+    value = convert(raw_value)
+    frozen = backend.freeze(tape)
+    nbytes = backend.tape_nbytes(tape)
 
     def pullback(cotangent: Any):
-        ct = _check_cotangent(cotangent, value, f)
+        ct = backend.cotangent(_check_cotangent(cotangent, value, f), raw_value)
         if mutated:
-            ct = (ct,) + tuple(np.zeros_like(a) for a in out[1:])
-        grads = bwd(*values, _thaw(frozen), ct)
+            ct = (ct,) + tuple(backend.zeros_like(a) for a in out[1:])
+        grads = convert(bwd(*values, backend.thaw(frozen), ct))
         grads = (grads,) if sum(mask) == 1 else tuple(grads)
         it = iter(grads)
         return tuple(next(it) if m else None for m in mask[:c.n_args])
     pullback.tape_nbytes = nbytes
     return value, pullback
-
-
-def _tape_nbytes(tape) -> int:
-    """The memory the forward pass left for the backward one: on the llvm backend the
-    call context (tape buffer and every array allocated in the pass), in Python the
-    tape's values."""
-    if not isinstance(tape, list):
-        return int(tape.runtime.ctx_bytes(tape.ctx))
-    return sum(_nbytes(v) for v in tape)
-
-
-def _nbytes(v: Any) -> int:
-    if isinstance(v, np.ndarray):
-        return v.nbytes
-    if isinstance(v, (tuple, list)):
-        return sum(_nbytes(x) for x in v)
-    return 8
-
-
-def _new_tape(fwd, target: Target):
-    """The tape a forward pass records on: a list in Python, a native context in LLVM."""
-    if target.name == "llvm":
-        from .runtime.native import NativeTape
-        return NativeTape(fwd.runtime)
-    return []
-
-
-def _freeze(tape):
-    if isinstance(tape, list):
-        return list(tape)
-    tape.mark = tape.runtime.tape_size(tape.ctx)  # each pullback starts from here
-    return tape
-
-
-def _thaw(frozen):
-    return list(frozen) if isinstance(frozen, list) else frozen
 
 
 def compiled_split(f, primal: Function, types, mask, target: Target):
@@ -280,7 +249,7 @@ def compiled_split(f, primal: Function, types, mask, target: Target):
         with COMPILE_LOCK:
             hit = _COMPILED.get(key) or _compile_split(f, primal, types, mask, target)
             _COMPILED[key] = hit
-    return hit[1]
+    return hit
 
 
 def _compile_split(f, primal: Function, types, mask, target: Target):
@@ -290,14 +259,8 @@ def _compile_split(f, primal: Function, types, mask, target: Target):
     for extra in ctx.module_for(pair.bwd):
         if extra.name not in module:
             module.add(extra)
-    if target.name == "llvm":
-        from .backends.llvm import compile_entries
-        fns = compile_entries(module, [pair.fwd.name, pair.bwd.name], target.error_model)
-    else:
-        from .backends.python import compile_module
-        c = compile_module(module, pair.fwd.name, header_for(f, types, "vjp"))
-        fns = (c.fn, c.namespace[pair.bwd.name])
-    return (None, fns, "")
+    return tuple(target.compile(module, [pair.fwd.name, pair.bwd.name],
+                                header_for(f, types, "vjp")))
 
 
 def _check_cotangent(ct: Any, value: Any, f: Callable) -> Any:
@@ -323,80 +286,71 @@ def _check_cotangent(ct: Any, value: Any, f: Callable) -> Any:
     return float(ct)
 
 
-# -- generated source ------------------------------------------------------------------------
+# -- forward over reverse -------------------------------------------------------------
 
 
-def adjoint_source(fn: Callable, *args: Any, wrt: Wrt = 0, signature: Optional[str] = None,
-                   **kwargs: Any) -> str:
-    """The generated gradient code of `fn` as Python source text.
+def compiled_forward(key: Tuple, build: Callable[[], Function], target: Target, what: str,
+                     fn: Callable, types: Sequence[Type]) -> Callable:
+    """The compiled code of the forward-mode IR function `build()` returns (built and
+    compiled once per `key`)."""
+    hit = _COMPILED.get(key)
+    if hit is None:
+        with COMPILE_LOCK:
+            hit = _COMPILED.get(key)
+            if hit is None:
+                entry = build()
+                module = forward_context().module_for(entry)
+                hit = _COMPILED[key] = target.compile_one(module, entry.name,
+                                                          header_for(fn, types, what))
+    return hit
 
-    The types come from example arguments (`adjoint_source(f, 1.0, 3)`), an
-    explicit `signature="f64, i64"`, or else from the function's last call.
-    """
-    f = unwrap(fn)
-    primal = primal_for(fn, f, args, kwargs, signature)
-    types = tuple(primal.param_types)
-    indices, _ = wrt_indices(f, wrt)
-    check_wrt_types(f, types, indices)
-    g, module = gradient_ir(f, types, indices, primal=primal)
-    from .backends.python import module_source
-    return module_source(module, header_for(f, types, "gradient"))
+
+def run_compiled(fn: Callable, target: Target, compiled: Callable, values: Sequence[Any],
+                 extra: Sequence[Any] = ()) -> Any:
+    """`compiled(*values, *extra)` with the backend's own argument values, its results
+    converted back for the caller."""
+    args, convert = backend_arguments(fn, target, tuple(values) + tuple(extra))
+    return convert(compiled(*args))
 
 
-def llvm_ir(fn: Callable, *args: Any, wrt: Optional[Wrt] = None, optimized: bool = True,
-            signature: Optional[str] = None, error_model: str = "python", **kwargs: Any) -> str:
-    """The LLVM IR the llvm backend compiles for `fn`: of the function itself, or with
-    `wrt` of its gradient (the combined value-and-gradient function), after O3
-    unless `optimized=False`. Types come as for `adjoint_source`."""
-    check_backend("llvm", error_model)
-    f = unwrap(fn)
-    entry = primal_for(fn, f, args, kwargs, signature)
-    if wrt is None:
-        module = module_of(entry)
-    else:
-        types = tuple(entry.param_types)
-        indices, _ = wrt_indices(f, wrt)
+def _gradient_jvp(f, c, indices, target: Target, dot_indices=None):
+    """Compiled `f_grad_jvp(params..., out_bar, dots...) -> (grads, grads_dot)` for the
+    call `c`: the gradient with respect to `indices`, differentiated along `dot_indices`."""
+    dot_indices = indices if dot_indices is None else dot_indices
+    primal, types = c.primal, c.types
+    _check_scalar_output(f, primal)
+    check_not_aliased(f, c, tuple(indices) + tuple(dot_indices), "second derivative")
+
+    def build():
+        g = reverse_context().gradient(primal, indices, False)
+        mask = tuple(i in dot_indices for i in range(len(types))) + (False,)
+        return forward_context().jvp_function(g, mask)
+    return compiled_forward((primal.name, indices, dot_indices, "hessian", target), build,
+                            target, "hessian", f, types)
+
+
+def grad_of_grad(inner: Tuple, wrt, target: Target) -> Callable:
+    """`grad(grad(f, wrt=a), wrt=b)`: the derivative of a scalar gradient, forward over
+    reverse."""
+    f, inner_indices, inner_single = inner
+    indices, single = wrt_indices(f, wrt)
+
+    def call(*args: Any, **kwargs: Any):
+        c = prepare(f, args, kwargs)
+        values, types = c.values, c.types
         check_wrt_types(f, types, indices)
-        entry, module = gradient_ir(f, types, indices, primal=entry)
-    from .backends.llvm import module_llvm_ir
-    return module_llvm_ir(module, entry.name, optimized=optimized, error_model=error_model)
-
-
-def primal_for(fn, f, args, kwargs, signature) -> Function:
-    """The specialization a source view shows: for example arguments, for an explicit
-    signature (values the closure captures are then constants), or for the types of the
-    function's last call. Unsupported syntax is reported first."""
-    REGISTRY.parse(f)
-    if signature is not None:
-        return specialize(f, parse_signature(signature))
-    if args or kwargs or not parameter_names(f):
-        return prepare(f, args, kwargs).primal
-    seen = getattr(fn, "last_types", None)
-    if seen:
-        return REGISTRY.specialize(f, list(seen), entry=True)
-    raise TypeError(f"adjoin: give example arguments (adjoint_source({f.__name__}, 1.0, ...)) "
-                    "or signature=\"f64, ...\" so adjoin knows the argument types")
-
-
-def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: str = "python",
-              error_model: str = "python") -> str:
-    """What `adjoin show` prints: the generated gradient (or its LLVM IR / tangent code)."""
-    f = unwrap(fn)
-    primal = prepare(f, values or (), {}).primal if types is None else specialize(f, types)
-    names = list(parameter_names(f))
-    types = tuple(primal.param_types)[:len(names)]
-    if wrt is None:
-        floats = [n for n, t in zip(names, types) if t.differentiable()]
-        wrt = floats[:1] or names[:1]
-    indices, _ = wrt_indices(f, tuple(wrt))
-    check_wrt_types(f, types, indices)
-    if emit == "tangent":
-        from .forward_api import tangent_source
-        return tangent_source(f, signature=", ".join(map(str, types)), wrt=tuple(wrt))
-    g, module = gradient_ir(f, types, indices, primal=primal)
-    if emit == "llvm":
-        check_backend("llvm", error_model)
-        from .backends.llvm import module_llvm_ir
-        return module_llvm_ir(module, g.name, error_model=error_model)
-    from .backends.python import module_source
-    return module_source(module, header_for(f, types, "gradient"))
+        if not inner_single or types[inner_indices[0]] != F64:
+            raise TypeError("adjoin: grad of a gradient needs the inner gradient to be one "
+                            "float (a scalar argument); use adjoin.hessian for arrays")
+        for i in indices:
+            if types[i] != F64:
+                raise TypeError("adjoin: grad of a gradient differentiates scalar float "
+                                "arguments; use adjoin.hessian for arrays")
+        run = _gradient_jvp(f, c, inner_indices, target, indices)
+        outs = []
+        for j in indices:
+            dots = [1.0 if i == j else 0.0 for i in indices]
+            outs.append(run_compiled(f, target, run, values, (1.0, *dots))[1])
+        return outs[0] if single else tuple(outs)
+    call.__name__ = f"grad_grad_{f.__name__}"
+    return call

@@ -1,4 +1,4 @@
-"""Forward mode and higher order: jvp, tangent_source, hessian, hvp, derivative, jacobian.
+"""Forward mode and higher order: jvp, hessian, hvp, derivative, jacobian.
 
 Assumes: functions accepted by `api.differentiable`.
 Guarantees: every derivative here is a transform of IR: `jvp` is the forward
@@ -16,54 +16,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .api import Target, check_backend, header_for, unwrap
 from .calls import check_not_aliased, parameter_names, prepare
-from .derivatives import (_check_scalar_output, check_wrt_types, primal_for, reverse_context,
-                          vjp, wrt_indices)
-from .frontend.specialize import COMPILE_LOCK
+from .derivatives import (_gradient_jvp, check_wrt_types, compiled_forward, forward_context,
+                          run_compiled, vjp, wrt_indices)
 from .ir.builder import Builder
 from .ir.core import Function
 from .ir.types import F64, Type
-
-_FORWARD = None
-_COMPILED: Dict[Tuple, Callable] = {}
-
-
-def forward_context():
-    global _FORWARD
-    if _FORWARD is None:
-        from .ad.tangents import ForwardContext
-        from .frontend.specialize import REGISTRY
-        rev = reverse_context()
-        _FORWARD = ForwardContext(
-            lambda name: REGISTRY.by_symbol.get(name) or rev.functions.get(name),
-            lambda: set(REGISTRY.by_symbol) | set(rev.functions))
-    return _FORWARD
-
-
-def reset_forward() -> None:
-    global _FORWARD
-    _FORWARD = None
-    _COMPILED.clear()
-
-
-def _compile(key: Tuple, build: Callable[[], Function], target: Target, what: str, fn, types):
-    hit = _COMPILED.get(key)
-    if hit is None:
-        with COMPILE_LOCK:
-            hit = _COMPILED.get(key) or _build(build, target, what, fn, types)
-            _COMPILED[key] = hit
-    return hit
-
-
-def _build(build: Callable[[], Function], target: Target, what: str, fn, types) -> Callable:
-    entry = build()
-    module = forward_context().module_for(entry)
-    if target.name == "llvm":
-        from .backends.llvm import compile_entry
-        return compile_entry(module, entry.name, target.error_model)
-    from .backends.python import compile_module
-    return compile_module(module, entry.name, header_for(fn, types, what)).fn
+from .primal import run_primal, target_for, unwrap
 
 
 # -- jvp ----------------------------------------------------------------------------------
@@ -83,13 +42,13 @@ def _tangent_value(t: Any, primal: Any, ty: Type, name: str) -> Any:
 
 
 def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
-        backend: str = "python", error_model: str = "python"):
+        backend: Optional[str] = None, error_model: Optional[str] = None):
     """`(fn(*primals), directional derivative along tangents)`.
 
     A tangent of None (or for an int or bool argument) means the argument is held fixed.
-    `error_model` as for `differentiable`.
+    `backend` and `error_model` as for `grad`.
     """
-    target = check_backend(backend, error_model)
+    target = target_for(fn, backend, error_model)
     f = unwrap(fn)
     primals, tangents = tuple(primals), tuple(tangents)
     if len(tangents) != len(primals):
@@ -105,10 +64,10 @@ def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
     dots = [_tangent_value(t, v, ty, n) for t, v, ty, n, m in
             zip(tangents, values, types, names, mask) if m]
     mask += (False,) * (len(types) - len(mask))  # captured values have no tangent
-    run = _compile((primal.name, mask, "jvp", target),
-                   lambda: forward_context().jvp_function(primal, mask), target, "jvp", f,
-                   types)
-    out, out_dot = run(*values, *dots)
+    run = compiled_forward((primal.name, mask, "jvp", target),
+                           lambda: forward_context().jvp_function(primal, mask), target, "jvp",
+                           f, types)
+    out, out_dot = run_compiled(f, target, run, values, dots)
     if primal.attrs.get("mutates"):
         out, out_dot = out[0], out_dot[0]
     return out, _no_tangent_for_ints(out, out_dot)
@@ -124,65 +83,7 @@ def _no_tangent_for_ints(out, dot):
     return dot
 
 
-def tangent_source(fn: Callable, *args: Any, wrt=0, signature: Optional[str] = None,
-                   **kwargs: Any) -> str:
-    """The generated forward-mode (tangent) code of `fn`, as Python source text."""
-    f = unwrap(fn)
-    primal = primal_for(fn, f, args, kwargs, signature)
-    types = tuple(primal.param_types)
-    indices, _ = wrt_indices(f, wrt)
-    check_wrt_types(f, types, indices)
-    mask = tuple(i in indices for i in range(len(types)))
-    from .backends.python import module_source
-    with COMPILE_LOCK:
-        jf = forward_context().jvp_function(primal, mask)
-        return module_source(forward_context().module_for(jf), header_for(f, types, "tangent"))
-
-
 # -- forward over reverse -------------------------------------------------------------------
-
-
-def _gradient_jvp(f, c, indices, target: Target, dot_indices=None):
-    """Compiled `f_grad_jvp(params..., out_bar, dots...) -> (grads, grads_dot)` for the
-    call `c`: the gradient with respect to `indices`, differentiated along `dot_indices`."""
-    dot_indices = indices if dot_indices is None else dot_indices
-    primal, types = c.primal, c.types
-    _check_scalar_output(f, primal)
-    check_not_aliased(f, c, tuple(indices) + tuple(dot_indices), "second derivative")
-
-    def build():
-        g = reverse_context().gradient(primal, indices, False)
-        mask = tuple(i in dot_indices for i in range(len(types))) + (False,)
-        return forward_context().jvp_function(g, mask)
-    return _compile((primal.name, indices, dot_indices, "hessian", target), build, target,
-                    "hessian", f, types)
-
-
-def grad_of_grad(inner: Tuple, wrt, target: Target) -> Callable:
-    """`grad(grad(f, wrt=a), wrt=b)`: the derivative of a scalar gradient, forward over
-    reverse."""
-    f, inner_indices, inner_single = inner
-    indices, single = wrt_indices(f, wrt)
-
-    def call(*args: Any, **kwargs: Any):
-        c = prepare(f, args, kwargs)
-        values, types = c.values, c.types
-        check_wrt_types(f, types, indices)
-        if not inner_single or types[inner_indices[0]] != F64:
-            raise TypeError("adjoin: grad of a gradient needs the inner gradient to be one "
-                            "float (a scalar argument); use adjoin.hessian for arrays")
-        for i in indices:
-            if types[i] != F64:
-                raise TypeError("adjoin: grad of a gradient differentiates scalar float "
-                                "arguments; use adjoin.hessian for arrays")
-        run = _gradient_jvp(f, c, inner_indices, target, indices)
-        outs = []
-        for j in indices:
-            dots = [1.0 if i == j else 0.0 for i in indices]
-            outs.append(run(*values, 1.0, *dots)[1])
-        return outs[0] if single else tuple(outs)
-    call.__name__ = f"grad_grad_{f.__name__}"
-    return call
 
 
 def _unit(value: Any, k: Tuple[int, ...]) -> Any:
@@ -197,14 +98,14 @@ def _elements(value: Any):
     return list(np.ndindex(value.shape)) if isinstance(value, np.ndarray) else [()]
 
 
-def hessian(fn: Callable, wrt=0, *, backend: str = "python",
-            error_model: str = "python") -> Callable:
+def hessian(fn: Callable, wrt=0, *, backend: Optional[str] = None,
+            error_model: Optional[str] = None) -> Callable:
     """The Hessian of scalar-valued `fn` (forward over reverse), as a function.
 
     For one argument of shape s the result has shape s + s; for several (a tuple
     `wrt`) it is a tuple of tuples of blocks, H[i][j] = d2f / dx_i dx_j.
     """
-    target = check_backend(backend, error_model)
+    target = target_for(fn, backend, error_model)
     f = unwrap(fn)
     indices, single = wrt_indices(f, wrt)
 
@@ -218,7 +119,7 @@ def hessian(fn: Callable, wrt=0, *, backend: str = "python",
             cols = []
             for k in _elements(values[idx]):
                 dots = [_unit(values[i], k) if i == idx else _zero(values[i]) for i in indices]
-                _, gdot = run(*values, 1.0, *dots)
+                _, gdot = run_compiled(f, target, run, values, (1.0, *dots))
                 cols.append(gdot if len(indices) > 1 else (gdot,))
             for i, idx_i in enumerate(indices):
                 blocks[i][j] = _assemble([c[i] for c in cols], values[idx_i], values[idx])
@@ -242,10 +143,10 @@ def _assemble(columns: List[Any], row_value: Any, col_value: Any) -> Any:
     return float(out) if out.ndim == 0 else out
 
 
-def hvp(fn: Callable, wrt=0, *, backend: str = "python", error_model: str = "python"
-        ) -> Callable:
+def hvp(fn: Callable, wrt=0, *, backend: Optional[str] = None,
+        error_model: Optional[str] = None) -> Callable:
     """`hvp(f)(*args, v)`: the Hessian of `f` times `v`, without forming the Hessian."""
-    target = check_backend(backend, error_model)
+    target = target_for(fn, backend, error_model)
     f = unwrap(fn)
     indices, single = wrt_indices(f, wrt)
 
@@ -257,7 +158,7 @@ def hvp(fn: Callable, wrt=0, *, backend: str = "python", error_model: str = "pyt
         run = _gradient_jvp(f, c, indices, target)
         vs = (v,) if single else tuple(v)
         dots = [_tangent_value(d, values[i], types[i], str(i)) for d, i in zip(vs, indices)]
-        _, gdot = run(*values, 1.0, *dots)
+        _, gdot = run_compiled(f, target, run, values, (1.0, *dots))
         return gdot
     return call
 
@@ -287,10 +188,10 @@ def _nth_derivative_ir(primal: Function, index: int, order: int) -> Function:
     return current
 
 
-def derivative(fn: Callable, order: int = 1, wrt=0, *, backend: str = "python",
-               error_model: str = "python") -> Callable:
+def derivative(fn: Callable, order: int = 1, wrt=0, *, backend: Optional[str] = None,
+               error_model: Optional[str] = None) -> Callable:
     """The `order`-th derivative of a scalar function of a scalar argument."""
-    target = check_backend(backend, error_model)
+    target = target_for(fn, backend, error_model)
     if not isinstance(order, int) or order < 1:
         raise ValueError("adjoin: order must be a positive integer")
     f = unwrap(fn)
@@ -305,18 +206,18 @@ def derivative(fn: Callable, order: int = 1, wrt=0, *, backend: str = "python",
         if primal.result_type != F64:
             raise TypeError("adjoin: derivative needs a function returning a float")
         check_not_aliased(f, c, [index], "derivative")
-        run = _compile((primal.name, index, order, "derivative", target),
-                       lambda: _nth_derivative_ir(primal, index, order), target,
-                       f"derivative {order}", f, types)
-        return run(*values)
+        run = compiled_forward((primal.name, index, order, "derivative", target),
+                               lambda: _nth_derivative_ir(primal, index, order), target,
+                               f"derivative {order}", f, types)
+        return run_compiled(f, target, run, values)
     return call
 
 
 # -- jacobians ----------------------------------------------------------------------------------
 
 
-def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *, backend: str = "python",
-             error_model: str = "python"):
+def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *,
+             backend: Optional[str] = None, error_model: Optional[str] = None):
     """The Jacobian of `fn` (array or tuple valued) with respect to `wrt`.
 
     `mode="fwd"` runs one forward pass per input element, `mode="rev"` one
@@ -326,8 +227,8 @@ def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *, backend: str = 
     """
     if mode not in (None, "fwd", "rev"):
         raise ValueError("adjoin: mode is 'fwd', 'rev' or None")
-    check_backend(backend, error_model)
-    where = {"backend": backend, "error_model": error_model}
+    target = target_for(fn, backend, error_model)
+    where = {"backend": target.name, "error_model": target.error_model}
     f = unwrap(fn)
     indices, single = wrt_indices(f, wrt)
 
@@ -335,7 +236,7 @@ def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *, backend: str = 
         c = prepare(f, args, kwargs)
         check_wrt_types(f, c.types, indices)
         values = c.values[:c.n_args]
-        out = specialize_value(f, values, where)
+        out = run_primal(f, c, target)
         n_in = sum(max(1, np.size(values[i])) for i in indices)
         n_out = sum(max(1, np.size(o)) for o in _leaves(out))
         use = mode or ("fwd" if n_in <= n_out else "rev")
@@ -346,11 +247,6 @@ def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *, backend: str = 
             return blocks[0] if single else tuple(blocks)
         return tuple(b[0] if single else tuple(b) for b in blocks)
     return call
-
-
-def specialize_value(f, values, where: Dict[str, str]):
-    from .api import Differentiable
-    return Differentiable(f, **where)(*values)
 
 
 def _leaves(out):

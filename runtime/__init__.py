@@ -8,3 +8,10 @@ an ahead-of-time artifact loads with the runtime alone.
 # version (the native calling convention may change between versions).
 __version__ = "0.1.0"
 ABI_VERSION = 2
+
+
+def is_tensor(value) -> bool:
+    """Whether `value` is a torch tensor (asked without importing torch)."""
+    import sys
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)

@@ -899,7 +899,7 @@ def _custom_call(tr, obj: CustomFunction, node):
 
 
 def _declared_result(tr, obj: CustomFunction, args: List[Value], node):
-    from ..api import parse_signature
+    from ..ir.types import parse_signature
     if obj.returns is not None:
         try:
             (t,) = parse_signature(obj.returns)

@@ -36,6 +36,7 @@ import gast
 import numpy as np
 
 from ..errors import CompileError, Loc, TypingError, UnsupportedSyntax
+from ..runtime import is_tensor
 from ..ir.core import Function, Module, Value
 from ..ir.ops import may_raise
 from ..passes.shapes import Shapes
@@ -53,6 +54,20 @@ COMPILE_LOCK = threading.RLock()  # one compilation at a time; compiled code run
 
 _DTYPES = {np.dtype(np.float64): F64, np.dtype(np.float32): F32, np.dtype(np.int64): I64,
            np.dtype(np.int32): I64, np.dtype(np.bool_): BOOL}
+
+
+_TENSOR_DTYPES = {"torch.float64": F64, "torch.float32": F32, "torch.int64": I64,
+                  "torch.bool": BOOL}
+
+
+def tensor_type(value: Any, what: str) -> Type:
+    """A torch tensor's type: an array, or for a 0-d tensor a scalar that promotes as a
+    Python number does (as 0-d tensors do in torch)."""
+    dtype = _TENSOR_DTYPES.get(str(value.dtype))
+    if dtype is None:
+        raise TypeError(f"adjoin: {what} is a tensor of dtype {value.dtype}; supported dtypes "
+                        "are float64, float32, int64 and bool")
+    return ArrayType(dtype, value.ndim) if value.ndim else dtype
 
 
 def typeof(value: Any, what: str = "argument") -> Type:
@@ -81,6 +96,8 @@ def typeof(value: Any, what: str = "argument") -> Type:
         return TupleType(tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value)))
     if value is None:
         return NONE
+    if is_tensor(value):
+        return tensor_type(value, what)
     raise TypeError(f"adjoin: {what} has unsupported type {type(value).__name__}; adjoin "
                     "compiles floats, ints, bools, NumPy arrays and tuples of them")
 

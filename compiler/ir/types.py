@@ -8,7 +8,7 @@ Guarantees: types are immutable and hashable; `str(t)` is the IR text form and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 
 class Type:
@@ -211,3 +211,43 @@ def _parse_compound(kind: str, s: str):
         if s.startswith(">"):
             return TupleType(tuple(elts)), s[1:]
         raise ValueError("expected ',' or '>' in tuple type")
+
+
+_SIG_SCALARS = {"f64": "f64", "float": "f64", "float64": "f64", "f32": "f32",
+                "float32": "f32", "i64": "i64", "int": "i64", "int64": "i64", "bool": "bool"}
+
+
+def parse_signature(text: str) -> Tuple[Type, ...]:
+    """Types from text like "f64[:], i64" or "array<f64, 2>, f64"."""
+    out = []
+    depth, item, items = 0, "", []
+    for ch in text:
+        if ch in "<[(":
+            depth += 1
+        elif ch in ">])":
+            depth -= 1
+        if ch == "," and depth == 0:
+            items.append(item)
+            item = ""
+        else:
+            item += ch
+    if item.strip():
+        items.append(item)
+    for raw in items:
+        s = raw.strip()
+        base, _, dims = s.partition("[")
+        name = _SIG_SCALARS.get(base.strip())
+        try:
+            if name is None:
+                out.append(parse_type(s))
+            elif dims:
+                ndim = dims.rstrip("]").count(":")
+                if ndim == 0:
+                    raise ValueError(s)
+                out.append(ArrayType(SCALARS[name], ndim))
+            else:
+                out.append(SCALARS[name])
+        except ValueError:
+            raise ValueError(f"cannot read the type {s!r} in the signature {text!r}; write "
+                             "types like f64, i64, bool, f64[:], f64[:, :]") from None
+    return tuple(out)

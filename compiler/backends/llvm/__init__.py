@@ -14,7 +14,7 @@ disk cache (keyed by the LLVM IR text) keeps the two apart.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
 from ...ir.core import Module
 from ...passes.inplace import mark_inplace
@@ -23,6 +23,7 @@ from ...ir.core import clone_function
 from .entry import define_entry, signature
 from .lower import ModuleLowering
 from .pyentry import define_py_entry
+from ..base import Backend, register
 
 
 ERROR_MODELS = ("python", "numpy")
@@ -108,3 +109,36 @@ def py_symbol(name: str) -> str:
 
 def compile_entry(module: Module, name: str, error_model: str = "python") -> Callable:
     return compile_entries(module, [name], error_model)[0]
+
+
+class LLVMBackend(Backend):
+    """Native code for the CPU through LLVM; tapes live in the native call context."""
+
+    name = "llvm"
+    error_models = ERROR_MODELS
+    source_language = "llvm"
+
+    def compile(self, module: Module, entries: Sequence[str], header: str,
+                error_model: str) -> List[Callable]:
+        return compile_entries(module, entries, error_model)
+
+    def source(self, module: Module, entry: str, header: str, error_model: str) -> str:
+        return module_llvm_ir(module, entry, error_model=error_model)
+
+    def new_tape(self, forward: Callable) -> Any:
+        from ...runtime.native import NativeTape
+        return NativeTape(forward.runtime)
+
+    def freeze(self, tape: Any) -> Any:
+        tape.mark = tape.runtime.tape_size(tape.ctx)  # each pullback starts from here
+        return tape
+
+    def thaw(self, frozen: Any) -> Any:
+        return frozen
+
+    def tape_nbytes(self, tape: Any) -> int:
+        """The call context: the tape buffer and every array allocated in the pass."""
+        return int(tape.runtime.ctx_bytes(tape.ctx))
+
+
+register(LLVMBackend())

@@ -17,12 +17,13 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Callable, Dict
+from typing import Callable, Dict, List, Sequence
 
 from ...ir.core import Function, Module, clone_function
 from ...custom import REGISTRY as CUSTOM
 from ...passes.inplace import mark_inplace
 from ...passes.markers import lower_markers
+from ..base import Backend, register
 from .emit import FunctionEmitter
 from .exprs import Modules
 
@@ -110,3 +111,20 @@ def compile_module(module: Module, entry: str, header: str = "") -> CompiledPyth
         namespace[key] = CUSTOM[key].fn
     exec(code, namespace)
     return CompiledPython(namespace[entry], source, path, namespace)  # type: ignore[arg-type]
+
+
+class PythonBackend(Backend):
+    """Readable Python over NumPy, run by CPython."""
+
+    name = "python"
+
+    def compile(self, module: Module, entries: Sequence[str], header: str,
+                error_model: str) -> List[Callable]:
+        c = compile_module(module, entries[0], header)
+        return [c.namespace[e] for e in entries]  # type: ignore[misc]
+
+    def source(self, module: Module, entry: str, header: str, error_model: str) -> str:
+        return module_source(module, header)
+
+
+register(PythonBackend())

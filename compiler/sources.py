@@ -1,0 +1,129 @@
+"""Source views: the generated code of derivatives, for people to read.
+
+Assumes: functions accepted by `api.differentiable`.
+Guarantees: `adjoint_source` and `tangent_source` return the Python a backend generates
+(the function's own backend where that one generates Python, else the Python backend's);
+`llvm_ir` the LLVM IR of the llvm backend; `show_text` what `adjoin show` prints. Types come
+from example arguments, an explicit signature, or the function's last call.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence, Tuple
+
+from .backends.base import Target
+from .calls import parameter_names, prepare
+from .derivatives import (Wrt, check_wrt_types, forward_context, gradient_ir, wrt_indices)
+from .frontend.specialize import COMPILE_LOCK, REGISTRY
+from .ir.core import Function, Module
+from .ir.types import parse_signature
+from .primal import check_backend, header_for, module_of, specialize, target_for, unwrap
+
+
+def adjoint_source(fn: Callable, *args: Any, wrt: Wrt = 0, signature: Optional[str] = None,
+                   backend: Optional[str] = None, **kwargs: Any) -> str:
+    """The generated gradient code of `fn` as Python source text.
+
+    The types come from example arguments (`adjoint_source(f, 1.0, 3)`), an
+    explicit `signature="f64, i64"`, or else from the function's last call. The code is
+    `backend`'s (by default `fn`'s own where that backend generates Python, as the torch
+    backend does, else the Python backend's).
+    """
+    f = unwrap(fn)
+    target = readable_target(fn, backend)
+    primal = primal_for(fn, f, args, kwargs, signature)
+    types = tuple(primal.param_types)
+    indices, _ = wrt_indices(f, wrt)
+    check_wrt_types(f, types, indices)
+    g, module = gradient_ir(f, types, indices, primal=primal)
+    return target.source(module, g.name, header_for(f, types, "gradient"))
+
+
+def readable_target(fn: Callable, backend: Optional[str]) -> Target:
+    """The target whose generated Python a source view shows (see `adjoint_source`)."""
+    target = target_for(fn, backend, None)
+    if target.backend.source_language == "python":
+        return target
+    if backend is not None:
+        raise ValueError(f"adjoin: the {backend} backend generates "
+                         f"{target.backend.source_language}, not Python; use "
+                         f"adjoin.{backend}_ir to read it")
+    return check_backend("python")
+
+
+def llvm_ir(fn: Callable, *args: Any, wrt: Optional[Wrt] = None, optimized: bool = True,
+            signature: Optional[str] = None, error_model: str = "python", **kwargs: Any) -> str:
+    """The LLVM IR the llvm backend compiles for `fn`: of the function itself, or with
+    `wrt` of its gradient (the combined value-and-gradient function), after O3
+    unless `optimized=False`. Types come as for `adjoint_source`."""
+    check_backend("llvm", error_model)
+    f = unwrap(fn)
+    entry = primal_for(fn, f, args, kwargs, signature)
+    if wrt is None:
+        module = module_of(entry)
+    else:
+        types = tuple(entry.param_types)
+        indices, _ = wrt_indices(f, wrt)
+        check_wrt_types(f, types, indices)
+        entry, module = gradient_ir(f, types, indices, primal=entry)
+    from .backends.llvm import module_llvm_ir
+    return module_llvm_ir(module, entry.name, optimized=optimized, error_model=error_model)
+
+
+def primal_for(fn, f, args, kwargs, signature) -> Function:
+    """The specialization a source view shows: for example arguments, for an explicit
+    signature (values the closure captures are then constants), or for the types of the
+    function's last call. Unsupported syntax is reported first."""
+    REGISTRY.parse(f)
+    if signature is not None:
+        return specialize(f, parse_signature(signature))
+    if args or kwargs or not parameter_names(f):
+        return prepare(f, args, kwargs).primal
+    seen = getattr(fn, "last_types", None)
+    if seen:
+        return REGISTRY.specialize(f, list(seen), entry=True)
+    raise TypeError(f"adjoin: give example arguments (adjoint_source({f.__name__}, 1.0, ...)) "
+                    "or signature=\"f64, ...\" so adjoin knows the argument types")
+
+
+def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: str = "gradient",
+              backend: str = "python", error_model: str = "python") -> str:
+    """What `adjoin show` prints: the generated gradient (or tangent) code of `backend`
+    (Python source, or the llvm backend's LLVM IR)."""
+    target = check_backend(backend, error_model)
+    f = unwrap(fn)
+    primal = prepare(f, values or (), {}).primal if types is None else specialize(f, types)
+    names = list(parameter_names(f))
+    types = tuple(primal.param_types)[:len(names)]
+    if wrt is None:
+        floats = [n for n, t in zip(names, types) if t.differentiable()]
+        wrt = floats[:1] or names[:1]
+    indices, _ = wrt_indices(f, tuple(wrt))
+    check_wrt_types(f, types, indices)
+    if emit == "tangent":
+        mask = tuple(i in indices for i in range(len(primal.param_types)))
+        entry, module = tangent_ir(primal, mask)
+    else:
+        entry, module = gradient_ir(f, types, indices, primal=primal)
+    return target.source(module, entry.name, header_for(f, types, emit))
+
+
+def tangent_ir(primal: Function, mask: Tuple[bool, ...]) -> Tuple[Function, Module]:
+    """The forward-mode (jvp) IR of `primal` for the parameters `mask` selects."""
+    with COMPILE_LOCK:
+        ctx = forward_context()
+        jf = ctx.jvp_function(primal, mask)
+        return jf, ctx.module_for(jf)
+
+
+def tangent_source(fn: Callable, *args: Any, wrt=0, signature: Optional[str] = None,
+                   backend: Optional[str] = None, **kwargs: Any) -> str:
+    """The generated forward-mode (tangent) code of `fn`, as Python source text (the
+    backend is chosen as for `adjoint_source`)."""
+    f = unwrap(fn)
+    target = readable_target(fn, backend)
+    primal = primal_for(fn, f, args, kwargs, signature)
+    types = tuple(primal.param_types)
+    indices, _ = wrt_indices(f, wrt)
+    check_wrt_types(f, types, indices)
+    entry, module = tangent_ir(primal, tuple(i in indices for i in range(len(types))))
+    return target.source(module, entry.name, header_for(f, types, "tangent"))
