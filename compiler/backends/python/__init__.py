@@ -52,19 +52,24 @@ def module_source(module: Module, header: str = "") -> str:
     return _module_source(module, header)[0]
 
 
-def _module_source(module: Module, header: str):
+def _module_source(module: Module, header: str, emitter=FunctionEmitter,
+                   imports: Dict[str, str] = _IMPORTS):
+    """The source text of `module` as `emitter` writes its functions, and the keys of the
+    custom rules it calls. `imports` maps the module names code may use to their import."""
     mods = Modules()
-    reserved = set(_IMPORTS) | set(module.functions) | set(dir(builtins)) | set(CUSTOM)
-    bodies = [FunctionEmitter(prepare(f), mods, reserved).function() for f in module]
+    reserved = set(imports) | set(module.functions) | set(dir(builtins)) | set(CUSTOM)
+    prepared = [prepare(f) for f in module]
+    make = emitter.for_module(prepared)
+    bodies = [make(f, mods, reserved).function() for f in prepared]
     for key in sorted(mods.custom):
         fn = CUSTOM[key].fn
         header += (f"\n{key}: {getattr(fn, '__qualname__', fn)} from "
                    f"{getattr(fn, '__module__', '?')}, run by CPython (a custom rule)")
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
-    imports = [_IMPORTS[k] for k in ("math", "np", "rt") if k in mods.used]
+    used = [imports[k] for k in imports if k in mods.used]
     parts = ["\n".join(lines)] if lines else []
-    if imports:
-        parts.append("\n".join(imports))
+    if used:
+        parts.append("\n".join(used))
     parts += bodies
     return "\n\n\n".join(parts) + "\n", mods.custom
 
@@ -102,8 +107,9 @@ def write_source(stem: str, source: str) -> str:
     return path
 
 
-def compile_module(module: Module, entry: str, header: str = "") -> CompiledPython:
-    source, custom = _module_source(module, header)
+def compile_module(module: Module, entry: str, header: str = "", emitter=FunctionEmitter,
+                   imports: Dict[str, str] = _IMPORTS) -> CompiledPython:
+    source, custom = _module_source(module, header, emitter, imports)
     path = write_source(entry, source)
     code = compile(source, path, "exec")
     namespace: Dict[str, object] = {"__name__": f"adjoin_generated.{entry}", "__file__": path}

@@ -33,6 +33,9 @@ def unparse(node: ast.AST) -> str:
 
 
 class FunctionEmitter:
+    """Emits one IR function as Python over NumPy; other array libraries subclass it and
+    override `build` (the op table) and `copy_expr`."""
+
     def __init__(self, f: Function, modules: Modules, reserved: Set[str]):
         self.f = f
         self.m = modules
@@ -54,12 +57,26 @@ class FunctionEmitter:
         if op.name == "if":
             return self.if_expr(op)
         args = [self.expr(v) for v in op.operands]
-        out = build(self.m, op, args)
+        out = self.build(op, args)
         if op.name == "convert" and id(op.operands[0]) in self.nm.maybe_undef:
             # undef is None here: converting it must not raise (it is never read).
             is_none = ast.Compare(args[0], [ast.Is()], [ast.Constant(None)])
             out = ast.IfExp(is_none, ast.Constant(None), out)
         return out
+
+    @classmethod
+    def for_module(cls, functions: List[Function]):
+        """What makes an emitter for each of `functions` (all of one module, prepared):
+        a subclass that analyses the whole module first returns a bound factory."""
+        return cls
+
+    def build(self, op: Op, args: List[ast.expr]) -> ast.expr:
+        """The expression computing `op` from its operands' expressions."""
+        return build(self.m, op, args)
+
+    def copy_expr(self, e: ast.expr) -> ast.expr:
+        """A fresh copy of the array `e` computes."""
+        return call(ast.Attribute(e, "copy", ast.Load()))
 
     def if_expr(self, op: Op) -> ast.expr:
         cond = self.expr(op.operands[0])
@@ -177,7 +194,7 @@ class FunctionEmitter:
         sl, k = index_expr(op, args)
         dst = self.var(result)
         if not op.attrs.get("inplace"):
-            self.emit(depth, f"{dst} = {unparse(self.expr(target))}.copy()")
+            self.emit(depth, f"{dst} = {unparse(self.copy_expr(self.expr(target)))}")
         elif self.var(result) != unparse(self.expr(target)):
             self.emit(depth, f"{dst} = {unparse(self.expr(target))}")
         lhs = unparse(ast.Subscript(name(dst), sl, ast.Store()))
