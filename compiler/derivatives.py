@@ -231,7 +231,7 @@ def vjp(fn: Callable, *args: Any, backend: Optional[str] = None,
     nbytes = backend.tape_nbytes(tape)
 
     def pullback(cotangent: Any):
-        ct = backend.cotangent(_check_cotangent(cotangent, value, f), raw_value)
+        ct = backend.cotangent(cotangent, raw_value, f.__name__)
         if mutated:
             ct = (ct,) + tuple(backend.zeros_like(a) for a in out[1:])
         grads = convert(bwd(*values, backend.thaw(frozen), ct))
@@ -261,29 +261,6 @@ def _compile_split(f, primal: Function, types, mask, target: Target):
             module.add(extra)
     return tuple(target.compile(module, [pair.fwd.name, pair.bwd.name],
                                 header_for(f, types, "vjp")))
-
-
-def _check_cotangent(ct: Any, value: Any, f: Callable) -> Any:
-    if isinstance(value, tuple):
-        if not isinstance(ct, tuple) or len(ct) != len(value):
-            raise TypeError(f"adjoin: {f.__name__}() returns a tuple of {len(value)}; the "
-                            "cotangent must be a tuple of the same length")
-        return tuple(_check_cotangent(c, v, f) for c, v in zip(ct, value))
-    if isinstance(value, np.ndarray):
-        ct = np.asarray(ct, dtype=value.dtype) if not isinstance(ct, np.ndarray) else ct
-        if ct.shape != value.shape:
-            ct = np.broadcast_to(ct, value.shape).copy()
-        return ct
-    if isinstance(ct, np.ndarray) and ct.ndim == 0:
-        ct = ct.item()
-    if not isinstance(ct, (int, float, np.floating, np.integer)):
-        raise TypeError(f"adjoin: the cotangent of {f.__name__}()'s float output must be a "
-                        f"number, got {type(ct).__name__}")
-    if isinstance(value, (bool, np.bool_)):
-        return False  # int and bool outputs carry no derivative: their cotangent is unused
-    if isinstance(value, (int, np.integer)):
-        return 0
-    return float(ct)
 
 
 # -- forward over reverse -------------------------------------------------------------

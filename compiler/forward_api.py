@@ -23,6 +23,7 @@ from .ir.builder import Builder
 from .ir.core import Function
 from .ir.types import F64, Type
 from .primal import run_primal, target_for, unwrap
+from .runtime import is_tensor
 
 
 # -- jvp ----------------------------------------------------------------------------------
@@ -38,6 +39,13 @@ def _tangent_value(t: Any, primal: Any, ty: Type, name: str) -> Any:
     if isinstance(primal, tuple):
         return tuple(_tangent_value(a, p, e, f"{name}[{i}]")
                      for i, (a, p, e) in enumerate(zip(t, primal, ty.elts)))
+    if is_tensor(primal) and primal.dim():
+        import torch
+        t = torch.as_tensor(t, dtype=primal.dtype, device=primal.device)
+        if t.shape != primal.shape:
+            raise ValueError(f"adjoin: the tangent of '{name}' has shape {tuple(t.shape)}, its "
+                             f"primal {tuple(primal.shape)}")
+        return t
     return float(t)
 
 

@@ -64,10 +64,19 @@ class Backend:
         import numpy as np
         np.copyto(destination, source)
 
-    def cotangent(self, ct: Any, value: Any) -> Any:
-        """A caller's cotangent (checked against the result's shape, NumPy or Python
-        numbers) as the backend's value for the compiled result `value`."""
-        return ct
+    def cotangent(self, ct: Any, value: Any, fname: str) -> Any:
+        """A caller's cotangent for the compiled result `value` of `fname`, checked against
+        its structure (TypeError) and broadcast to its shape, as the backend's values."""
+        import numpy as np
+        if isinstance(value, tuple):
+            return tuple(self.cotangent(c, v, fname)
+                         for c, v in zip(check_tuple(ct, value, fname), value))
+        if isinstance(value, np.ndarray):
+            ct = np.asarray(ct, dtype=value.dtype) if not isinstance(ct, np.ndarray) else ct
+            if ct.shape != value.shape:
+                ct = np.broadcast_to(ct, value.shape).copy()
+            return ct
+        return scalar_cotangent(ct, value, fname)
 
     def zeros_like(self, value: Any) -> Any:
         import numpy as np
@@ -86,6 +95,29 @@ class Backend:
 
     def tape_nbytes(self, tape: Any) -> int:
         return sum(_nbytes(v) for v in tape)
+
+
+def check_tuple(ct: Any, value: tuple, fname: str) -> tuple:
+    if not isinstance(ct, tuple) or len(ct) != len(value):
+        raise TypeError(f"adjoin: {fname}() returns a tuple of {len(value)}; the "
+                        "cotangent must be a tuple of the same length")
+    return ct
+
+
+def scalar_cotangent(ct: Any, value: Any, fname: str) -> Any:
+    """The cotangent of a scalar output: a float (0 or False for int and bool outputs,
+    which carry no derivative: their cotangent is unused)."""
+    import numpy as np
+    if getattr(ct, "ndim", None) == 0:
+        ct = ct.item()
+    if not isinstance(ct, (int, float, np.floating, np.integer)):
+        raise TypeError(f"adjoin: the cotangent of {fname}()'s float output must be a "
+                        f"number, got {type(ct).__name__}")
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return 0
+    return float(ct)
 
 
 def _same(x: Any) -> Any:

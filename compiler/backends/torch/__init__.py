@@ -18,7 +18,7 @@ import numpy as np
 from ...errors import BackendError
 from ...ir.core import Module
 from ...runtime import is_tensor
-from ..base import Backend, register
+from ..base import Backend, check_tuple, register, scalar_cotangent
 from ..python import compile_module, _module_source
 from .emit import TorchEmitter
 
@@ -69,16 +69,20 @@ class TorchBackend(Backend):
     def copy_into(self, destination: Any, source: Any) -> None:
         destination.copy_(source)
 
-    def cotangent(self, ct: Any, value: Any) -> Any:
+    def cotangent(self, ct: Any, value: Any, fname: str) -> Any:
         import torch
         if isinstance(value, tuple):
-            return tuple(self.cotangent(c, v) for c, v in zip(ct, value))
-        if isinstance(value, torch.Tensor):
+            return tuple(self.cotangent(c, v, fname)
+                         for c, v in zip(check_tuple(ct, value, fname), value))
+        if isinstance(value, torch.Tensor) and (value.dim() or value.is_floating_point()):
+            if not isinstance(ct, (torch.Tensor, np.ndarray, float, int, np.generic)):
+                raise TypeError(f"adjoin: the cotangent of {fname}()'s output must be a "
+                                f"tensor, an array or a number, got {type(ct).__name__}")
             t = torch.as_tensor(ct, dtype=value.dtype, device=value.device)
             if t.shape != value.shape:
-                t = t.expand(value.shape).clone()
+                t = t.expand(value.shape).clone()  # a RuntimeError names a shape mismatch
             return t
-        return ct
+        return scalar_cotangent(ct, value.item() if is_tensor(value) else value, fname)
 
     def zeros_like(self, value: Any) -> Any:
         import torch

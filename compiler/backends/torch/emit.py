@@ -13,11 +13,11 @@ import ast
 from typing import List, Optional
 
 from ...ir.core import Function, Op, Value
-from ...ir.types import ArrayType, TupleType
+from ...ir.types import ArrayType, F32, F64, TupleType
 from ..python.emit import FunctionEmitter
 from ..python.exprs import build as python_build, call, index_expr, name
-from .exprs import RULES, negative_steps, on_device
-from .placement import Placements
+from .exprs import RULES, index_value, negative_steps, on_device
+from .placement import HOST, Placements
 
 IN_PLACE = ("setitem", "addat")
 
@@ -33,6 +33,8 @@ class TorchEmitter(FunctionEmitter):
             module.add(f)
         entries = [f.name for f in functions]
         placements = Placements(module, entries)
+        for f in functions:
+            _host_float32_as_float(f, placements)
 
         def make(f, modules, reserved):
             em = cls(f, modules, reserved)
@@ -80,7 +82,7 @@ class TorchEmitter(FunctionEmitter):
         sl, k = index_expr(op, args)
         target = args[0] if op.attrs.get("inplace") else self.copy_expr(args[0])
         kw = {"add": ast.Constant(True)} if augmented else {}
-        value = call(self.m.ref("tt", "setitem"), target, sl, args[k], **kw)
+        value = call(self.m.ref("tt", "setitem"), target, index_value(sl), args[k], **kw)
         self.emit(depth, f"{self.var(op.result)} = {ast.unparse(value)}")
 
 
@@ -93,4 +95,20 @@ def _tensor_path(t, path=()):
             if found is not None:
                 return found
     return None
+
+
+def _host_float32_as_float(f: Function, placements: Placements) -> None:
+    """Host float32 scalars become Python floats: NumPy scalars do not mix with tensors
+    (a tensor refuses to store one), and float32 data lives in tensors anyway."""
+    def retype(v: Value) -> None:
+        if v.type == F32 and placements.get(v) == HOST:
+            v.type = F64
+    for p in f.params:
+        retype(p)
+    for op in f.walk():
+        for r in op.results:
+            retype(r)
+        for rg in op.regions:
+            for a in rg.block.args:
+                retype(a)
 

@@ -62,7 +62,7 @@ def cast(em, v, e: ast.expr, to: ScalarType) -> ast.expr:
 
 def as_tensor(em, v, e: ast.expr, to: ScalarType) -> ast.expr:
     """`e` as a tensor of `to` (torch functions of one argument need a tensor)."""
-    if em.place(v) == HOST:
+    if em.place(v) != DEVICE:
         return call(em.m.ref("tt", "tensor"), e, em.m.ref("torch", _DTYPE[to.name]),
                     *em.like())
     return cast(em, v, e, to)
@@ -267,11 +267,21 @@ def negative_steps(op: Op) -> bool:
     return False
 
 
+def index_value(sl: ast.expr) -> ast.expr:
+    """A subscript as a value (`slice(None, None, -1)` for `::-1`), for helpers."""
+    if isinstance(sl, ast.Slice):
+        parts = [sl.lower, sl.upper, sl.step]
+        return call(name("slice"), *[p if p is not None else ast.Constant(None) for p in parts])
+    if isinstance(sl, ast.Tuple):
+        return ast.Tuple([index_value(e) for e in sl.elts], ast.Load())
+    return sl
+
+
 @rule("getitem")
 def _getitem(em, op, a):
     sl, _ = index_expr(op, a)
     if negative_steps(op):
-        return call(em.m.ref("tt", "getitem"), a[0], sl)
+        return call(em.m.ref("tt", "getitem"), a[0], index_value(sl))
     out = ast.Subscript(a[0], sl, ast.Load())
     if not isinstance(op.result.type, ArrayType) and em.writes_in_place:
         # An element is a view in torch: a copy keeps it from seeing later in-place writes.
@@ -290,9 +300,12 @@ def _expand_dims(em, op, a):
 
 
 def on_device(em, op: Op) -> bool:
-    """Whether `op` touches a tensor (then its rule is here, else the Python backend's)."""
+    """Whether `op` touches a tensor (then its rule is here, else the Python backend's).
+    A choice on a host condition stays a Python `x if c else y`."""
     if op.name in ("call", "tuple", "tuple_get", "const", "undef", "tape_new", "pycall",
                    "stop_gradient", "straight", "if"):
+        return False
+    if op.name == "select" and em.place(op.operands[0]) == HOST:
         return False
     values = list(op.operands) + list(op.results)
     return any(isinstance(v.type, ArrayType) or
