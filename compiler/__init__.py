@@ -33,12 +33,12 @@ _EXPORTS = {
     "straight_through": ".custom",
 }
 
-__all__ = sorted(_EXPORTS) + ["ir", "__version__"]
+__all__ = sorted(_EXPORTS) + ["ir", "torch", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "ir":  # the IR package, callable as adjoin.ir(f, *args)
-        return importlib.import_module(".ir", __name__)
+    if name in ("ir", "torch"):  # the IR package (callable as adjoin.ir(f, *args)), interop
+        return importlib.import_module("." + name, __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'adjoin' has no attribute {name!r}")

@@ -26,6 +26,7 @@ from .frontend.captures import Aliases, alias_groups, captured_values, hidden_na
 from .frontend.specialize import REGISTRY, typeof
 from .ir.core import Function
 from .ir.types import Type
+from .runtime import is_tensor
 
 _SIGNATURES: "weakref.WeakKeyDictionary[Callable, Tuple]" = weakref.WeakKeyDictionary()
 
@@ -122,25 +123,52 @@ def prepare(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) -> Call:
 
 def array_aliases(values: Sequence[Any]) -> Aliases:
     """Groups of argument values that are one array ("same": equal data, shape, strides
-    and dtype) or may share memory ("overlap", also for arrays inside tuples)."""
+    and dtype) or may share memory ("overlap", also for arrays inside tuples). Torch
+    tensors count as arrays (memory shared with a NumPy array included)."""
     arrays = [(i, v) for i, v in enumerate(values) if _leaves(v)]
     if len(arrays) < 2:
         return ()
     return alias_groups(arrays, _same_array, lambda a, b: any(
-        np.may_share_memory(x, y) and _shares(x, y) for x in _leaves(a) for y in _leaves(b)))
+        _may_share(x, y) for x in _leaves(a) for y in _leaves(b)))
 
 
 def _leaves(v: Any) -> list:
-    if isinstance(v, np.ndarray):
+    if _is_array(v):
         return [v]
     return [x for e in v for x in _leaves(e)] if isinstance(v, tuple) else []
 
 
+def _layout(a: Any) -> Tuple[int, Tuple[int, ...], Tuple[int, ...], str, int, int]:
+    """Address of the first element, shape, strides (bytes), dtype, and the byte range the
+    array may touch."""
+    if isinstance(a, np.ndarray):
+        lo, hi = np.lib.array_utils.byte_bounds(a) if hasattr(np.lib, "array_utils") \
+            else np.byte_bounds(a)
+        return (a.__array_interface__["data"][0], a.shape, a.strides, str(a.dtype), lo, hi)
+    size = a.element_size()
+    start = a.data_ptr()
+    extent = sum((n - 1) * st for n, st in zip(a.shape, a.stride()) if n > 0) + 1
+    device = 0 if a.device.type == "cpu" else hash(str(a.device)) | 1
+    lo = start + device
+    return (lo, tuple(a.shape), tuple(st * size for st in a.stride()),
+            str(a.dtype).replace("torch.", ""), lo, lo + extent * size)
+
+
+def _is_array(v: Any) -> bool:
+    return isinstance(v, np.ndarray) or (is_tensor(v) and v.dim() > 0)
+
+
 def _same_array(a: Any, b: Any) -> bool:
-    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+    if not (_is_array(a) and _is_array(b)):
         return False
-    return a is b or (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
-                      and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
+    return a is b or _layout(a)[:4] == _layout(b)[:4]
+
+
+def _may_share(x: Any, y: Any) -> bool:
+    if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
+        return np.may_share_memory(x, y) and _shares(x, y)
+    lx, ly = _layout(x), _layout(y)
+    return lx[4] < ly[5] and ly[4] < lx[5]  # overlapping byte ranges (decided coarsely)
 
 
 def _shares(a: np.ndarray, b: np.ndarray) -> bool:

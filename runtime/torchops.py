@@ -125,3 +125,33 @@ def setitem(x, index, value, add: bool = False):
     else:
         x[forward] = value
     return x
+
+
+def numpy_call(fn):
+    """`fn` (written for NumPy) callable with tensors: arguments go to the host as NumPy
+    arrays, array results come back as tensors on the arguments' device."""
+    def call(*args):
+        device = next((a.device for a in args if isinstance(a, torch.Tensor)), None)
+        out = fn(*[_numpy(a) for a in args])
+        return _torch(out, device)
+    call.__name__ = getattr(fn, "__name__", "custom")
+    return call
+
+
+def _numpy(a):
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu()
+        return a.item() if a.dim() == 0 else a.numpy()
+    if isinstance(a, tuple):
+        return tuple(_numpy(x) for x in a)
+    return a
+
+
+def _torch(out, device):
+    import numpy as np
+    if isinstance(out, tuple):
+        return tuple(_torch(o, device) for o in out)
+    if isinstance(out, np.ndarray):
+        return torch.from_numpy(out).to(device) if device is not None else \
+            torch.from_numpy(out)
+    return out

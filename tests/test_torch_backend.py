@@ -247,3 +247,30 @@ def test_unsupported_tensor_dtypes_are_named():
     f = adjoin.differentiable(energy, backend="torch")
     with pytest.raises(TypeError, match="tensor of dtype torch.float16"):
         f(torch.ones(5, dtype=torch.float16), torch.tensor(W), 5)
+
+
+# -- aliasing ---------------------------------------------------------------------------------
+
+
+def set_then_read(a, b, v):
+    a[0] = v
+    return b[0] * 2.0
+
+
+def test_a_tensor_passed_twice_is_one_array():
+    f = adjoin.differentiable(set_then_read, backend="torch")
+    t = torch.zeros(3, dtype=torch.float64)
+    assert f(t, t, 9.0) == 18.0
+    u = torch.zeros(4, dtype=torch.float64)
+    assert f(u[1:], u[1:], 4.0) == 8.0  # two views of the same elements
+    with pytest.raises(adjoin.CompileError, match="share memory"):
+        f(u[1:], u[:3], 5.0)  # overlapping views are refused, as for NumPy arrays
+    a = np.zeros(3)
+    assert f(torch.from_numpy(a), a, 7.0) == 14.0  # a tensor and the array it shares
+
+
+def test_derivatives_through_aliased_tensors_are_refused():
+    f = adjoin.differentiable(set_then_read, backend="torch")
+    t = torch.zeros(3, dtype=torch.float64)
+    with pytest.raises(adjoin.CompileError, match="shares memory"):
+        adjoin.grad(f, wrt=0)(t, t, 9.0)

@@ -31,6 +31,8 @@ def rule_call(b, rule, args: List[Value], fallback: Type, loc) -> Value:
     """Call a user's rule: compiled when adjoin can compile it, else run by CPython."""
     from ..frontend.specialize import REGISTRY as FUNCTIONS
     try:
+        if getattr(rule, "__adjoin_opaque__", False):  # a rule that is never compiled
+            raise CompileError("an opaque rule", loc)
         f = FUNCTIONS.specialize(rule, [a.type for a in args], loc)
     except CompileError:
         opaque = CustomFunction(rule)

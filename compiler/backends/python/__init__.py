@@ -108,13 +108,17 @@ def write_source(stem: str, source: str) -> str:
 
 
 def compile_module(module: Module, entry: str, header: str = "", emitter=FunctionEmitter,
-                   imports: Dict[str, str] = _IMPORTS) -> CompiledPython:
+                   imports: Dict[str, str] = _IMPORTS,
+                   opaque: Callable[[object], Callable] = lambda spec: spec.fn
+                   ) -> CompiledPython:
+    """`module` compiled from a real file; `opaque(spec)` is what the code calls for a
+    custom rule's function."""
     source, custom = _module_source(module, header, emitter, imports)
     path = write_source(entry, source)
     code = compile(source, path, "exec")
     namespace: Dict[str, object] = {"__name__": f"adjoin_generated.{entry}", "__file__": path}
     for key in custom:  # the opaque functions of custom rules are handed to the code
-        namespace[key] = CUSTOM[key].fn
+        namespace[key] = opaque(CUSTOM[key])
     exec(code, namespace)
     return CompiledPython(namespace[entry], source, path, namespace)  # type: ignore[arg-type]
 
