@@ -119,6 +119,8 @@ class _NumpyShim:
             "mean": lambda x, axis=None: torch.mean(x) if axis is None else torch.mean(x, axis),
             "max": lambda x, axis=None: torch.amax(x) if axis is None else torch.amax(x, axis),
             "min": lambda x, axis=None: torch.amin(x) if axis is None else torch.amin(x, axis),
+            "amax": lambda x, axis=None: torch.amax(x) if axis is None else torch.amax(x, axis),
+            "amin": lambda x, axis=None: torch.amin(x) if axis is None else torch.amin(x, axis),
             "dot": lambda a, b: a @ b, "matmul": lambda a, b: a @ b,
             "outer": torch.outer, "where": torch.where, "abs": torch.abs,
             "maximum": lambda a, b: torch.maximum(_t(a), _t(b)),
