@@ -88,7 +88,7 @@ class ReverseBuilder:
             new = self.tuple_accumulate(v, cur, c)
         else:
             c = self.match_type(c, v)
-            new = c if cur is None else self.ad.add(self.dense(v, cur), c)
+            new = c if cur is None else _accumulating(self.ad.add(self.dense(v, cur), c))
         if not new.name:
             new.name = bar(v.name)
         adj[id(v)] = new
@@ -97,7 +97,7 @@ class ReverseBuilder:
         """Add `val` (a scalar, or an array with reduced axes kept) to every element."""
         if isinstance(val.type, ArrayType):
             base = self.dense(v, cur) if cur is not None else self.ad.zeros_like(v)
-            return self.ad.add(base, val)
+            return _accumulating(self.ad.add(base, val))
         val = self.b.convert(val, v.type.dtype)
         new = val if cur is None else self.ad.add(cur, val)
         if cur is None or id(cur) in self.lazy:
@@ -337,3 +337,11 @@ def _outer_active(op: Op, inner: set, act: Activity) -> Dict[int, Value]:
                         out[id(v)] = v
     return out
 
+
+def _accumulating(new: Value) -> Value:
+    """Mark an adjoint accumulation `add(cur, c)`: its result has the shape and dtype of
+    `cur` (adjoints have their primal's shape), so a backend may add into `cur` in place."""
+    op = getattr(new, "op", None)
+    if op is not None and op.name == "add" and isinstance(new.type, ArrayType):
+        op.attrs["accumulates"] = True
+    return new

@@ -6,6 +6,10 @@ into the target's memory is unobservable: the target is dead after the write, no
 other value that may share its memory is read later, the memory is not a
 parameter's (callers own their arguments) or a popped tape value, and it was not
 pushed on the tape before. Otherwise the backends copy first.
+`mark_accumulations` sets `inplace = true` on an adjoint accumulation (an `add` marked
+`accumulates`: the result has its first operand's shape and dtype) that may update its
+first operand in place (`a += b`) under the same conditions (backends without in-place
+arithmetic ignore it).
 """
 from __future__ import annotations
 
@@ -103,6 +107,16 @@ def mark_inplace(f: Function) -> None:
     pushes = [op for op in f.walk() if op.name == "push"]
     for op in f.walk():
         if op.name in _SAME_AS_TARGET:
+            op.attrs["inplace"] = _can_write(op, lv, objs, pushes)
+
+
+def mark_accumulations(f: Function) -> None:
+    lv = Liveness(f)
+    objs = Objects(f)
+    pushes = [op for op in f.walk() if op.name == "push"]
+    for op in f.walk():
+        if op.name == "add" and op.attrs.get("accumulates") and \
+                op.operands[0].type == op.result.type:
             op.attrs["inplace"] = _can_write(op, lv, objs, pushes)
 
 

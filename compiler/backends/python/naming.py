@@ -96,12 +96,15 @@ class Naming:
 
     def _inlinable(self, op: Op) -> bool:
         r = op.result
-        if r.name or op.regions or not is_pure(op) or op.name in BARRIERS:
+        if r.name or op.regions or not is_pure(op) or op.name in BARRIERS or \
+                _updates_in_place(op):
             return False
         users = self.uses.get(id(r), [])
         if len(users) != 1 or users[0].parent is not op.parent:
             return False
         user = users[0]
+        if _updates_in_place(user) and user.operands[0] is r:
+            return False  # updated in place: a variable, not an expression
         blk = op.parent.ops
         between = blk[blk.index(op) + 1:blk.index(user)]
         raises = self._raises(op)  # exceptions must come in program order
@@ -280,6 +283,8 @@ class Naming:
                     if op.name == "while":
                         self.merge(r, op.regions[0].block.args[r.index], force=True)
         for op in ops:
+            if _updates_in_place(op):  # `a += b`: one variable where possible
+                self.merge(op.operands[0], op.result)
             if op.name in ("setitem", "addat") and not (
                     op.attrs.get("inplace") and self.merge(op.operands[0], op.result)):
                 # The emitter assigns the result's variable (a copy, or the target's
@@ -390,3 +395,8 @@ def _undef_flow(op: Op):
             flow += [(t, sources) for t in targets]
         return flow
     return []
+
+
+def _updates_in_place(op: Op) -> bool:
+    """An adjoint accumulation a backend emits as `a += b`."""
+    return op.name == "add" and bool(op.attrs.get("inplace"))

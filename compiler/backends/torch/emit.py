@@ -16,7 +16,8 @@ from ...ir.core import Function, Op, Value
 from ...ir.types import ArrayType, F32, F64, TupleType
 from ..python.emit import FunctionEmitter
 from ..python.exprs import build as python_build, call, index_expr, name
-from .exprs import RULES, index_value, negative_steps, on_device
+from ...passes.inplace import mark_accumulations
+from .exprs import RULES, cast, elt, index_value, negative_steps, on_device
 from .placement import HOST, Placements
 
 IN_PLACE = ("setitem", "addat")
@@ -32,17 +33,30 @@ class TorchEmitter(FunctionEmitter):
         for f in functions:
             module.add(f)
         entries = [f.name for f in functions]
+        for f in functions:
+            mark_accumulations(f)
         placements = Placements(module, entries)
         for f in functions:
             _host_float32_as_float(f, placements)
+        called = {op.attrs["callee"] for f in functions for op in f.walk() if op.name == "call"}
 
         def make(f, modules, reserved):
             em = cls(f, modules, reserved)
             em.placements = placements
+            em.entry = f.name not in called
             em.writes_in_place = any(op.name in IN_PLACE and op.attrs.get("inplace")
                                      for op in f.walk())
             return em
         return make
+
+    def function(self) -> str:
+        """The function; an entry runs under `torch.no_grad()`: adjoin computes its own
+        derivatives, so torch need not record any (and runs the ops faster)."""
+        text = super().function()
+        if self.entry:
+            self.m.used.add("torch")
+            text = "@torch.no_grad()\n" + text
+        return text
 
     def place(self, v: Value):
         return self.placements.get(v)
@@ -73,6 +87,19 @@ class TorchEmitter(FunctionEmitter):
 
     def copy_expr(self, e: ast.expr) -> ast.expr:
         return call(ast.Attribute(e, "clone", ast.Load()))
+
+    def stmt_add(self, op: Op, depth: int) -> None:
+        """An adjoint accumulated in place (`a += b`) where the IR allows it."""
+        a = op.operands[0]
+        if not op.attrs.get("inplace") or id(a) in self.nm.inlined or \
+                self.var(a) != self.var(op.result):
+            self.stmt_generic(op, depth)
+            return
+        b = op.operands[1]
+        rhs = self.expr(b)
+        if elt(b.type) != elt(op.result.type) and isinstance(b.type, ArrayType):
+            rhs = cast(self, b, rhs, elt(op.result.type))
+        self.emit(depth, f"{self.var(a)} += {ast.unparse(rhs)}")
 
     def stmt_setitem(self, op: Op, depth: int, augmented: bool = False) -> None:
         if not negative_steps(op):
