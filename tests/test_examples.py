@@ -38,3 +38,11 @@ def test_aot_example_runs_from_c_and_python():
     first = [float(line.split()[-1]) for line in out.splitlines() if "step   0" in line]
     assert first == [35.0, 35.0]
     assert float(finals[0].split()[2].rstrip(",")) < 2.5  # the chain settled
+
+
+def test_torch_layer_example_trains():
+    import pytest
+    pytest.importorskip("torch")
+    mod = runpy.run_path(os.path.join(ROOT, "examples", "torch_layer.py"))
+    losses = mod["train"](steps=25)
+    assert losses[-1] < 0.1 * losses[0]

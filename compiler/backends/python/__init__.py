@@ -15,7 +15,9 @@ from __future__ import annotations
 import builtins
 import hashlib
 import os
+import sys
 import tempfile
+import types
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence
 
@@ -116,11 +118,26 @@ def compile_module(module: Module, entry: str, header: str = "", emitter=Functio
     source, custom = _module_source(module, header, emitter, imports)
     path = write_source(entry, source)
     code = compile(source, path, "exec")
-    namespace: Dict[str, object] = {"__name__": f"adjoin_generated.{entry}", "__file__": path}
+    mod = _module_for(path)
+    namespace: Dict[str, object] = mod.__dict__
     for key in custom:  # the opaque functions of custom rules are handed to the code
         namespace[key] = opaque(CUSTOM[key])
     exec(code, namespace)
     return CompiledPython(namespace[entry], source, path, namespace)  # type: ignore[arg-type]
+
+
+def _module_for(path: str) -> types.ModuleType:
+    """A module registered under `adjoin_generated.<file name>`, so that tools that look
+    code up by module (pickle, inspect, torch.compile) find it."""
+    package = sys.modules.get("adjoin_generated")
+    if package is None:
+        package = sys.modules.setdefault("adjoin_generated", types.ModuleType("adjoin_generated"))
+        package.__path__ = []  # type: ignore[attr-defined]
+    name = "adjoin_generated." + os.path.splitext(os.path.basename(path))[0]
+    mod = types.ModuleType(name)
+    mod.__file__ = path
+    sys.modules[name] = mod
+    return mod
 
 
 class PythonBackend(Backend):

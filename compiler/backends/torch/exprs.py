@@ -155,9 +155,19 @@ def _alloc(em, op, a):
     return call(em.m.ref("torch", op.name), shape_expr(a), **_factory_kw(em, op))
 
 
+def _fill(em, value, filled: ast.expr, tensor: ast.expr) -> ast.expr:
+    """`tensor` (a fresh one) filled with `value`: torch's fill functions take a number,
+    and reading a tensor's number would wait for the device; `copy_` broadcasts it."""
+    if em.place(value) == HOST:
+        return filled
+    return call(ast.Attribute(tensor, "copy_", ast.Load()), filled.args[-1])
+
+
 @rule("full")
 def _full(em, op, a):
-    return call(em.m.ref("torch", "full"), shape_expr(a[:-1]), a[-1], **_factory_kw(em, op))
+    filled = call(em.m.ref("torch", "full"), shape_expr(a[:-1]), a[-1], **_factory_kw(em, op))
+    empty = call(em.m.ref("torch", "empty"), shape_expr(a[:-1]), **_factory_kw(em, op))
+    return _fill(em, op.operands[-1], filled, empty)
 
 
 def _like_kw(em, op) -> dict:
@@ -172,7 +182,9 @@ def _alloc_like(em, op, a):
 
 @rule("full_like")
 def _full_like(em, op, a):
-    return call(em.m.ref("torch", "full_like"), a[0], a[1], **_like_kw(em, op))
+    filled = call(em.m.ref("torch", "full_like"), a[0], a[1], **_like_kw(em, op))
+    empty = call(em.m.ref("torch", "empty_like"), a[0], **_like_kw(em, op))
+    return _fill(em, op.operands[1], filled, empty)
 
 
 @rule("copy")
