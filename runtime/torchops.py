@@ -69,6 +69,8 @@ def pack(values, dtype: torch.dtype, like=None):
 def sum_to(g, like):
     """Bring an adjoint `g` to the shape of `like` (a scalar or a tensor): sum over the
     axes a broadcast added or stretched, expand where `g` is smaller."""
+    if type(g) is type(like) is torch.Tensor and g.shape == like.shape:
+        return g  # the common case: nothing was broadcast
     g_shape = tuple(g.shape) if isinstance(g, torch.Tensor) else None
     like_shape = tuple(like.shape) if isinstance(like, torch.Tensor) and like.dim() else None
     if g_shape == like_shape:

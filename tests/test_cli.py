@@ -250,3 +250,22 @@ def test_main_usage_error_exits_2(capsys):
         main(["ir"])
     assert info.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_show_backend_torch(example, capsys):
+    pytest.importorskip("torch")
+    assert main(["show", f"{example}:g", "--signature", "f64[:], f64",
+                 "--backend", "torch"]) == 0
+    out = capsys.readouterr().out
+    assert "import torch" in out and "@torch.no_grad()" in out
+    assert re.search(r"def g\w*_grad\(a, k, out_bar=1\.0\):", out)
+    assert main(["show", f"{example}:g", "--signature", "f64[:], f64", "--backend", "torch",
+                 "--emit", "tangent"]) == 0
+    assert "_jvp(" in capsys.readouterr().out
+
+
+def test_show_emit_llvm_with_another_backend_is_a_usage_error(example, capsys):
+    assert main(["show", f"{example}:g", "--signature", "f64[:], f64", "--backend", "torch",
+                 "--emit", "llvm"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--emit llvm shows the llvm backend's code" in err[0]
