@@ -22,7 +22,8 @@ Shape = Optional[Tuple]
 
 
 class Shapes:
-    def __init__(self, f: Function, lookup=None, _depth: int = 0):
+    def __init__(self, f: Function, lookup=None, _depth: int = 0,
+                 _args: Optional[List[Shape]] = None):
         self.f = f
         self.lookup = lookup  # symbol -> Function, for callees' result shapes
         self.depth = _depth
@@ -31,7 +32,9 @@ class Shapes:
         self.fresh = 0
         for p in f.params:
             if isinstance(p.type, ArrayType):
-                self.of[id(p)] = tuple(("param", p.index, k) for k in range(p.type.ndim))
+                given = _args[p.index] if _args is not None else None
+                self.of[id(p)] = given if given is not None else \
+                    tuple(("param", p.index, k) for k in range(p.type.ndim))
         self.block(f.body.block)
 
     # -- queries ----------------------------------------------------------------------
@@ -193,21 +196,15 @@ class Shapes:
         callee = self.lookup(op.attrs["callee"])
         if callee is None or callee is self.f:
             return self.set(r, None)
-        inner = Shapes(callee, self.lookup, self.depth + 1)
+        # The callee analysed with this call's argument shapes: its result is in this
+        # function's atoms, where it has any (atoms made inside the callee may differ
+        # from call to call, and a callee parameter's atom means nothing here).
+        args = [self.shape(v) if isinstance(v.type, ArrayType) else None for v in op.operands]
+        inner = Shapes(callee, self.lookup, self.depth + 1, args)
         ret = callee.body.block.ops[-1].operands[0]
         s = inner.shape(ret)
-        if s is None:
+        known = {a for shape in args if shape is not None for a in shape}
+        if s is None or any(a[0] != "const" and a not in known for a in s):
             return self.set(r, None)
-        out = []
-        for atom in s:
-            if atom[0] == "param":
-                arg = self.shape(op.operands[atom[1]])
-                if arg is None:
-                    return self.set(r, None)
-                out.append(arg[atom[2]])
-            elif atom[0] == "const":
-                out.append(atom)
-            else:
-                return self.set(r, None)
-        self.set(r, tuple(out))
+        self.set(r, s)
 
