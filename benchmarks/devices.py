@@ -11,6 +11,7 @@ for devices; `--device cuda` where a GPU is present.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -20,18 +21,22 @@ import numpy as np
 from .arrays import EAGER_VARIANT, MAKERS, SIZES
 
 
-def timed(fn: Callable[[], Any], sync: Callable[[], None], repeats: int,
-          budget: float) -> float:
-    """Best of `repeats` runs (fewer when one run exceeds the budget), after a warm-up."""
-    fn()
+def paired(fns: Sequence[Callable[[], Any]], sync: Callable[[], None], repeats: int,
+           budget: float) -> List[float]:
+    """The best time of each function, run in turn (one of each per round, after a warm-up
+    round) so that the machine's state drifts alike for all: side by side, not one after
+    another. Fewer rounds when the budget runs out."""
+    best = [float("inf")] * len(fns)
+    for fn in fns:
+        fn()
     sync()
-    best = float("inf")
     start = time.perf_counter()
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        best = min(best, time.perf_counter() - t0)
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            best[k] = min(best[k], time.perf_counter() - t0)
         if time.perf_counter() - start > budget:
             break
     return best
@@ -50,22 +55,25 @@ def row_for(name: str, size, device: str, repeats: int, budget: float,
     row: Dict[str, Any] = {"workload": name, "size": size, "device": device}
     f = adjoin.differentiable(fn, backend="torch")
     g = adjoin.grad(f, wrt=tuple(wrt))
-    row["adjoin primal"] = timed(lambda: f(*targs), sync, repeats, budget)
-    row["adjoin grad"] = timed(lambda: g(*targs), sync, repeats, budget)
     eager = torch_eager(EAGER_VARIANT.get(fn, fn))
+    # The shim allocates on the default device: point it at the data (not needed on CPU,
+    # where the context's per-op cost would only slow eager down).
+    on_device = (lambda: torch.device(device)) if device != "cpu" else contextlib.nullcontext
+
+    def eager_primal():
+        with torch.no_grad(), on_device():
+            eager(*targs)
 
     def eager_grad():
         leaves = [t.detach().requires_grad_(i in wrt) if isinstance(t, torch.Tensor) else t
                   for i, t in enumerate(targs)]
-        out = eager(*leaves)
+        with on_device():
+            out = eager(*leaves)
         torch.autograd.grad(out, [leaves[i] for i in wrt])
-    torch.set_default_device(device)  # the shim's allocations go where the data is
-    try:
-        with torch.no_grad():
-            row["eager primal"] = timed(lambda: eager(*targs), sync, repeats, budget)
-        row["eager grad"] = timed(eager_grad, sync, repeats, budget)
-    finally:
-        torch.set_default_device("cpu")
+    times = paired([lambda: f(*targs), lambda: g(*targs), eager_primal, eager_grad], sync,
+                   repeats, budget)
+    for key, t in zip(("adjoin primal", "adjoin grad", "eager primal", "eager grad"), times):
+        row[key] = t
     if compile_:
         from adjoin.calls import signature_of
         types = signature_of(fn, args)
@@ -76,7 +84,8 @@ def row_for(name: str, size, device: str, repeats: int, budget: float,
             compiled(*targs, 1.0)
             sync()
             row["compile s"] = time.perf_counter() - t0
-            row["compiled grad"] = timed(lambda: compiled(*targs, 1.0), sync, repeats, budget)
+            row["compiled grad"] = paired([lambda: compiled(*targs, 1.0)], sync, repeats,
+                                          budget)[0]
         except Exception as e:  # noqa: BLE001 - reported in the table
             row["compile note"] = f"{type(e).__name__}: {str(e).splitlines()[0][:60]}"
     return row

@@ -134,7 +134,7 @@ def hessian(fn: Callable, wrt=0, *, backend: Optional[str] = None,
         if single:
             return blocks[0][0]
         return tuple(tuple(row) for row in blocks)
-    return call
+    return assembled_on_host(call)
 
 
 def _zero(v: Any) -> Any:
@@ -254,7 +254,7 @@ def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *,
             blocks = blocks[0]
             return blocks[0] if single else tuple(blocks)
         return tuple(b[0] if single else tuple(b) for b in blocks)
-    return call
+    return assembled_on_host(call)
 
 
 def _leaves(out):
@@ -308,3 +308,32 @@ def _shape_blocks(blocks, out, values, indices):
             row.append(float(b) if b.ndim == 0 else b)
         shaped.append(row)
     return shaped
+
+
+def assembled_on_host(call: Callable) -> Callable:
+    """A dense Hessian or Jacobian is assembled on the host, column by column: tensor
+    arguments are computed on as NumPy copies (on the function's backend), and the result
+    comes back as float64 tensors on their device."""
+    def on_host(*args: Any, **kwargs: Any):
+        device = next((a.device for a in args if is_tensor(a)), None)
+        if device is None:
+            return call(*args, **kwargs)
+        import torch
+        out = call(*[_host(a) for a in args], **kwargs)
+        return _device_tree(out, device, torch)
+    on_host.__name__ = getattr(call, "__name__", "derivative")
+    return on_host
+
+
+def _host(a: Any) -> Any:
+    if is_tensor(a):
+        a = a.detach().cpu()
+        return a.item() if a.dim() == 0 else a.numpy()
+    return tuple(_host(x) for x in a) if isinstance(a, tuple) else a
+
+
+def _device_tree(v: Any, device, torch) -> Any:
+    if isinstance(v, tuple):
+        return tuple(_device_tree(x, device, torch) for x in v)
+    return torch.as_tensor(np.asarray(v, dtype=np.float64), device=device)
+

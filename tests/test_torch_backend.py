@@ -276,3 +276,15 @@ def test_derivatives_through_aliased_tensors_are_refused():
     t = torch.zeros(3, dtype=torch.float64)
     with pytest.raises(adjoin.CompileError, match="shares memory"):
         adjoin.grad(f, wrt=0)(t, t, 9.0)
+
+
+def test_dense_hessians_and_jacobians_of_tensors_come_back_as_tensors():
+    f = adjoin.differentiable(energy, backend="torch")
+    x, w = torch.tensor(X), torch.tensor(W)
+    h = adjoin.hessian(f)(x, w, 5)
+    assert isinstance(h, torch.Tensor) and h.shape == (5, 5)
+    np.testing.assert_allclose(h.numpy(), np.diag(-np.sin(X) * W ** 2), rtol=1e-12,
+                               atol=1e-14)
+    jac = adjoin.jacobian(f, wrt=(0, 1))(x, w, 5)
+    assert all(isinstance(j, torch.Tensor) for j in jac)
+    np.testing.assert_allclose(jac[1].numpy(), 2 * np.sin(X) * W, rtol=1e-12)
