@@ -28,14 +28,21 @@ def adjoint_source(fn: Callable, *args: Any, wrt: Wrt = 0, signature: Optional[s
     `backend`'s (by default `fn`'s own where that backend generates Python, as the torch
     backend does, else the Python backend's).
     """
+    f, target, primal, types, indices = _view(fn, args, kwargs, signature, wrt, backend)
+    g, module = gradient_ir(f, types, indices, primal=primal)
+    return target.source(module, g.name, header_for(f, types, "gradient"))
+
+
+def _view(fn, args, kwargs, signature, wrt, backend):
+    """What a source view needs: the function, the target whose code it shows, the
+    specialization, its types and the indices of `wrt` (checked)."""
     f = unwrap(fn)
     target = readable_target(fn, backend)
     primal = primal_for(fn, f, args, kwargs, signature)
     types = tuple(primal.param_types)
     indices, _ = wrt_indices(f, wrt)
     check_wrt_types(f, types, indices)
-    g, module = gradient_ir(f, types, indices, primal=primal)
-    return target.source(module, g.name, header_for(f, types, "gradient"))
+    return f, target, primal, types, indices
 
 
 def readable_target(fn: Callable, backend: Optional[str]) -> Target:
@@ -119,11 +126,6 @@ def tangent_source(fn: Callable, *args: Any, wrt=0, signature: Optional[str] = N
                    backend: Optional[str] = None, **kwargs: Any) -> str:
     """The generated forward-mode (tangent) code of `fn`, as Python source text (the
     backend is chosen as for `adjoint_source`)."""
-    f = unwrap(fn)
-    target = readable_target(fn, backend)
-    primal = primal_for(fn, f, args, kwargs, signature)
-    types = tuple(primal.param_types)
-    indices, _ = wrt_indices(f, wrt)
-    check_wrt_types(f, types, indices)
+    f, target, primal, types, indices = _view(fn, args, kwargs, signature, wrt, backend)
     entry, module = tangent_ir(primal, tuple(i in indices for i in range(len(types))))
     return target.source(module, entry.name, header_for(f, types, "tangent"))

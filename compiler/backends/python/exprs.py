@@ -103,12 +103,18 @@ Rule = Callable[[Modules, Op, List[ast.expr]], ast.expr]
 RULES: Dict[str, Rule] = {}
 
 
-def rule(*names: str):
-    def deco(fn: Rule) -> Rule:
-        for n in names:
-            RULES[n] = fn
-        return fn
-    return deco
+def registrar(table: Dict[str, Callable]):
+    """A decorator `@rule("add", "sub")` that files a rule under op names in `table`."""
+    def rule(*names: str):
+        def deco(fn):
+            for n in names:
+                table[n] = fn
+            return fn
+        return deco
+    return rule
+
+
+rule = registrar(RULES)
 
 
 def build(m: Modules, op: Op, args: List[ast.expr]) -> ast.expr:

@@ -16,7 +16,7 @@ from typing import Callable, Dict, List
 
 from ...ir.core import Op
 from ...ir.types import ArrayType, ScalarType
-from ..python.exprs import _BIN, _CMP, call, index_expr, name, shape_expr
+from ..python.exprs import _BIN, _CMP, call, index_expr, name, registrar, shape_expr
 from .placement import DEVICE, EITHER, HOST
 
 _DTYPE = {"f64": "float64", "f32": "float32", "i64": "int64", "bool": "bool"}
@@ -32,14 +32,7 @@ _REDUCE = {"sum": "sum", "prod": "prod", "mean": "mean", "amax": "amax", "amin":
 
 Rule = Callable[..., ast.expr]
 RULES: Dict[str, Rule] = {}
-
-
-def rule(*names: str):
-    def deco(fn: Rule) -> Rule:
-        for n in names:
-            RULES[n] = fn
-        return fn
-    return deco
+rule = registrar(RULES)
 
 
 def elt(t) -> ScalarType:
