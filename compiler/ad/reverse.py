@@ -95,8 +95,9 @@ class ReverseBuilder:
 
     def broadcast_accumulate(self, v: Value, cur: Optional[Value], val: Value) -> Value:
         """Add `val` (a scalar, or an array with reduced axes kept) to every element."""
-        if isinstance(val.type, ArrayType):
-            base = self.dense(v, cur) if cur is not None else self.ad.zeros_like(v)
+        if isinstance(val.type, ArrayType):  # only `v`'s shape is needed: not `v` itself
+            base = self.dense(v, cur) if cur is not None else \
+                self.ad.zeros_like(_shape_witness(v))
             return _accumulating(self.ad.add(base, val))
         val = self.b.convert(val, v.type.dtype)
         new = val if cur is None else self.ad.add(cur, val)
