@@ -285,3 +285,54 @@ def test_array_program_derivatives(progdir, prog: ArrayProgram, data):
     for _ in range(INPUTS_PER_PROGRAM):
         args = data.draw(array_arguments(prog), label="args")
         check_derivatives(loaded, args, tangents_for(data, args))
+
+
+# ---------------------------------------------------------------------------
+# 3. The torch backend against the Python backend
+
+torch = pytest.importorskip("torch")
+
+
+def finite_float64(args: Sequence[Any]) -> bool:
+    return all_finite(args) and all(not isinstance(v, np.ndarray) or v.dtype != np.float32
+                                    for v in args)
+
+
+@settings(max_examples=examples(20), **SETTINGS)
+@given(prog=array_programs(), data=st.data())
+def test_torch_backend_matches_the_python_backend(progdir, prog: ArrayProgram, data):
+    """Where the Python backend returns (finite inputs; the torch backend follows IEEE on
+    tensor data instead of raising, docs/torch-backend.md), the torch backend returns the
+    same values, leaves the arguments alike, and gives the same gradient; on NumPy arrays
+    and on tensors."""
+    note(prog.source)
+    loaded = Loaded(prog, progdir)
+    on_torch = adjoin.differentiable(loaded.fn, backend="torch")
+    for _ in range(2):
+        args = data.draw(array_arguments(prog), label="args")
+        if not finite_float64(args):
+            continue
+        want_args, got_args = copied(args), copied(args)
+        want = outcome(lambda: loaded.compiled["python"](*want_args))
+        if want[0] == "raise" or not all_finite([np.asarray(want[1], dtype=float)]):
+            continue
+        got = outcome(lambda: on_torch(*got_args))
+        note(f"args={args!r}\ntorch -> {got!r}\npython -> {want!r}")
+        assert got[0] == "ok", f"torch raises {got[1]!r} where python returns"
+        rtol = max(tolerance(args), 1e-9)
+        assert agree(got[1], want[1], rtol) and agree(got_args, want_args, rtol)
+        grads = gradient(loaded, "python", args)
+        if grads[0] == "raise":
+            continue
+        tgrads = gradient(loaded, "torch", args)
+        assert tgrads[0] == "ok", f"torch grad raises {tgrads[1]!r}"
+        flat = {k: [float(v) for g in r[1] for v in np.ravel(g)]
+                for k, r in (("python", grads), ("torch", tgrads))}
+        assert agree(flat["torch"], flat["python"], rtol), \
+            f"torch gradient {flat['torch']!r} != python's {flat['python']!r}"
+        tensors = [torch.tensor(a) if isinstance(a, np.ndarray) else a for a in copied(args)]
+        on_tensors = adjoin.grad(loaded.fn, wrt=WRT, backend="torch")(*tensors)
+        flat_t = [float(v) for g in on_tensors for v in np.ravel(
+            g.cpu().numpy() if isinstance(g, torch.Tensor) else g)]
+        assert agree(flat_t, flat["python"], rtol), "torch gradient on tensors differs"
+        event("torch compared")
