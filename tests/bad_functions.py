@@ -380,7 +380,7 @@ def too_many_math_args(x):
 
 
 def unsupported_keyword(a):
-    return np.sum(a, keepdims=True)  # E:unsupported_keyword
+    return np.sum(a, where=a > 0.0)  # E:unsupported_keyword
 
 
 def iterate_scalar(x):
@@ -432,7 +432,8 @@ def np_array_scalar(x):
 
 
 def newaxis(a):
-    return a[None, :]  # E:newaxis
+    a[None, :] = 1.0  # E:newaxis
+    return a
 
 
 def chained_array_compare(a):

@@ -125,7 +125,7 @@ CASES = [
     Bad("nested_too_many", (1.0,), T, "inner(x, x)", "call",
         ("inner() takes 1 positional argument(s) but 2 were given",)),
     Bad("too_many_math_args", (1.0,), T, "math.sin(x, x)", "math.sin", ("takes 1",)),
-    Bad("unsupported_keyword", (A1,), U, "True)", "np.sum", ("'keepdims'",)),
+    Bad("unsupported_keyword", (A1,), U, "a > 0.0)", "np.sum", ("'where'",)),
     Bad("range_keyword", (3,), T, "range(n, step=2)", "range", ("1 to 3 positional",)),
     Bad("round_digits_variable", (2.567, 2), U, "round(x, nd)", "round",
         ("number of digits",)),

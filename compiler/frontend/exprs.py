@@ -343,8 +343,40 @@ class ExprTranslator(Arithmetic):
         if not isinstance(base.type, (ArrayType, UnknownType)):
             raise TypingError(f"a value of type {base.type} cannot be indexed",
                               self.loc(node), "indexing")
+        parts = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if any(self.is_newaxis(p) for p in parts):
+            return self.getitem_newaxis(base, parts, node)
         spec, idx = self.index_spec(node.slice)
         return self.getitem(base, spec, idx, node)
+
+    def is_newaxis(self, p) -> bool:
+        """Whether an index part is `None` / `np.newaxis` (a new axis of size 1)."""
+        if isinstance(p, gast.Constant):
+            return p.value is None
+        if isinstance(p, (gast.Attribute, gast.Name)):
+            v = self.expr(p)
+            return isinstance(v, Value) and v.type == NONE
+        return False
+
+    def getitem_newaxis(self, base: Value, parts, node) -> Value:
+        """`x[..., None, ...]`: the index without the new axes, then each new axis inserted
+        where NumPy puts it (counted in the result: ints drop an axis, slices keep one)."""
+        from .primitives import expand_at
+        kept, new_axes, pos = [], [], 0
+        for p in parts:
+            if self.is_newaxis(p):
+                new_axes.append(pos)
+                pos += 1
+            else:
+                kept.append(p)
+                pos += isinstance(p, gast.Slice)
+        r = base
+        if kept:
+            spec, idx = self.index_spec(gast.Tuple(elts=kept, ctx=gast.Load()))
+            r = self.getitem(base, spec, idx, node)
+        for axis in new_axes:
+            r = expand_at(self, r, axis, node)
+        return r
 
     def static_index(self, sl) -> int:
         v = self.value(sl)

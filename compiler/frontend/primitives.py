@@ -542,10 +542,55 @@ def _len(tr, node):
 
 def _reduction(opname: str):
     def handler(tr, node):
-        (x, *_), kws = args_of(tr, node, 1, 2, kw=("axis",))  # the axis is read below
+        (x, *_), kws = args_of(tr, node, 1, 2, kw=("axis", "keepdims"))  # axis read below
         axis_node = node.args[1] if len(node.args) > 1 else kws.get("axis")
-        return reduce_value(tr, opname, x, static_int(tr, axis_node, "axis"), node)
+        axis = static_int(tr, axis_node, "axis")
+        r = reduce_value(tr, opname, x, axis, node)
+        return keep_dims(tr, r, x, axis) if static_bool(tr, kws.get("keepdims"),
+                                                        "keepdims") else r
     return handler
+
+
+def static_bool(tr, node, what: str) -> bool:
+    if node is None:
+        return False
+    v = tr.const_value(tr.value(node))
+    if not isinstance(v, (bool, int)):
+        raise TypingError(f"{what} must be a constant True or False", tr.loc(node), what)
+    return bool(v)
+
+
+def keep_dims(tr, r: Value, x: Value, axis: Optional[int]) -> Value:
+    """A reduction's result with the reduced axes kept at size 1 (`keepdims=True`)."""
+    if not isinstance(x.type, ArrayType):
+        return r
+    if axis is not None:
+        axis = axis + x.type.ndim if axis < 0 else axis
+        return fresh(tr, tr.b.emit("expand_dims", r, axis=axis))
+    for _ in range(x.type.ndim):
+        r = tr.b.emit("expand_dims", r, axis=0)
+    return fresh(tr, r)
+
+
+@prim(np.expand_dims)
+def _expand_dims(tr, node):
+    (x, *_), kws = args_of(tr, node, 1, 2, kw=("axis",))
+    axis_node = node.args[1] if len(node.args) > 1 else kws.get("axis")
+    if axis_node is None:
+        raise TypingError("expand_dims() needs an axis", tr.loc(node), "expand_dims")
+    return expand_at(tr, x, static_int(tr, axis_node, "axis"), node)
+
+
+def expand_at(tr, x: Value, axis: int, node) -> Value:
+    """`x` with a new axis of size 1 at `axis` (counted in the result, as NumPy does)."""
+    ndim = x.type.ndim + 1 if isinstance(x.type, ArrayType) else 1
+    if not -ndim <= axis < ndim:
+        raise TypingError(f"axis {axis} is out of bounds for an array of dimension {ndim}",
+                          tr.loc(node), "expand_dims")
+    r = tr.b.emit("expand_dims", x, axis=axis % ndim)
+    if isinstance(x.type, ArrayType):
+        return _view(tr, r, x)
+    return fresh(tr, r)
 
 
 def reduce_value(tr, opname: str, x: Value, axis: Optional[int], node) -> Value:
@@ -803,10 +848,13 @@ def method_call(tr, v: Value, name: str, node):
         raise UnsupportedSyntax(f"method '{name}' of {v.type} is not supported", tr.loc(node),
                                 "method call")
     if name in ("sum", "prod", "mean", "max", "min", "argmax", "argmin"):
-        _, kws = args_of_lazy(tr, node, 0, 1, kw=("axis",))
+        _, kws = args_of_lazy(tr, node, 0, 1, kw=("axis", "keepdims"))
         axis_node = node.args[0] if node.args else kws.get("axis")
         op = {"max": "amax", "min": "amin"}.get(name, name)
-        return reduce_value(tr, op, v, static_int(tr, axis_node, "axis"), node)
+        axis = static_int(tr, axis_node, "axis")
+        r = reduce_value(tr, op, v, axis, node)
+        return keep_dims(tr, r, v, axis) if static_bool(tr, kws.get("keepdims"),
+                                                        "keepdims") else r
     if name == "copy":
         args_of(tr, node, 0, 0)
         return fresh(tr, tr.b.emit("copy", v))

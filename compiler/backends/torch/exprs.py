@@ -301,7 +301,9 @@ def _sum_to(em, op, a):
 
 @rule("expand_dims")
 def _expand_dims(em, op, a):
-    return call(em.m.ref("torch", "unsqueeze"), a[0], ast.Constant(op.attrs.get("axis", 0)))
+    x = op.operands[0]
+    arg = a[0] if isinstance(x.type, ArrayType) else as_tensor(em, x, a[0], elt(op.result.type))
+    return call(em.m.ref("torch", "unsqueeze"), arg, ast.Constant(op.attrs.get("axis", 0)))
 
 
 def on_device(em, op: Op) -> bool:
