@@ -975,3 +975,6 @@ def _straight_call(tr, obj: StraightThrough, node):
         y = tr.b.convert(y, F64)
         target = F64
     return tr.b.emit("straight", y, tr.b.convert(s, target))
+
+
+from . import numpy_composites  # noqa: E402,F401  (registers its primitives)

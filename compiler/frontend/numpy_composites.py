@@ -1,0 +1,195 @@
+"""NumPy functions built from other IR ops: var, std, concatenate, hstack, vstack, squeeze,
+atleast_1d, atleast_2d.
+
+Assumes: the translator of `primitives` (its `prim` registry, argument helpers and views).
+Guarantees: each function computes NumPy's result from ops that already have derivative
+rules on every backend (mean, sub, mul, sqrt, zeros, slice writes, reshape, expand_dims),
+so it works in every mode and backend without new rules. Arguments NumPy would take at run
+time but adjoin needs at compile time (axes, ddof, keepdims, the arrays joined) must be
+constants or literals; anything else is a TypingError at the call.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import gast
+import numpy as np
+
+from ..errors import TypingError, UnsupportedSyntax
+from ..ir.core import Value
+from ..ir.types import ArrayType, F64, TupleType
+from .primitives import (_view, args_of, expand_at, fresh, keep_dims, numpy_result, prim,
+                         reduce_value, static_bool, static_int)
+
+
+# -- var and std ------------------------------------------------------------------------------
+
+
+def _moment(tr, node, root: bool) -> Value:
+    (x, *_), kws = args_of(tr, node, 1, 2, kw=("axis", "keepdims", "ddof"))
+    axis = static_int(tr, node.args[1] if len(node.args) > 1 else kws.get("axis"), "axis")
+    keep = static_bool(tr, kws.get("keepdims"), "keepdims")
+    ddof = static_int(tr, kws.get("ddof"), "ddof") or 0
+    if not isinstance(x.type, ArrayType):
+        return numpy_result(tr, tr.b.const(0.0, F64))
+    if x.type.dtype != F64 and not x.type.dtype.is_float:
+        x = tr.b.convert(x, F64)
+    centered = tr.b.emit("sub", x, keep_dims(tr, reduce_value(tr, "mean", x, axis, node),
+                                             x, axis))
+    squares = tr.b.emit("mul", centered, centered)
+    r = reduce_value(tr, "sum" if ddof else "mean", squares, axis, node)
+    if ddof:
+        n = tr.b.emit("size", x) if axis is None else tr.b.emit("dim", x, axis=axis % x.type.ndim)
+        count = tr.b.convert(tr.b.emit("sub", n, tr.b.const(ddof)), x.type.dtype)
+        r = tr.b.emit("div", r, count)
+    if root:
+        r = tr.b.emit("sqrt", r)
+    return keep_dims(tr, numpy_result(tr, r), x, axis) if keep else numpy_result(tr, r)
+
+
+@prim(np.var)
+def _var(tr, node):
+    return _moment(tr, node, root=False)
+
+
+@prim(np.std)
+def _std(tr, node):
+    return _moment(tr, node, root=True)
+
+
+# -- joining ------------------------------------------------------------------------------------
+
+
+def _arrays(tr, arg) -> List[Value]:
+    """The arrays of a list or tuple literal, or of a tuple value."""
+    if isinstance(arg, (gast.List, gast.Tuple)):
+        vals = [tr.value(e) for e in arg.elts]
+    else:
+        v = tr.value(arg)
+        if not isinstance(v.type, TupleType):
+            raise TypingError("the arrays to join must be a list or tuple of arrays",
+                              tr.loc(arg), "concatenate")
+        vals = [tr.tuple_item(v, i) for i in range(len(v.type.elts))]
+    if not vals:
+        raise TypingError("need at least one array to concatenate", tr.loc(arg), "concatenate")
+    return vals
+
+
+def concatenate_values(tr, vals: List[Value], axis: int, node) -> Value:
+    """A fresh array holding `vals` one after another along `axis`: zeros of the joined
+    shape, then one slice write per array (whose adjoint reads its slice back)."""
+    ndim = vals[0].type.ndim if isinstance(vals[0].type, ArrayType) else 0
+    if ndim == 0 or any(not isinstance(v.type, ArrayType) or v.type.ndim != ndim
+                        for v in vals):
+        raise TypingError("concatenate() joins arrays of one number of dimensions (at least "
+                          "1)", tr.loc(node), "concatenate")
+    if not -ndim <= axis < ndim:
+        raise TypingError(f"axis {axis} is out of bounds for an array of dimension {ndim}",
+                          tr.loc(node), "concatenate")
+    axis %= ndim
+    dtype = _joined_dtype([v.type.dtype for v in vals])
+    lengths = [tr.b.emit("dim", v, axis=axis) for v in vals]
+    total = lengths[0]
+    for n in lengths[1:]:
+        total = tr.b.emit("add", total, n)
+    dims = [tr.b.emit("dim", vals[0], axis=k) if k != axis else total for k in range(ndim)]
+    out = tr.b.op("zeros", dims, {"dtype": dtype}).result
+    start = tr.b.const(0)
+    for v, n in zip(vals, lengths):
+        stop = tr.b.emit("add", start, n)
+        spec = tuple(["s000"] * axis + ["s110"])
+        out = tr.b.op("setitem", [out, start, stop, tr.b.convert(v, dtype)],
+                      {"index": spec}).result
+        start = stop
+    return fresh(tr, out)
+
+
+_NP = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
+
+
+def _joined_dtype(dtypes):
+    """NumPy's dtype for arrays of these dtypes joined (array promotion)."""
+    joined = np.result_type(*[_NP[d.name] for d in dtypes])
+    return next(d for d in dtypes + [F64] if _NP[d.name] == joined.type) \
+        if any(_NP[d.name] == joined.type for d in dtypes) else F64
+
+
+@prim(np.concatenate)
+def _concatenate(tr, node):
+    if not 1 <= len(node.args) <= 2:
+        raise TypingError("concatenate() takes the arrays and an optional axis", tr.loc(node),
+                          "concatenate")
+    axis_node = node.args[1] if len(node.args) > 1 else \
+        next((k.value for k in node.keywords if k.arg == "axis"), None)
+    for k in node.keywords:
+        if k.arg != "axis":
+            raise UnsupportedSyntax(f"concatenate() does not support the keyword '{k.arg}' "
+                                    "in adjoin", tr.loc(k.value), "concatenate")
+    if isinstance(axis_node, gast.Constant) and axis_node.value is None:
+        raise UnsupportedSyntax("concatenate(..., axis=None) is not supported; ravel the "
+                                "arrays first", tr.loc(axis_node), "concatenate")
+    axis = static_int(tr, axis_node, "axis") or 0
+    return concatenate_values(tr, _arrays(tr, node.args[0]), axis, node)
+
+
+def _single_arg(tr, node, name: str):
+    if len(node.args) != 1 or node.keywords:
+        raise TypingError(f"{name}() takes one sequence of arrays", tr.loc(node), name)
+    return _arrays(tr, node.args[0])
+
+
+@prim(np.hstack)
+def _hstack(tr, node):
+    vals = [at_least(tr, v, 1, node) for v in _single_arg(tr, node, "hstack")]
+    return concatenate_values(tr, vals, 0 if vals[0].type.ndim == 1 else 1, node)
+
+
+@prim(np.vstack)
+def _vstack(tr, node):
+    vals = [at_least(tr, v, 2, node) for v in _single_arg(tr, node, "vstack")]
+    return concatenate_values(tr, vals, 0, node)
+
+
+# -- dimensions ---------------------------------------------------------------------------------
+
+
+def at_least(tr, x: Value, ndim: int, node) -> Value:
+    """`x` with leading axes of size 1 up to `ndim` (NumPy's atleast_1d/2d: a 1-d array
+    becomes a row)."""
+    if not isinstance(x.type, ArrayType):
+        x = expand_at(tr, x, 0, node)
+    while x.type.ndim < ndim:
+        x = expand_at(tr, x, 0, node)
+    return x
+
+
+@prim(np.atleast_1d)
+def _atleast_1d(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    return at_least(tr, x, 1, node)
+
+
+@prim(np.atleast_2d)
+def _atleast_2d(tr, node):
+    (x,), _ = args_of(tr, node, 1, 1)
+    return at_least(tr, x, 2, node)
+
+
+@prim(np.squeeze)
+def _squeeze(tr, node):
+    (x, *_), kws = args_of(tr, node, 1, 2, kw=("axis",))
+    axis_node = node.args[1] if len(node.args) > 1 else kws.get("axis")
+    axis: Optional[int] = static_int(tr, axis_node, "axis")
+    if axis is None:
+        raise UnsupportedSyntax("squeeze() needs a constant axis in adjoin (which axes have "
+                                "size 1 is known only at run time)", tr.loc(node), "squeeze")
+    if not isinstance(x.type, ArrayType) or not -x.type.ndim <= axis < x.type.ndim:
+        raise TypingError(f"axis {axis} is out of bounds for squeeze()", tr.loc(node),
+                          "squeeze")
+    if x.type.ndim == 1:
+        raise TypingError("squeeze() of a 1-d array gives a 0-d array, which adjoin does not "
+                          "have; use x[0]", tr.loc(node), "squeeze")
+    axis %= x.type.ndim
+    # A reshape without the axis: NumPy's ValueError where that axis is not of length 1.
+    dims = [tr.b.emit("dim", x, axis=k) for k in range(x.type.ndim) if k != axis]
+    return _view(tr, tr.b.emit("reshape", x, *dims), x)
