@@ -29,9 +29,15 @@ def dims(x, A):
     return np.sum(q * r) + np.sum(np.atleast_2d(x)[0] * 3.0) + np.sum(np.atleast_1d(x) ** 2)
 
 
+def triangles(A, v):
+    return (np.sum(np.tril(A) ** 2) + np.sum(np.triu(A, 1) * 3.0) + np.trace(A) * 2.0
+            + np.sum(np.diag(v) @ A) + np.sum(np.diag(A) ** 3) + np.sum(np.tril(A, k=-1)))
+
+
 RNG = np.random.default_rng(3)
 X, A, B = RNG.standard_normal(3), RNG.standard_normal((4, 3)), RNG.standard_normal((4, 2))
-CASES = [(moments, (X, A), (0, 1)), (joins, (X, A, B), (0, 1, 2)), (dims, (X, A), (0, 1))]
+CASES = [(moments, (X, A), (0, 1)), (joins, (X, A, B), (0, 1, 2)), (dims, (X, A), (0, 1)),
+         (triangles, (A, RNG.standard_normal(4)), (0, 1))]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -40,7 +46,7 @@ def test_values_and_derivatives(fn, args, wrt, backend):
     if backend == "torch":
         pytest.importorskip("torch")
     f = adjoin.differentiable(fn, backend=backend)
-    assert float(f(*args)) == pytest.approx(fn(*args), rel=1e-12)
+    assert float(f(*args)) == pytest.approx(fn(*args), rel=1e-12, abs=1e-12)
     got = adjoin.grad(f, wrt=wrt)(*args)
     for g, w in zip(got, numeric_grad(fn, args, wrt)):
         np.testing.assert_allclose(np.asarray(g, dtype=float), w, rtol=1e-6, atol=1e-7)
@@ -79,3 +85,12 @@ def test_refusals_name_the_construct():
         adjoin.differentiable(no_axis)(np.ones((1, 3)))
     with pytest.raises(adjoin.CompileError, match="one number of dimensions"):
         adjoin.differentiable(mixed)(np.ones(3), np.ones((2, 3)))
+
+
+def test_triangles_of_int_arrays_stay_int():
+    def tri(M):
+        return np.tril(M) + np.triu(M, 1) * 2
+    M = np.arange(12).reshape(3, 4)
+    for backend in ("python", "llvm"):
+        got = adjoin.differentiable(tri, backend=backend)(M)
+        assert got.dtype == np.int64 and np.array_equal(got, tri(M))

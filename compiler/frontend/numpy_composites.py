@@ -193,3 +193,79 @@ def _squeeze(tr, node):
     # A reshape without the axis: NumPy's ValueError where that axis is not of length 1.
     dims = [tr.b.emit("dim", x, axis=k) for k in range(x.type.ndim) if k != axis]
     return _view(tr, tr.b.emit("reshape", x, *dims), x)
+
+
+# -- triangles and diagonals --------------------------------------------------------------------
+
+
+def _grid(tr, x: Value, offset: int, relation: str) -> Value:
+    """The (rows, cols) boolean mask `col relation row + offset` for a 2-d array `x`."""
+    rows = tr.b.emit("arange", tr.b.const(0), tr.b.emit("dim", x, axis=0), tr.b.const(1))
+    cols = tr.b.emit("arange", tr.b.const(0), tr.b.emit("dim", x, axis=1), tr.b.const(1))
+    shifted = tr.b.emit("add", tr.b.emit("expand_dims", rows, axis=1), tr.b.const(offset))
+    return tr.b.emit(relation, tr.b.emit("expand_dims", cols, axis=0), shifted)
+
+
+def _matrix(tr, node, name: str) -> Value:
+    x = tr.value(node.args[0]) if node.args else None
+    if x is None or not isinstance(x.type, ArrayType) or x.type.ndim != 2:
+        raise TypingError(f"{name}() of a 2-d array is supported", tr.loc(node), name)
+    return x
+
+
+def _masked(tr, x: Value, mask: Value) -> Value:
+    zero = tr.b.const(0, x.type.dtype)
+    return fresh(tr, tr.b.emit("where", mask, x, zero))
+
+
+def _triangle(relation: str, name: str):
+    def handler(tr, node):
+        _, kws = args_of_lazy_k(tr, node, name)
+        x = _matrix(tr, node, name)
+        k_node = node.args[1] if len(node.args) > 1 else kws.get("k")
+        return _masked(tr, x, _grid(tr, x, static_int(tr, k_node, "k") or 0, relation))
+    return handler
+
+
+def args_of_lazy_k(tr, node, name: str):
+    if not 1 <= len(node.args) <= 2:
+        raise TypingError(f"{name}() takes an array and an optional k", tr.loc(node), name)
+    kws = {}
+    for k in node.keywords:
+        if k.arg != "k":
+            raise UnsupportedSyntax(f"{name}() does not support the keyword '{k.arg}' in "
+                                    "adjoin", tr.loc(k.value), name)
+        kws[k.arg] = k.value
+    return None, kws
+
+
+prim(np.tril)(_triangle("le", "tril"))   # keeps col <= row + k
+prim(np.triu)(_triangle("ge", "triu"))   # keeps col >= row + k
+
+
+@prim(np.trace)
+def _trace(tr, node):
+    if len(node.args) != 1 or node.keywords:
+        raise TypingError("trace() takes one 2-d array", tr.loc(node), "trace")
+    x = _matrix(tr, node, "trace")
+    return numpy_result(tr, tr.b.emit("sum", tr.b.emit("where", _grid(tr, x, 0, "eq"), x,
+                                                       tr.b.const(0, x.type.dtype))))
+
+
+@prim(np.diag)
+def _diag(tr, node):
+    if len(node.args) != 1 or node.keywords:
+        raise UnsupportedSyntax("diag() with an offset is not supported in adjoin",
+                                tr.loc(node), "diag")
+    x = tr.value(node.args[0])
+    if isinstance(x.type, ArrayType) and x.type.ndim == 1:  # a diagonal matrix
+        square = tr.b.emit("expand_dims", x, axis=0)
+        n = tr.b.emit("dim", x, axis=0)
+        eye = tr.b.emit("eq", tr.b.emit("expand_dims", tr.b.emit(
+            "arange", tr.b.const(0), n, tr.b.const(1)), axis=1), tr.b.emit(
+            "arange", tr.b.const(0), n, tr.b.const(1)))
+        return fresh(tr, tr.b.emit("where", eye, square, tr.b.const(0, x.type.dtype)))
+    x = _matrix(tr, node, "diag")
+    rows = tr.b.emit("sum", _masked(tr, x, _grid(tr, x, 0, "eq")), axis=1)
+    k = tr.b.emit("minimum", tr.b.emit("dim", x, axis=0), tr.b.emit("dim", x, axis=1))
+    return fresh(tr, tr.b.op("getitem", [rows, k], {"index": ("s010",)}).result)
