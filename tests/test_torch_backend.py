@@ -288,3 +288,19 @@ def test_dense_hessians_and_jacobians_of_tensors_come_back_as_tensors():
     jac = adjoin.jacobian(f, wrt=(0, 1))(x, w, 5)
     assert all(isinstance(j, torch.Tensor) for j in jac)
     np.testing.assert_allclose(jac[1].numpy(), 2 * np.sin(X) * W, rtol=1e-12)
+
+
+def grow_then_read(B, n):
+    B += (B * 1.0) * B[0:1]
+    return float(B[n, 0])
+
+
+def test_an_in_place_accumulation_is_not_passed_by_a_later_read():
+    """Found by the random programs: `sum_to` gives its operand back, so two adjoints were
+    one tensor; an expression reading the second was moved past the in-place `+=` into the
+    first and read the sum (a silently wrong gradient). Reads now stay before it."""
+    B = np.array([[0.25, 1.0], [-3.0, 2.0]])
+    want = adjoin.grad(grow_then_read)(B.copy(), 1)
+    got = adjoin.grad(grow_then_read, backend="torch")(B.copy(), 1)
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+    np.testing.assert_allclose(want, [[-3.0, 0.0], [1.25, 0.0]], rtol=1e-14)

@@ -108,7 +108,8 @@ class Naming:
         blk = op.parent.ops
         between = blk[blk.index(op) + 1:blk.index(user)]
         raises = self._raises(op)  # exceptions must come in program order
-        return not any(b.regions or b.name in BARRIERS or not is_pure(b) or
+        return not any(b.regions or b.name in BARRIERS or _updates_in_place(b) or
+                       not is_pure(b) or
                        (raises and self._raises(b) and not self._evaluated_after(b, op, user))
                        for b in between) and user.name not in ("for", "while")
 
