@@ -34,10 +34,17 @@ def triangles(A, v):
             + np.sum(np.diag(v) @ A) + np.sum(np.diag(A) ** 3) + np.sum(np.tril(A, k=-1)))
 
 
+def rearranged(x, A, k):
+    return (np.sum(np.roll(x, 1) * x) + np.sum(np.roll(x, -2) ** 3)
+            + np.sum(np.roll(A, k, axis=1) * A) + np.sum(np.roll(x, 7)[0:1])
+            + np.sum(np.tile(x, 3) * np.arange(9.0)) + np.sum(np.repeat(x, 2) * np.arange(6.0)))
+
+
 RNG = np.random.default_rng(3)
 X, A, B = RNG.standard_normal(3), RNG.standard_normal((4, 3)), RNG.standard_normal((4, 2))
 CASES = [(moments, (X, A), (0, 1)), (joins, (X, A, B), (0, 1, 2)), (dims, (X, A), (0, 1)),
-         (triangles, (A, RNG.standard_normal(4)), (0, 1))]
+         (triangles, (A, RNG.standard_normal(4)), (0, 1)),
+         (rearranged, (X, A, 2), (0, 1))]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -94,3 +101,14 @@ def test_triangles_of_int_arrays_stay_int():
     for backend in ("python", "llvm"):
         got = adjoin.differentiable(tri, backend=backend)(M)
         assert got.dtype == np.int64 and np.array_equal(got, tri(M))
+
+
+def test_rolls_match_numpy_at_any_shift():
+    def roll(x, k):
+        return np.roll(x, k)
+    x = np.arange(5.0)
+    for backend in ("python", "llvm"):
+        f = adjoin.differentiable(roll, backend=backend)
+        for k in (-7, -1, 0, 3, 5, 12):
+            np.testing.assert_array_equal(f(x, k), roll(x, k))
+        assert f(np.arange(0.0), 3).shape == (0,)

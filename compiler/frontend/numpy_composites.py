@@ -269,3 +269,58 @@ def _diag(tr, node):
     rows = tr.b.emit("sum", _masked(tr, x, _grid(tr, x, 0, "eq")), axis=1)
     k = tr.b.emit("minimum", tr.b.emit("dim", x, axis=0), tr.b.emit("dim", x, axis=1))
     return fresh(tr, tr.b.op("getitem", [rows, k], {"index": ("s010",)}).result)
+
+
+# -- rearranging ----------------------------------------------------------------------------
+
+
+def _slice_along(tr, x: Value, axis: int, start: Value, stop: Value) -> Value:
+    spec = tuple(["s000"] * axis + ["s110"])
+    return _view(tr, tr.b.op("getitem", [x, start, stop], {"index": spec}).result, x)
+
+
+@prim(np.roll)
+def _roll(tr, node):
+    (x, *_), kws = args_of(tr, node, 1, 3, kw=("shift", "axis"))
+    shift_node = node.args[1] if len(node.args) > 1 else kws.get("shift")
+    axis_node = node.args[2] if len(node.args) > 2 else kws.get("axis")
+    if shift_node is None:
+        raise TypingError("roll() needs a shift", tr.loc(node), "roll")
+    if not isinstance(x.type, ArrayType):
+        raise TypingError("roll() of an array is supported", tr.loc(node), "roll")
+    axis = static_int(tr, axis_node, "axis")
+    if axis is None and x.type.ndim != 1:
+        raise UnsupportedSyntax("roll() of an array of more than one dimension needs a "
+                                "constant axis in adjoin", tr.loc(node), "roll")
+    axis = (axis or 0) % x.type.ndim
+    shift = tr.value(shift_node)
+    n = tr.b.emit("dim", x, axis=axis)
+    # The last `k = shift mod n` elements move to the front (k = 0 when n is 0).
+    safe_n = tr.b.emit("maximum", n, tr.b.const(1))
+    k = tr.b.emit("mod", shift, safe_n)
+    cut = tr.b.emit("sub", n, k)
+    parts = [_slice_along(tr, x, axis, cut, n), _slice_along(tr, x, axis, tr.b.const(0), cut)]
+    return concatenate_values(tr, parts, axis, node)
+
+
+@prim(np.tile)
+def _tile(tr, node):
+    (x, *_), _ = args_of(tr, node, 2, 2)
+    reps = static_int(tr, node.args[1], "reps")
+    if not isinstance(x.type, ArrayType) or x.type.ndim != 1 or reps is None or reps < 1:
+        raise UnsupportedSyntax("tile() of a 1-d array by a constant positive count is "
+                                "supported in adjoin", tr.loc(node), "tile")
+    return concatenate_values(tr, [x] * reps, 0, node)
+
+
+@prim(np.repeat)
+def _repeat(tr, node):
+    (x, *_), kws = args_of(tr, node, 2, 2)
+    count = static_int(tr, node.args[1], "repeats")
+    if not isinstance(x.type, ArrayType) or x.type.ndim != 1 or count is None or count < 1:
+        raise UnsupportedSyntax("repeat() of a 1-d array by a constant positive count is "
+                                "supported in adjoin", tr.loc(node), "repeat")
+    ones = tr.b.op("ones", [tr.b.const(1), tr.b.const(count)],
+                   {"dtype": x.type.dtype}).result
+    column = tr.b.emit("expand_dims", x, axis=1)
+    return fresh(tr, tr.b.emit("ravel", tr.b.emit("mul", column, ones)))
