@@ -72,6 +72,8 @@ SPECS += [
     ("sum", "%r = sum %a : f64", [V3], [vec()], "f64"),
     ("sum[axis]", f"%r = sum %a {{axis = 1}} : {V3}", [M], [mat(3, 2)], V3),
     ("mean", "%r = mean %a : f64", [V3], [vec()], "f64"),
+    ("prod", "%r = prod %a : f64", [V3], [vec()], "f64"),
+    ("prod[axis]", f"%r = prod %a {{axis = 1}} : {V3}", [M], [mat(3, 2)], V3),
     ("mean[axis]", f"%r = mean %a {{axis = 0}} : {V3}", [M], [mat(2, 3)], V3),
     ("amax", "%r = amax %a : f64", [V3], [vec()], "f64"),
     ("amin[axis]", f"%r = amin %a {{axis = 1}} : {V3}", [M], [mat(3, 4)], V3),

@@ -142,6 +142,39 @@ for _name in ("amax", "amin"):
     jvp_rule(_name)(_extremum_jvp)
 
 
+def _prod_weights(ad, op):
+    """d prod / d x_i, the product of the other elements, exact to first order also where
+    x has zeros (so Hessians are exact there too): with m_i zeros among the others it is
+    rest / x_i (m_i = 0), z_i * rest / x_i (m_i = 1: z_i, the other zero, carries the
+    derivative) or 0 (m_i >= 2), where rest is the product of the nonzero elements and a
+    zero x_i counts as 1 in the division."""
+    x = op.operands[0]
+    zero, one = ad.const(0.0, x), ad.const(1.0, x)
+    is_zero = ad.eq(x, zero)
+    nonzero = ad.where(is_zero, one, x)
+    zero_x = ad.where(is_zero, x, zero)  # 0 in value, the zeros' derivatives
+
+    def reduced(opname, v):
+        return _expand(ad, op, ad.b.op(opname, [v], dict(op.attrs)).result)
+    rest = reduced("prod", nonzero)
+    others = ad.sub(reduced("sum", ad.b.convert(is_zero, x.type.dtype)),
+                    ad.b.convert(is_zero, x.type.dtype))
+    other_zero = ad.sub(reduced("sum", zero_x), zero_x)
+    share = ad.div(rest, nonzero)
+    return ad.where(ad.eq(others, zero), share,
+                    ad.where(ad.eq(others, one), ad.mul(other_zero, share), zero))
+
+
+@vjp_rule("prod")
+def prod_vjp(ad, op, g, need):
+    return [ad.mul(_prod_weights(ad, op), _expand(ad, op, g[0]))]
+
+
+@jvp_rule("prod")
+def prod_jvp(ad, op, d):
+    return [ad.b.op("sum", [ad.mul(_prod_weights(ad, op), d[0])], dict(op.attrs)).result]
+
+
 # -- broadcast helpers of gradient code (differentiated again for higher order) ---------
 
 
