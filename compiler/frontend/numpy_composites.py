@@ -303,23 +303,25 @@ def _roll(tr, node):
     return concatenate_values(tr, parts, axis, node)
 
 
+def _vector_and_count(tr, node, name: str, what: str):
+    """The 1-d array and the constant positive count of tile() / repeat()."""
+    (x, *_), _ = args_of(tr, node, 2, 2)
+    count = static_int(tr, node.args[1], what)
+    if not isinstance(x.type, ArrayType) or x.type.ndim != 1 or count is None or count < 1:
+        raise UnsupportedSyntax(f"{name}() of a 1-d array by a constant positive count is "
+                                "supported in adjoin", tr.loc(node), name)
+    return x, count
+
+
 @prim(np.tile)
 def _tile(tr, node):
-    (x, *_), _ = args_of(tr, node, 2, 2)
-    reps = static_int(tr, node.args[1], "reps")
-    if not isinstance(x.type, ArrayType) or x.type.ndim != 1 or reps is None or reps < 1:
-        raise UnsupportedSyntax("tile() of a 1-d array by a constant positive count is "
-                                "supported in adjoin", tr.loc(node), "tile")
+    x, reps = _vector_and_count(tr, node, "tile", "reps")
     return concatenate_values(tr, [x] * reps, 0, node)
 
 
 @prim(np.repeat)
 def _repeat(tr, node):
-    (x, *_), kws = args_of(tr, node, 2, 2)
-    count = static_int(tr, node.args[1], "repeats")
-    if not isinstance(x.type, ArrayType) or x.type.ndim != 1 or count is None or count < 1:
-        raise UnsupportedSyntax("repeat() of a 1-d array by a constant positive count is "
-                                "supported in adjoin", tr.loc(node), "repeat")
+    x, count = _vector_and_count(tr, node, "repeat", "repeats")
     ones = tr.b.op("ones", [tr.b.const(1), tr.b.const(count)],
                    {"dtype": x.type.dtype}).result
     column = tr.b.emit("expand_dims", x, axis=1)
