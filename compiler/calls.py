@@ -4,7 +4,9 @@ Assumes: plain Python functions (after `api.unwrap`).
 Guarantees: `prepare(fn, args, kwargs)` first reports the function's unsupported syntax
 (at its source, before any argument is looked at), then binds the arguments as Python
 binds them (TypeError), appends the values its closure captures (read from the cells
-now), types them (TypeError naming a bad one) and specializes the function. For a
+now), types them (TypeError naming a bad one), turns structured values (lists, dicts,
+namedtuples, dataclasses) into the nested tuples compiled code takes, and specializes
+the function. For a
 function that writes into its arguments it also finds the array arguments that share
 memory (the same array, or views that overlap: `np.may_share_memory`, confirmed by
 `np.shares_memory` within a bounded effort; arrays inside tuple arguments included) and
@@ -24,6 +26,8 @@ import numpy as np
 from .errors import CompileError, Loc
 from .frontend.captures import Aliases, alias_groups, captured_values, hidden_names
 from .frontend.specialize import REGISTRY, typeof
+from .frontend.kinds import FunctionSig
+from .frontend.structs import has_structure, to_nested
 from .ir.core import Function
 from .ir.types import Type
 from .runtime import is_tensor
@@ -112,6 +116,10 @@ def prepare(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) -> Call:
         types += tuple(typeof(v, f"the captured variable '{n}' of {fn.__name__}()")
                        for n, v in zip(hidden_names(fn), captured))
         values += captured
+    if any(has_structure(t) or isinstance(t, FunctionSig) for t in types):
+        # lists, dicts, ...: as nested tuples; functions: specialized on, passed as None
+        values = tuple(None if isinstance(t, FunctionSig) else to_nested(v, t)
+                       for v, t in zip(values, types))
     primal = REGISTRY.specialize(fn, list(types), entry=True)
     aliases: Aliases = ()
     if primal.attrs.get("mutates"):

@@ -17,12 +17,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .calls import check_not_aliased, parameter_names, prepare
-from .derivatives import (_gradient_jvp, check_wrt_types, compiled_forward, forward_context,
-                          run_compiled, vjp, wrt_indices)
+from .derivatives import (_gradient_jvp, check_array_arguments, check_wrt_types,
+                          compiled_forward, forward_context, run_compiled, vjp, wrt_indices)
 from .ir.builder import Builder
 from .ir.core import Function
 from .ir.types import F64, Type
-from .primal import run_primal, target_for, unwrap
+from .frontend.structs import flatten_like, has_structure, rebuild
+from .primal import result_signature, run_primal, target_for, unwrap
 from .runtime import is_tensor
 
 
@@ -69,8 +70,8 @@ def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
         if t is not None and not ty.differentiable() and np.any(np.asarray(t) != 0):
             raise TypeError(f"adjoin: '{n}' is {ty}; its tangent must be None")
     check_not_aliased(f, c, [i for i, m in enumerate(mask) if m], "jvp")
-    dots = [_tangent_value(t, v, ty, n) for t, v, ty, n, m in
-            zip(tangents, values, types, names, mask) if m]
+    dots = [_tangent_value(flatten_like(t, ty, f"the tangent of '{n}'"), v, ty, n)
+            for t, v, ty, n, m in zip(tangents, values, types, names, mask) if m]
     mask += (False,) * (len(types) - len(mask))  # captured values have no tangent
     run = compiled_forward((primal.name, mask, "jvp", target),
                            lambda: forward_context().jvp_function(primal, mask), target, "jvp",
@@ -78,7 +79,8 @@ def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
     out, out_dot = run_compiled(f, target, run, values, dots)
     if primal.attrs.get("mutates"):
         out, out_dot = out[0], out_dot[0]
-    return out, _no_tangent_for_ints(out, out_dot)
+    result_type = result_signature(primal)
+    return rebuild(out, result_type), rebuild(_no_tangent_for_ints(out, out_dot), result_type)
 
 
 def _no_tangent_for_ints(out, dot):
@@ -121,6 +123,7 @@ def hessian(fn: Callable, wrt=0, *, backend: Optional[str] = None,
         c = prepare(f, args, kwargs)
         values = c.values
         check_wrt_types(f, c.types, indices)
+        check_array_arguments(f, c.types, indices, "hessian")
         run = _gradient_jvp(f, c, indices, target)
         blocks = [[None] * len(indices) for _ in indices]
         for j, idx in enumerate(indices):
@@ -165,9 +168,13 @@ def hvp(fn: Callable, wrt=0, *, backend: Optional[str] = None,
         check_wrt_types(f, types, indices)
         run = _gradient_jvp(f, c, indices, target)
         vs = (v,) if single else tuple(v)
-        dots = [_tangent_value(d, values[i], types[i], str(i)) for d, i in zip(vs, indices)]
+        names = parameter_names(f)
+        dots = [_tangent_value(flatten_like(d, types[i], f"the vector for '{names[i]}'"),
+                               values[i], types[i], names[i]) for d, i in zip(vs, indices)]
         _, gdot = run_compiled(f, target, run, values, (1.0, *dots))
-        return gdot
+        if single:
+            return rebuild(gdot, types[indices[0]])
+        return tuple(rebuild(g, types[i]) for g, i in zip(gdot, indices))
     return call
 
 
@@ -243,8 +250,12 @@ def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *,
     def call(*args: Any, **kwargs: Any):
         c = prepare(f, args, kwargs)
         check_wrt_types(f, c.types, indices)
+        check_array_arguments(f, c.types, indices, "jacobian")
         values = c.values[:c.n_args]
         out = run_primal(f, c, target)
+        if has_structure(result_signature(c.primal)):
+            raise TypeError(f"adjoin: jacobian of {f.__name__}(), which returns a list, dict "
+                            "or other structure, is not supported; return a tuple or array")
         n_in = sum(max(1, np.size(values[i])) for i in indices)
         n_out = sum(max(1, np.size(o)) for o in _leaves(out))
         use = mode or ("fwd" if n_in <= n_out else "rev")

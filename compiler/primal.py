@@ -17,7 +17,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .backends.base import Target, target
 from .calls import Call, fast_key, parameter_names
 from .frontend.captures import hidden_names
+from .frontend.kinds import marked
 from .frontend.specialize import COMPILE_LOCK, REGISTRY
+from .frontend.structs import rebuild
 from .ir.core import Function, Module
 from .ir.types import Type
 
@@ -139,4 +141,12 @@ def run_primal(fn: Callable, call: Call, tgt: Target) -> Any:
     """What CPython's call of `fn` returns, computed by the compiled code for `tgt`."""
     compiled = compiled_primal(fn, call, tgt)
     values, finish = backend_arguments(fn, tgt, call.values)
-    return finish(write_back(tgt, call.primal, values, compiled(*values)))
+    out = finish(write_back(tgt, call.primal, values, compiled(*values)))
+    return rebuild(out, result_signature(call.primal))
+
+
+def result_signature(fn_ir: Function) -> Type:
+    """The type of what the user's function returns, with its structure (a dict, a list,
+    ...: `structs.StructType`) where it has one."""
+    t = marked(fn_ir.result_type, fn_ir.attrs.get("result_kind", False))
+    return t.elts[0] if fn_ir.attrs.get("mutates") else t

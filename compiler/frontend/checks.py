@@ -31,7 +31,6 @@ _REJECTED = {
     gast.Starred: "starred expressions (*args)",
     gast.DictComp: "dict comprehensions",
     gast.SetComp: "set comprehensions",
-    gast.Dict: "dicts",
     gast.Set: "sets",
     gast.JoinedStr: "f-strings",
     gast.FormattedValue: "f-strings",
@@ -58,9 +57,7 @@ def check_function(src: SourceInfo) -> None:
         if isinstance(node, gast.Constant) and isinstance(node.value, (str, bytes)):
             if node is not docstring and id(node) not in dtypes and \
                     not _is_assert_message(fdef, node):
-                raise UnsupportedSyntax("strings are not supported by adjoin (only as docstrings, "
-                                        "assert messages and dtype names)", src.loc(node),
-                                        "strings")
+                raise UnsupportedSyntax(STRINGS, src.loc(node), "strings")
         if isinstance(node, gast.Constant) and isinstance(node.value, complex):
             raise UnsupportedSyntax("complex numbers are not supported by adjoin",
                                     src.loc(node), "complex numbers")
@@ -117,12 +114,23 @@ def _docstring_node(fdef):
     return None
 
 
+STRINGS = ("strings are supported by adjoin only as constants read at compile time: dict "
+           "keys, docstrings, assert messages, print arguments and dtype names")
+
+
 def _dtype_strings(fdef) -> set:
-    """Ids of string constants naming a dtype: `dtype="float32"`, `x.astype("int64")`."""
+    """Ids of string constants read at compile time: dtype names (`dtype="float32"`,
+    `x.astype("int64")`), dict keys (`{"w": ...}`, `p["w"]`) and call arguments
+    (`print("loss", x)`; a callee that takes no string refuses it when translated)."""
     out = set()
     for n in gast.walk(fdef):
+        if isinstance(n, gast.Subscript):
+            out.add(id(n.slice))
+        if isinstance(n, gast.Dict):
+            out.update(id(k) for k in n.keys if k is not None)
         if not isinstance(n, gast.Call):
             continue
+        out.update(id(a) for a in n.args)
         for kw in n.keywords:
             if kw.arg == "dtype" and isinstance(kw.value, gast.Constant):
                 out.add(id(kw.value))

@@ -91,6 +91,9 @@ class ExprTranslator(Arithmetic):
             if isinstance(v, int) and not isinstance(v, bool) and not _fits(v):
                 return BigInt(v, node)
             return self.b.const(v)
+        if isinstance(v, str):
+            from .checks import STRINGS
+            raise UnsupportedSyntax(STRINGS, self.loc(node), "strings")
         raise UnsupportedSyntax(f"constants of type {type(v).__name__} are not supported",
                                 self.loc(node), "constant")
 
@@ -291,8 +294,12 @@ class ExprTranslator(Arithmetic):
         return self.b.emit("tuple", *[self.as_value(x, e) for x, e in zip(items, node.elts)])
 
     def expr_List(self, node):
-        raise UnsupportedSyntax("lists are supported only inside np.array([...]) and sum/min/"
-                                "max([...]); use a tuple or an array", self.loc(node), "list")
+        from .struct_values import list_literal
+        return list_literal(self, node)
+
+    def expr_Dict(self, node):
+        from .struct_values import dict_literal
+        return dict_literal(self, node)
 
     def expr_ListComp(self, node):
         raise UnsupportedSyntax("list comprehensions are supported only as the argument of "
@@ -339,7 +346,9 @@ class ExprTranslator(Arithmetic):
             return base[k]
         base = self.as_value(base, node.value)
         if isinstance(base.type, TupleType):
-            return self.tuple_subscript(base, node)
+            from .struct_values import key_read
+            hit = key_read(self, base, node)
+            return hit if hit is not None else self.tuple_subscript(base, node)
         if not isinstance(base.type, (ArrayType, UnknownType)):
             raise TypingError(f"a value of type {base.type} cannot be indexed",
                               self.loc(node), "indexing")
@@ -477,6 +486,11 @@ class ExprTranslator(Arithmetic):
             return self.static_object(getattr(base.obj, node.attr),
                                       f"{base.name}.{node.attr}", node)
         v = self.as_value(base, node.value)
+        if isinstance(v.type, TupleType):
+            from .struct_values import field_read
+            hit = field_read(self, v, node.attr, node)
+            if hit is not None:
+                return hit
         from .primitives import array_attribute
         return array_attribute(self, v, node.attr, node)
 

@@ -17,15 +17,30 @@ Guarantees:
     b`): NumPy wins, and a Python scalar joins a NumPy scalar as NEP 50 promotes it (a
     Python float meeting a float32 gives float32).
   * `NumpyScalarType` marks NumPy-scalar arguments in signatures only (`marked`,
-    `split`): it never appears as the type of an IR value.
+    `split`): it never appears as the type of an IR value; `StructType` and the `Struct`
+    kind do the same for structured values (structs.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from ..ir.core import BlockArg, OpResult, Value
 from ..ir.types import (ArrayType, BOOL, F32, F64, I64, ScalarType, TupleType, Type, join)
+from .structs import Struct, StructType
+
+
+@dataclass(frozen=True)
+class FunctionSig(Type):
+    """A signature entry for a function argument (function_values.py): `target`
+    identifies the function, `plain` is the IR type of its run-time part, `payload`
+    is what the callee binds the parameter's name to."""
+    target: object
+    plain: Type
+    payload: object = field(compare=False, hash=False, default=None)
+
+    def __str__(self) -> str:
+        return str(self.plain)
 
 Kind = Union[bool, tuple]
 
@@ -47,9 +62,12 @@ class NumpyScalarType(ScalarType):
 
 def marked(t: Type, kind: Kind) -> Type:
     """The signature entry of a value of type `t` and kind `kind`."""
+    if isinstance(kind, FunctionSig):
+        return kind
     if isinstance(t, TupleType):
         kinds = kind if isinstance(kind, tuple) else (False,) * len(t.elts)
-        return TupleType(tuple(marked(e, k) for e, k in zip(t.elts, kinds)))
+        elts = tuple(marked(e, k) for e, k in zip(t.elts, kinds))
+        return StructType(elts, kind.spec) if isinstance(kind, Struct) else TupleType(elts)
     if kind is True and isinstance(t, ScalarType) and t in (F64, I64, BOOL):
         return NumpyScalarType(t.name)
     return t
@@ -61,6 +79,8 @@ def split(types: Sequence[Type]) -> Tuple[List[Type], List[Kind]]:
 
 
 def _plain(t: Type) -> Type:
+    if isinstance(t, FunctionSig):
+        return t.plain
     if isinstance(t, NumpyScalarType):
         return ScalarType(t.name)
     if isinstance(t, TupleType):
@@ -69,6 +89,10 @@ def _plain(t: Type) -> Type:
 
 
 def _kind(t: Type) -> Kind:
+    if isinstance(t, FunctionSig):
+        return t  # the callee binds the parameter's name to the function again
+    if isinstance(t, StructType):
+        return Struct([_kind(e) for e in t.elts], t.spec)
     if isinstance(t, TupleType):
         return tuple(_kind(e) for e in t.elts)
     return isinstance(t, NumpyScalarType) or t == F32
@@ -81,11 +105,16 @@ def is_scalar(t: Type) -> bool:
 def join_kinded(a: Type, ka: Kind, b: Type, kb: Kind) -> Tuple[Optional[Type], Kind]:
     """The merged type and kind of two values (None as the type when there is none)."""
     if isinstance(a, TupleType) and isinstance(b, TupleType) and len(a.elts) == len(b.elts):
+        if (isinstance(ka, Struct) or isinstance(kb, Struct)) and ka.__class__ is not \
+                kb.__class__ or isinstance(ka, Struct) and ka.spec != kb.spec:
+            return None, False  # a dict and a list (or other keys) are different types
         parts = [join_kinded(x, _part(ka, i), y, _part(kb, i))
                  for i, (x, y) in enumerate(zip(a.elts, b.elts))]
         if any(t is None for t, _ in parts):
             return None, False
-        return TupleType(tuple(t for t, _ in parts)), tuple(k for _, k in parts)
+        kinds = [k for _, k in parts]
+        return TupleType(tuple(t for t, _ in parts)), \
+            Struct(kinds, ka.spec) if isinstance(ka, Struct) else tuple(kinds)
     if not (is_scalar(a) and is_scalar(b)) or ka is kb:
         return join(a, b), bool(ka is True or kb is True)
     weak, strong = (a, b) if ka is not True else (b, a)

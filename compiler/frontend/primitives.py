@@ -23,7 +23,8 @@ from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleT
                         UnknownType)
 from .arith import elt as _elt
 from .exprs import Static
-from ..custom import CustomFunction, StraightThrough, stop_gradient
+from ..custom import CustomFunction, StraightThrough, stop_gradient, straight_through
+from .function_values import StraightValue, is_function_value
 from .scope import Closure, Unbound
 
 Handler = Callable[[Any, Any], Any]
@@ -897,6 +898,10 @@ def call(tr, node):
     callee = tr.expr(func)
     if isinstance(callee, Closure):
         return tr.ctx.call_closure(tr, callee, node)
+    if isinstance(callee, StraightValue):
+        return _straight(tr, lambda: call_value(tr, callee.fn, node),
+                         None if callee.surrogate is None else
+                         lambda: call_value(tr, callee.surrogate, node), node)
     obj = getattr(callee, "obj", None)
     if obj is None:
         what = getattr(callee, "type", type(callee).__name__)
@@ -913,6 +918,9 @@ def call_object(tr, obj, name: str, node):
         return _custom_call(tr, obj, node)
     if isinstance(obj, StraightThrough):
         return _straight_call(tr, obj, node)
+    from .struct_values import construct, is_record_class
+    if is_record_class(obj):
+        return construct(tr, obj, node)
     inner = getattr(obj, "__adjoin_function__", None)
     if inner is not None:
         obj = inner
@@ -961,12 +969,44 @@ def _declared_result(tr, obj: CustomFunction, args: List[Value], node):
     return first if first is not None else F64
 
 
+def call_value(tr, fv, node):
+    """A call of the function value `fv` (a Closure, StraightValue or Static)."""
+    if isinstance(fv, Closure):
+        return tr.ctx.call_closure(tr, fv, node)
+    if isinstance(fv, StraightValue):
+        return _straight(tr, lambda: call_value(tr, fv.fn, node), None if fv.surrogate is None
+                         else lambda: call_value(tr, fv.surrogate, node), node)
+    return call_object(tr, fv.obj, fv.name, node)
+
+
+@prim(straight_through)
+def _straight_through(tr, node):
+    """`adjoin.straight_through(fn, surrogate=None)` made inside a compiled function."""
+    fns = [tr.expr(a) for a in node.args] + [tr.expr(k.value) for k in node.keywords
+                                             if k.arg == "surrogate"]
+    if not 1 <= len(fns) <= 2 or any(k.arg != "surrogate" for k in node.keywords) or \
+            not all(is_function_value(f) for f in fns):
+        raise TypingError("straight_through(fn, surrogate=None) takes one or two functions",
+                          tr.loc(node), "straight_through")
+    return StraightValue(fns[0], fns[1] if len(fns) > 1 else None)
+
+
 def _straight_call(tr, obj: StraightThrough, node):
-    y = call_object(tr, obj.fn, getattr(obj.fn, "__name__", "function"), node)
-    if obj.surrogate is None:
+    return _straight(tr, lambda: call_object(tr, obj.fn, getattr(obj.fn, "__name__", "function"),
+                                             node),
+                     None if obj.surrogate is None else lambda: call_object(
+                         tr, obj.surrogate, getattr(obj.surrogate, "__name__", "surrogate"), node),
+                     node)
+
+
+def _straight(tr, forward, surrogate, node):
+    """The estimator: `forward()` in the primal, the derivative of `surrogate()` (of the
+    argument itself when None) in derivatives."""
+    y = forward()
+    if surrogate is None:
         (s,), _ = args_of(tr, node, 1, 1)
     else:
-        s = call_object(tr, obj.surrogate, getattr(obj.surrogate, "__name__", "surrogate"), node)
+        s = surrogate()
     if isinstance(s.type, ArrayType) != isinstance(y.type, ArrayType):
         raise TypingError(f"straight_through: the step gives {y.type} but the surrogate "
                           f"{s.type}", tr.loc(node), "straight_through")

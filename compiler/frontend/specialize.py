@@ -47,6 +47,8 @@ from .captures import Aliases, alias_groups, hidden_names, spec_key
 from .checks import check_function
 from .desugar import desugar
 from .kinds import NumpyScalarType, marked, split
+from .function_values import BoundClosure, api_signature, function_argument, is_function_value
+from .structs import is_structure, struct_type
 from .scope import Closure, Unbound, assigned_names, holds_arrays
 from .source import SourceInfo, check_user_code, get_source
 
@@ -92,6 +94,11 @@ def typeof(value: Any, what: str = "argument") -> Type:
         if value.ndim == 0:
             raise TypeError(f"adjoin: {what} is a 0-d array; pass a Python float instead")
         return ArrayType(dtype, value.ndim)
+    if is_structure(value):
+        return struct_type(value, what, typeof)
+    sig = api_signature(value)
+    if sig is not None:
+        return sig
     if isinstance(value, tuple):
         return TupleType(tuple(typeof(v, f"{what}[{i}]") for i, v in enumerate(value)))
     if value is None:
@@ -99,7 +106,8 @@ def typeof(value: Any, what: str = "argument") -> Type:
     if is_tensor(value):
         return tensor_type(value, what)
     raise TypeError(f"adjoin: {what} has unsupported type {type(value).__name__}; adjoin "
-                    "compiles floats, ints, bools, NumPy arrays and tuples of them")
+                    "compiles floats, ints, bools, NumPy arrays, and tuples, lists, dicts "
+                    "with string keys, namedtuples and dataclasses of them")
 
 
 @dataclass
@@ -295,8 +303,15 @@ class Registry:
         except TypeError as e:
             raise TypingError(f"bad call to {fn.__name__}(): {e}", tr.loc(node), "call") from None
         bound.apply_defaults()
-        values = [self.argument(tr, v, name, node) for name, v in bound.arguments.items()]
-        types = [marked(v.type, tr.kind(v)) for v in values]
+        values, types = [], []
+        for name, v in bound.arguments.items():
+            if is_function_value(v):  # the callee is specialized on the function
+                value, t = function_argument(self, tr, v, node)
+            else:
+                value = self.argument(tr, v, name, node)
+                t = marked(value.type, tr.kind(value))
+            values.append(value)
+            types.append(t)
         f = self.specialize(fn, types, tr.loc(node))
         aliases = value_aliases(tr, values) if f.attrs.get("mutates") else ()
         if aliases:  # the callee writes into arguments that share memory
@@ -304,9 +319,9 @@ class Registry:
         return self.emit_call(tr, f, values, node)
 
     def argument(self, tr, v, name: str, node) -> Value:
-        if isinstance(v, (Closure,)) or (not isinstance(v, Value) and hasattr(v, "obj")):
-            raise UnsupportedSyntax(f"passing a function as the argument '{name}' is not "
-                                    "supported", tr.loc(node), "function argument")
+        if not isinstance(v, Value) and hasattr(v, "obj"):
+            raise UnsupportedSyntax(f"'{v.name}' cannot be passed as the argument '{name}'",
+                                    tr.loc(node), "static argument")
         if isinstance(v, Value):
             return v
         if isinstance(v, (tuple, BigInt)):
@@ -352,24 +367,31 @@ class Registry:
             if isinstance(v, Value) and tr.origins.get(v) & tr.origins.get(arg):
                 tr.refuse_aliased_write("the argument", n, node)
 
-    def call_closure(self, tr, closure: Closure, node) -> Value:
-        fdef = closure.node
+    def desugared(self, fdef) -> Tuple[Any, Any]:
         nested = self.nested.get(id(fdef))
         if nested is None:
             nested = self.nested[id(fdef)] = desugar(fdef)
-        dfdef, hidden = nested
+        return nested
+
+    def call_closure(self, tr, closure: Closure, node) -> Value:
+        fdef = closure.node
+        dfdef, hidden = self.desugared(fdef)
         values = self.bind_closure_args(tr, fdef, node)
-        frees, statics = self.free_names(tr, dfdef, closure, node)
-        free_values = [tr.env[n] for n in frees]
+        if isinstance(closure, BoundClosure):  # passed in: what it reads came with it
+            frees, statics, src = list(closure.frees), dict(closure.statics), closure.src
+            free_values = [tr.tuple_item(closure.captured, i) for i in range(len(frees))]
+        else:
+            frees, statics = self.free_names(tr, dfdef, closure, node)
+            free_values, src = [tr.env[n] for n in frees], tr.src
         for n in frees:
             statics["$free:" + n] = None
         types = [marked(v.type, tr.kind(v)) for v in values + free_values]
-        key = ("closure", tr.src.key, id(fdef), tuple(types),
+        key = ("closure", src.key, id(fdef), tuple(types),
                tuple(sorted((k, id(v.node)) for k, v in statics.items()
                             if isinstance(v, Closure))))
         hit = self.lookup(key)
         f = hit if hit is not None else self.translate(
-            key, closure.name, tr.src, dfdef, set(hidden) | set(frees), types, statics,
+            key, closure.name, src, dfdef, set(hidden) | set(frees), types, statics,
             tr.loc(node))
         return self.emit_call(tr, f, values + free_values, node)
 

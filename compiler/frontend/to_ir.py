@@ -29,7 +29,8 @@ from ..ir.core import Block, Function, Op, Region, Value
 from ..ir.types import ArrayType, I64, TupleType, Type, UNKNOWN, UnknownType
 from .desugar import enumerate_start, is_sequence_name, runs_at_least_once
 from .exprs import BigInt, ExprTranslator
-from .kinds import Kind, join_kinded
+from .function_values import bind
+from .kinds import FunctionSig, Kind, join_kinded
 from .scope import Closure, Env, Unbound, assigned_names, holds_arrays
 
 MAX_LOOP_PASSES = 8
@@ -70,6 +71,9 @@ class FunctionTranslator(ExprTranslator):
         self.env = Env()
         for name, p, k in zip(names, f.params, self.param_kinds):
             self.env[name] = self.kinds.set(p, k)
+            if isinstance(k, FunctionSig):  # a function argument: callable again
+                self.env[name] = bind(k, p)
+                continue
             if holds_arrays(p.type):
                 self.origins.fresh(p)
                 self.env[PARAM + name] = p
@@ -278,6 +282,8 @@ class FunctionTranslator(ExprTranslator):
         return base.id, spec, idx
 
     def store_item(self, base: str, arr: Value, spec, idx, value: Value, node) -> None:
+        from .struct_values import refuse_write
+        refuse_write(self, arr, node)
         if not isinstance(arr.type, ArrayType):
             raise TypingError(f"'{base}' is {arr.type}, not an array: it cannot be assigned "
                               "into", self.loc(node), "subscript assignment")
