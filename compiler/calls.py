@@ -111,8 +111,8 @@ def prepare(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) -> Call:
     values = bind_arguments(fn, args, kwargs)
     types = signature_of(fn, values)
     n_args = len(values)
-    if fn.__closure__:
-        captured = captured_values(fn)
+    captured = captured_values(fn)  # closure cells, global arrays
+    if captured:
         types += tuple(typeof(v, f"the captured variable '{n}' of {fn.__name__}()")
                        for n, v in zip(hidden_names(fn), captured))
         values += captured

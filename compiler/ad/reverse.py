@@ -88,10 +88,21 @@ class ReverseBuilder:
             new = self.tuple_accumulate(v, cur, c)
         else:
             c = self.match_type(c, v)
-            new = c if cur is None else _accumulating(self.ad.add(self.dense(v, cur), c))
+            new = c if cur is None else self.add_adjoints(self.dense(v, cur), c)
         if not new.name:
             new.name = bar(v.name)
         adj[id(v)] = new
+
+    def add_adjoints(self, a: Value, b: Value) -> Value:
+        """a + b for two adjoints of one value: part by part for a tuple (a value used
+        twice: a loop over a list of layers reads each layer in every iteration)."""
+        if not isinstance(a.type, TupleType):
+            return _accumulating(self.ad.add(a, b))
+        parts = []
+        for k, t in enumerate(a.type.elts):
+            pa, pb = (self.b.op("tuple_get", [x], {"index": k}).result for x in (a, b))
+            parts.append(self.add_adjoints(pa, pb) if t.differentiable() else pa)
+        return self.b.emit("tuple", *parts)
 
     def broadcast_accumulate(self, v: Value, cur: Optional[Value], val: Value) -> Value:
         """Add `val` (a scalar, or an array with reduced axes kept) to every element."""
@@ -120,7 +131,7 @@ class ReverseBuilder:
         for k, et in enumerate(v.type.elts):
             old = self.b.op("tuple_get", [cur], {"index": k}).result if cur is not None else None
             if k == c.index:
-                parts.append(c.value if old is None else self.ad.add(old, c.value))
+                parts.append(c.value if old is None else self.add_adjoints(old, c.value))
             elif old is not None:
                 parts.append(old)
             else:

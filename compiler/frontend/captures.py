@@ -9,8 +9,9 @@ share their compilations:
     number, array or tuple is a hidden argument (`hidden_cells`, read from the cell at
     every call by `captured_values`, so a cell rebound later is seen, as in Python) and
     contributes only the fact that it is one (its type is part of the signature).
-    Compiled as a callee (`entry=False`), captured values are constants of the code and
-    contribute their values. Captured functions contribute their own keys and their
+    Global arrays the entry function (or a function nested in it) reads are hidden
+    arguments too (`global_arrays`). Compiled as a callee (`entry=False`), captured
+    values are constants of the code and contribute their values. Captured functions contribute their own keys and their
     defaults (a caller binds them); anything else its identity.
   * Code objects and globals, which keys name by identity, are kept alive by this
     module, so an identity is never reused by another object. Other captured objects are
@@ -58,15 +59,37 @@ def hidden_cells(fn) -> Tuple[int, ...]:
 
 
 def hidden_names(fn) -> Tuple[str, ...]:
-    return tuple(fn.__code__.co_freevars[i] for i in hidden_cells(fn))
+    return tuple(fn.__code__.co_freevars[i] for i in hidden_cells(fn)) + global_arrays(fn)
 
 
 def captured_values(fn) -> Tuple[Any, ...]:
-    """The current values of the hidden cells (in `hidden_cells` order)."""
+    """The current values of the hidden cells (in `hidden_cells` order), then of the
+    global arrays the function reads (`global_arrays`)."""
     cells = fn.__closure__
-    if not cells:
-        return ()
-    return tuple(cells[i].cell_contents for i in hidden_cells(fn))
+    own = tuple(cells[i].cell_contents for i in hidden_cells(fn)) if cells else ()
+    return own + tuple(fn.__globals__[n] for n in global_arrays(fn))
+
+
+_GLOBAL_NAMES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def global_arrays(fn) -> Tuple[str, ...]:
+    """The global names `fn` (or a function nested in it) may read that hold NumPy arrays
+    now: hidden arguments of an entry compilation, read at every call as Python reads
+    them."""
+    names = _GLOBAL_NAMES.get(fn.__code__)
+    if names is None:
+        names = _GLOBAL_NAMES[fn.__code__] = _loaded_names(fn.__code__)
+    g = fn.__globals__
+    return tuple(n for n in names if isinstance(g.get(n), np.ndarray))
+
+
+def _loaded_names(code) -> Tuple[str, ...]:
+    names = dict.fromkeys(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names.update(dict.fromkeys(_loaded_names(c)))
+    return tuple(names)
 
 
 def _keep(obj: Any) -> int:

@@ -148,8 +148,11 @@ class ExprTranslator(Arithmetic):
         if isinstance(obj, tuple) and all(isinstance(x, (bool, int, float)) for x in obj):
             return self.b.emit("tuple", *[self.b.const(x) for x in obj])
         if isinstance(obj, np.ndarray):
-            raise UnsupportedSyntax(f"the global array '{name}' cannot be embedded; pass it as "
-                                    "an argument", self.loc(node), "global array")
+            raise UnsupportedSyntax(
+                f"the global array '{name}' is read in a function adjoin compiles as a callee; "
+                "global arrays are read (at every call) only by the function a verb is given "
+                "and functions nested in it: pass it as an argument", self.loc(node),
+                "global array")
         return Static(obj, name)
 
     # -- operators -----------------------------------------------------------

@@ -32,6 +32,7 @@ from .exprs import BigInt, ExprTranslator
 from .function_values import bind
 from .kinds import FunctionSig, Kind, join_kinded
 from .scope import Closure, Env, Unbound, assigned_names, holds_arrays
+from .struct_values import refuse_write
 
 MAX_LOOP_PASSES = 8
 FREE = "$free:"      # statics key prefix: extra parameters for a closure's free names
@@ -270,6 +271,9 @@ class FunctionTranslator(ExprTranslator):
         if not isinstance(base, gast.Name):
             raise UnsupportedSyntax("only assignments into named arrays are supported",
                                     self.loc(t), "subscript assignment")
+        current = self.env.get(base.id)
+        if isinstance(current, Value):
+            refuse_write(self, current, t)
         spec: tuple = ()
         idx: List[Value] = []
         for k, sl in enumerate(reversed(chain)):
@@ -282,8 +286,6 @@ class FunctionTranslator(ExprTranslator):
         return base.id, spec, idx
 
     def store_item(self, base: str, arr: Value, spec, idx, value: Value, node) -> None:
-        from .struct_values import refuse_write
-        refuse_write(self, arr, node)
         if not isinstance(arr.type, ArrayType):
             raise TypingError(f"'{base}' is {arr.type}, not an array: it cannot be assigned "
                               "into", self.loc(node), "subscript assignment")
