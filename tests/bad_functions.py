@@ -91,7 +91,7 @@ def set_comp(x):
 
 
 def dict_literal(x):
-    d = {"a": x}  # E:dict_literal
+    d = {x: 1.0}  # E:dict_literal
     return x
 
 
@@ -256,6 +256,10 @@ def view_written_then_read(a):
 
 
 def global_array(x):
+    return reads_global_array(x)
+
+
+def reads_global_array(x):
     return x * GLOBAL_ARRAY  # E:global_array
 
 
@@ -309,7 +313,8 @@ def uses_complex(x):
 
 
 def uses_list(x):
-    items = [x, x]  # E:uses_list
+    items = [x, x]
+    items[0] = 2.0  # E:uses_list
     return x
 
 
@@ -402,7 +407,7 @@ def aliasing_argument(a):
 
 
 def passes_function(x):
-    return helper(math.sin, x)  # E:passes_function
+    return helper(math, x)  # E:passes_function
 
 
 def function_as_value(x):
