@@ -30,7 +30,7 @@ from .ir.types import parse_signature
 from .primal import check_backend, module_of, specialize, unwrap
 from .aot_text import c_header, loader_module
 from .derivatives import check_wrt_types, gradient_ir, wrt_indices
-from .errors import ToolchainError
+from .errors import BackendError, ToolchainError
 from .ir.core import Module
 from .ir.types import Type
 from .runtime import ABI_VERSION, __version__
@@ -120,6 +120,12 @@ def _entry(symbol: str, fir) -> Dict[str, Any]:
 
 def _llvm_text(module: Module, symbols: Dict[str, str], name: str, info: Dict[str, Any]) -> str:
     from .backends.llvm import build
+    for fn_ir in module:
+        for op in fn_ir.walk():
+            if op.name == "print":  # it calls back into Python: a library runs without it
+                raise BackendError("print() in a function compiled ahead of time is not "
+                                   "supported: the library runs without Python; remove the "
+                                   "print or use the JIT", op.loc, "print")
     ml, _ = build(module, symbols, info["error_model"])
     _define_info(ml.m, f"adjoin_{name}_info", json.dumps(info, sort_keys=True))
     return str(ml.m)

@@ -157,3 +157,17 @@ def _torch(out, device):
         return torch.from_numpy(out).to(device) if device is not None else \
             torch.from_numpy(out)
     return out
+
+
+def printable(x, kind: str):
+    """`x` as CPython prints the value it stands for: a NumPy array for an array (copied
+    to the host, the one place data moves there: printing reads it), a number for a
+    scalar, NumPy's float32 for an `f32` scalar (its shortest digits)."""
+    import numpy as np
+    if isinstance(x, torch.Tensor):
+        if x.dim() > 0:
+            return x.detach().cpu().numpy()
+        x = x.item()
+    if kind == "f32":
+        return np.float32(x)
+    return bool(x) if kind == "bool" else x

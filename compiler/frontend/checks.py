@@ -132,7 +132,7 @@ def _dtype_strings(fdef) -> set:
             continue
         out.update(id(a) for a in n.args)
         for kw in n.keywords:
-            if kw.arg == "dtype" and isinstance(kw.value, gast.Constant):
+            if kw.arg in ("dtype", "sep", "end") and isinstance(kw.value, gast.Constant):
                 out.add(id(kw.value))
         if isinstance(n.func, gast.Attribute) and n.func.attr == "astype" and n.args:
             out.add(id(n.args[0]))

@@ -1017,4 +1017,4 @@ def _straight(tr, forward, surrogate, node):
     return tr.b.emit("straight", y, tr.b.convert(s, target))
 
 
-from . import numpy_composites  # noqa: E402,F401  (registers its primitives)
+from . import numpy_composites, printing  # noqa: E402,F401  (register their primitives)

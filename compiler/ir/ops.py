@@ -57,7 +57,7 @@ def infer(name: str, operand_types: List[Type], attrs: Dict[str, Any]) -> List[T
         raise TypeRuleError(f"unknown op '{name}'")
     if any(contains_unknown(t) for t in operand_types) and name not in ("call", "tuple"):
         # A value from a recursive call still being inferred: stay unknown.
-        return [] if d.terminator or name in ("push", "assert") else [UnknownType()]
+        return [] if d.terminator or name in ("push", "assert", "print") else [UnknownType()]
     if d.typer is None:
         raise TypeRuleError(f"op '{name}' has no typing rule; give result types explicitly")
     return d.typer(list(operand_types), attrs)
@@ -486,6 +486,18 @@ def _assert(ts, attrs):
 
 
 define("assert", _assert, pure=False)
+
+
+def _print(ts, attrs):
+    for t in ts:
+        if not isinstance(t, (ScalarType, ArrayType)) or t == NONE:
+            raise TypeRuleError(f"print takes numbers and arrays, not {t}")
+    return []
+
+
+define("print", _print, pure=False,
+       doc="print the operands with the constant texts (attrs texts at positions at), "
+           "separated by sep and followed by end, as Python's print")
 
 
 # ---------------------------------------------------------------------------

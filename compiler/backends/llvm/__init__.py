@@ -76,17 +76,23 @@ def module_llvm_ir(module: Module, name: str, optimized: bool = True,
     return str(optimized_module)
 
 
+def _add_symbols(symbols: Dict[str, int]) -> None:
+    import llvmlite.binding as llvm
+    for k, address in symbols.items():
+        llvm.add_symbol(k, address)
+
+
 def compile_entries(module: Module, names: Sequence[str],
                     error_model: str = "python") -> List[Callable]:
     from ...runtime.native import NativeFunction, Runtime, python_symbols
+    from ...runtime.printing import symbols as printing_symbols
     from .jit import jit
     ml, prepared = build(module, names, error_model)
     symbols = python_symbols()
     py_entries = set()
+    _add_symbols(printing_symbols())
     if symbols is not None:  # entry points that convert Python arguments in machine code
-        import llvmlite.binding as llvm
-        for k, address in symbols.items():
-            llvm.add_symbol(k, address)
+        _add_symbols(symbols)
         for name in names:
             fn = ml.m.get_global(entry_symbol(name))
             if define_py_entry(ml, prepared[name], fn, py_symbol(name)) is not None:

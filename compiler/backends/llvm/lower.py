@@ -244,6 +244,10 @@ class FunctionLowering:
         with self.b.if_then(self.b.not_(self.get(op.operands[0])), likely=False):
             self.b.call(self.rt.fail, [self.ctx, I32(ERR_ASSERT)])
 
+    def op_print(self, op: Op) -> None:
+        from .printing import lower_print
+        lower_print(self, op)
+
     # -- the tape ------------------------------------------------------------------------
 
     def size_of(self, t: ir.Type) -> ir.Value:

@@ -186,6 +186,9 @@ class FunctionEmitter:
         tail = f", {msg!r}" if msg else ""
         self.emit(depth, f"assert {unparse(self.expr(op.operands[0]))}{tail}")
 
+    def stmt_print(self, op: Op, depth: int) -> None:
+        self.emit(depth, unparse(print_call(op, [self.expr(v) for v in op.operands])))
+
     # -- arrays -----------------------------------------------------------------------
 
     def stmt_setitem(self, op: Op, depth: int, augmented: bool = False) -> None:
@@ -319,3 +322,12 @@ def _negate(e: ast.expr) -> ast.expr:
         return e.operand
     return ast.UnaryOp(ast.Not(), e)
 
+
+def print_call(op: Op, values: List[ast.expr]) -> ast.Call:
+    """Python's `print(...)` call of a `print` op: its values with its texts in place."""
+    items = list(values)
+    for pos, text in zip(op.attrs["at"], op.attrs["texts"]):
+        items.insert(pos, ast.Constant(text))
+    kw = [ast.keyword(k, ast.Constant(op.attrs[k])) for k in ("sep", "end", "flush")
+          if k in op.attrs]
+    return ast.Call(ast.Name("print", ast.Load()), items, kw)

@@ -30,7 +30,7 @@ from ...ir.ops import is_pure, may_raise
 from ...ir.types import I64
 from ...passes.liveness import Liveness, overlap
 
-BARRIERS = ("setitem", "addat", "push", "pop", "assert", "tape_new")
+BARRIERS = ("setitem", "addat", "push", "pop", "assert", "print", "tape_new")
 CHEAP_INT = ("add", "sub", "mul", "neg")
 MAX_EXPR_DEPTH = 32  # deeper inlined expressions are split by named temporaries
 

@@ -14,7 +14,7 @@ from typing import List, Optional
 
 from ...ir.core import Function, Op, Value
 from ...ir.types import ArrayType, F32, F64, TupleType
-from ..python.emit import FunctionEmitter
+from ..python.emit import FunctionEmitter, print_call
 from ..python.exprs import build as python_build, call, index_expr, name
 from ...passes.inplace import mark_accumulations
 from .exprs import RULES, cast, elt, index_value, negative_steps, on_device
@@ -101,6 +101,13 @@ class TorchEmitter(FunctionEmitter):
             rhs = cast(self, b, rhs, elt(op.result.type))
         self.emit(depth, f"{self.var(a)} += {ast.unparse(rhs)}")
 
+    def stmt_print(self, op: Op, depth: int) -> None:
+        f32 = op.attrs.get("f32", ())
+        values = [call(self.m.ref("tt", "printable"), self.expr(v),
+                       ast.Constant("f32" if k in f32 else str(elt(v.type))))
+                  for k, v in enumerate(op.operands)]
+        self.emit(depth, ast.unparse(print_call(op, values)))
+
     def stmt_setitem(self, op: Op, depth: int, augmented: bool = False) -> None:
         if not negative_steps(op):
             super().stmt_setitem(op, depth, augmented)
@@ -130,6 +137,9 @@ def _host_float32_as_float(f: Function, placements: Placements) -> None:
     def retype(v: Value) -> None:
         if v.type == F32 and placements.get(v) == HOST:
             v.type = F64
+    for op in f.walk():  # printing keeps float32's shortest digits
+        if op.name == "print":
+            op.attrs["f32"] = tuple(k for k, v in enumerate(op.operands) if v.type == F32)
     for p in f.params:
         retype(p)
     for op in f.walk():
