@@ -413,3 +413,24 @@ def test_bad_argument_does_not_poison_later_calls():
     python_error(f, np.ones(2, dtype=np.uint8))
     a = np.array([1.0, 2.0, 3.0])
     assert f(a) == bf.vector(a)
+
+
+@pytest.mark.parametrize("source, hint", [
+    ("np.nansum(x)", "the nearest function adjoin supports is np.sum"),
+    ("np.nanmean(x)", "the nearest function adjoin supports is np.mean"),
+    ("np.sum(np.sinc(x))", None),
+])
+def test_refused_numpy_functions_suggest_the_nearest_supported_one(tmp_path, source, hint):
+    mod = load_module(tmp_path, "suggest", f"""
+        import numpy as np
+
+        def f(x):
+            return {source}
+        """)
+    with pytest.raises(UnknownCallee) as info:
+        adjoin.grad(mod.f)(np.ones(3))
+    assert info.value.loc.line == 5 and info.value.loc.file == mod.__file__
+    if hint is None:
+        assert "nearest" not in str(info.value)
+    else:
+        assert hint in str(info.value)

@@ -10,6 +10,7 @@ Primitives are registered by object identity, so `from math import sin` and
 from __future__ import annotations
 
 import builtins
+import difflib
 import math
 import types as pytypes
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -909,6 +910,33 @@ def call(tr, node):
     return call_object(tr, obj, getattr(callee, "name", repr(obj)), node)
 
 
+# NumPy functions adjoin does not support, and the supported one nearest in meaning.
+_ALTERNATIVES = {"nansum": "sum", "nanmean": "mean", "nanmax": "max", "nanmin": "min",
+                 "nanprod": "prod", "nanstd": "std", "nanvar": "var", "average": "mean",
+                 "append": "concatenate", "column_stack": "stack", "dstack": "stack",
+                 "row_stack": "vstack", "amax": "max", "amin": "min", "fabs": "abs",
+                 "absolute": "abs", "logaddexp": "log and np.exp", "float_power": "power"}
+
+
+def nearest_supported(obj) -> str:
+    """A hint naming the supported NumPy function nearest to the NumPy function `obj`
+    (by meaning where one is known, else by name), or "" when there is none."""
+    name = getattr(obj, "__name__", "") or ""
+    module = getattr(obj, "__module__", "") or ""
+    if not name or not (module.startswith("numpy") or isinstance(obj, np.ufunc)):
+        return ""
+    known = sorted({getattr(o, "__name__", "") for o, _ in _PRIMS.values()
+                    if (getattr(o, "__module__", "") or "").startswith("numpy")
+                    or isinstance(o, np.ufunc)} - {""})
+    hit = _ALTERNATIVES.get(name)
+    if hit is None:  # a misspelling; not a name one letter longer (sinc is not sin)
+        close = difflib.get_close_matches(name, known, 1, 0.75)
+        if close and not (close[0] in name or name in close[0]) or \
+                close and abs(len(close[0]) - len(name)) > 1:
+            hit = close[0]
+    return f"; the nearest function adjoin supports is np.{hit}" if hit else ""
+
+
 def call_object(tr, obj, name: str, node):
     """A call of the Python object `obj` with the arguments written at `node`."""
     handler = lookup(obj)
@@ -928,9 +956,9 @@ def call_object(tr, obj, name: str, node):
         return tr.ctx.call_python(tr, obj, node)
     if isinstance(obj, (pytypes.BuiltinFunctionType, np.ufunc)) or callable(obj):
         raise UnknownCallee(f"'{name}' is not supported by adjoin (neither a known primitive nor "
-                            "a Python function it can compile); to use it anyway, wrap it with "
-                            "@adjoin.custom_vjp and give it a derivative rule", tr.loc(node),
-                            "call")
+                            f"a Python function it can compile){nearest_supported(obj)}; to use "
+                            "it anyway, wrap it with @adjoin.custom_vjp and give it a derivative "
+                            "rule", tr.loc(node), "call")
     raise UnknownCallee(f"'{name}' is not callable", tr.loc(node), "call")
 
 

@@ -218,10 +218,12 @@ def check_user_code(fn, call: Optional[Loc]) -> None:
     if not library_file(fn):
         return
     if call is not None:
+        from .primitives import nearest_supported
         raise UnknownCallee(f"'{fn.__module__}.{fn.__qualname__}' is not supported by adjoin: it "
                             "is neither a known primitive nor user code (adjoin does not compile "
-                            "the standard library or installed packages); to use it anyway, wrap "
-                            "it with @adjoin.custom_vjp and give it a derivative rule", call, "call")
+                            f"the standard library or installed packages){nearest_supported(fn)}; "
+                            "to use it anyway, wrap it with @adjoin.custom_vjp and give it a "
+                            "derivative rule", call, "call")
     code = fn.__code__
     raise CompileError(f"'{fn.__qualname__}' belongs to the standard library or an installed "
                        "package; adjoin compiles only user code",
