@@ -48,10 +48,9 @@ def taken_type(x: Type, idx: List[Type], form: str, what: str) -> ArrayType:
     for t in idx:
         if not isinstance(t, ArrayType) or t.dtype != I64:
             raise _error(f"{what}: index arrays must be integer arrays, got {t}")
-    used = len(form)
-    if x.ndim < used:
+    if x.ndim < len(form):
         raise _error(f"too many indices for a {x.ndim}-d array")
-    return ArrayType(x.dtype, x.ndim - used + max(t.ndim for t in idx))
+    return ArrayType(x.dtype, x.ndim - form.count("a") + max(t.ndim for t in idx))
 
 
 def _take(ts, attrs):
