@@ -118,13 +118,14 @@ def _docstring_node(fdef):
 
 
 def _dtype_strings(fdef) -> set:
-    """Ids of string constants naming a dtype: `dtype="float32"`, `x.astype("int64")`."""
+    """Ids of string constants naming a dtype (`dtype="float32"`, `x.astype("int64")`) or
+    a sort algorithm (`kind="stable"`)."""
     out = set()
     for n in gast.walk(fdef):
         if not isinstance(n, gast.Call):
             continue
         for kw in n.keywords:
-            if kw.arg == "dtype" and isinstance(kw.value, gast.Constant):
+            if kw.arg in ("dtype", "kind") and isinstance(kw.value, gast.Constant):
                 out.add(id(kw.value))
         if isinstance(n.func, gast.Attribute) and n.func.attr == "astype" and n.args:
             out.add(id(n.args[0]))

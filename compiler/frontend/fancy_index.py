@@ -103,6 +103,11 @@ def _plan(tr, x: Value, parts: List, node):
              ("int", "arr"): ([first], "a", None),
              ("arr", "int"): ([gast.Slice(None, None, None), second], "a", None),
              ("arr", "slice"): (None, "a", second)}
+    if k not in table:
+        raise UnsupportedSyntax("this mix of index arrays, slices and integers is not "
+                                "supported; supported: x[i], x[:, i], x[i, j], x[k, i], "
+                                "x[i, k], x[s, i], x[i, s], x[mask]", tr.loc(node),
+                                "fancy indexing")
     outer, form, inner = table[k]
     arrays = [p for p in parts if isinstance(p, Value) and isinstance(p.type, ArrayType)]
     return outer, form, arrays, inner

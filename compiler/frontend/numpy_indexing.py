@@ -103,10 +103,17 @@ def _take_along_axis(tr, node):
     return numpy_result(tr, fancy_index.take(tr, x, "aa", index))
 
 
+_KINDS = (None, "quicksort", "mergesort", "heapsort", "stable")
+
+
 def _sorting(opname: str):
     def handler(tr, node):
         _, kws = args_of_lazy(tr, node, 1, 3, kw=("axis", "kind"))
         x = _array(tr, node.args[0], opname)
+        kind = kws.get("kind")
+        if kind is not None and not (isinstance(kind, gast.Constant) and kind.value in _KINDS):
+            raise TypingError(f"kind must be one of {', '.join(_KINDS[1:])}", tr.loc(kind),
+                              f"np.{opname}")
         axis = _axis(tr, node, kws, 1, -1)
         if axis is None:
             x = x if x.type.ndim == 1 else tr.b.emit("ravel", x)
