@@ -339,7 +339,7 @@ def test_hessian(backend):
     args = (V, IDX, np.array([1, 1, 4]))
     h = _np(adjoin.hessian(hess_fn, backend=_backend(backend))(*args))
     g = adjoin.grad(hess_fn, backend="python")
-    want = np.stack([numeric_grad(lambda x: g(x, *args[1:])[k], [V], [0])[0]
+    want = np.stack([numeric_grad(lambda x, k=k: g(x, *args[1:])[k], [V], [0])[0]
                      for k in range(V.size)])
     np.testing.assert_allclose(h, want, rtol=1e-5, atol=1e-6)
 
@@ -417,3 +417,39 @@ def test_gather_reads_like_numpy_in_generated_code():
     src = adjoin.adjoint_source(cross_entropy, RNG.standard_normal((3, 4)), np.array([0, 1, 3]))
     assert "np.add.at" in src or "ri.add_at" in src
     assert "p[" in src
+
+
+def unused_reads(x, i):
+    y = x[i]  # noqa: F841  (unused, but NumPy raises here: never removed)
+    z = x * 1.0
+    z[i] = 0.0
+    return 1.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unused_gathers_still_raise(backend):
+    f = adjoin.differentiable(unused_reads, backend=_backend(backend))
+    with pytest.raises(IndexError):
+        f(np.ones(3), np.array([5]))
+    with pytest.raises(IndexError):
+        adjoin.grad(f)(np.ones(3), np.array([5]))
+
+
+def in_loops(x, i, n):
+    y = np.zeros(6)
+    for k in range(n):
+        y[i] += x[i] * k
+        y[y > 3.0] = 3.0
+        np.add.at(y, i[:2], x[i[:2]] ** 2)
+    return np.sum(y ** 2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_index_arrays_in_loops(backend):
+    x, i = np.linspace(-1.0, 2.0, 6), np.array([1, 4, 4, -1])
+    f = adjoin.differentiable(in_loops, backend=_backend(backend))
+    assert float(f(x, i, 3)) == pytest.approx(in_loops(x, i, 3), rel=1e-12)
+    np.testing.assert_allclose(_np(adjoin.grad(f)(x, i, 3)),
+                               numeric_grad(in_loops, [x, i, 3], [0])[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(_np(adjoin.hessian(f)(x, i, 2)),
+                               adjoin.hessian(in_loops, backend="python")(x, i, 2), rtol=1e-10)

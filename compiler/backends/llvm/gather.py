@@ -162,7 +162,6 @@ def _write(lw, target: Arr, ptr, v, add: bool) -> None:
 
 @handler("put", "put_add")
 def op_put(lw, op: Op) -> None:
-    b = lw.b
     form, x, arrays = _operands(lw, op)
     add = op.name == "put_add"
     target = copy_array(lw, x)
