@@ -21,6 +21,8 @@ from adjoin.testing import numeric_grad
 rng = np.random.default_rng(7)
 V3 = "array<f64, 1>"
 M = "array<f64, 2>"
+I1 = "array<i64, 1>"
+DUP = np.array([0, 2, 2, -1])
 
 
 def vec(n=3, lo=-1.0, hi=1.0):
@@ -95,6 +97,23 @@ SPECS += [
     ("pack", f"%r = pack %a, %b : {V3}", ["f64", "f64"], [0.2, -0.4], V3),
     ("linspace", f"%n = const 4 : i64\n  %r = linspace %a, %b, %n : {V3}", ["f64", "f64"],
      [0.2, 1.4], V3),
+    # advanced indexing and sorting (rules_index.py); repeated and negative indices
+    ("take", f'%r = take %a, %b {{form = "a"}} : {V3}', [V3, I1], [vec(4), DUP], V3),
+    ("take[rows]", f'%r = take %a, %b {{form = "a"}} : {M}', [M, I1], [mat(3, 2), DUP], M),
+    ("take[pair]", f'%r = take %a, %b, %c {{form = "aa"}} : {V3}', [M, I1, I1],
+     [mat(3, 4), DUP, np.array([1, -1, 1, 0])], V3),
+    ("take[mask]", f'%r = take %a, %b {{form = "m"}} : {V3}', [M, "array<bool, 2>"],
+     [mat(2, 3), np.array([[True, False, True], [False, True, True]])], V3),
+    ("put", f'%r = put %a, %b, %c {{form = "a"}} : {V3}', [V3, I1, V3], [vec(5), DUP, vec(4)],
+     V3),
+    ("put[cols]", f'%r = put %a, %b, %c {{form = ":a"}} : {M}', [M, I1, "f64"],
+     [mat(2, 4), np.array([1, 3, 1]), 0.4], M),
+    ("put[mask]", f'%r = put %a, %b, %c {{form = "m"}} : {V3}', [V3, "array<bool, 1>", V3],
+     [vec(4), np.array([True, False, True, True]), vec(3)], V3),
+    ("put_add", f'%r = put_add %a, %b, %c {{form = "a"}} : {V3}', [V3, I1, V3],
+     [vec(5), DUP, vec(4)], V3),
+    ("sort", f"%r = sort %a : {V3}", [V3], [vec(5)], V3),
+    ("sort[2d]", f"%r = sort %a : {M}", [M], [mat(3, 4)], M),
     # straight: the value of floor, the derivative of sin (the reference is sin itself)
     ("straight", "%s = sin %a : f64\n  %y = floor %a : f64\n  %r = straight %y, %s : f64",
      ["f64"], [0.4], "f64", 1e-6, "%r = sin %a : f64"),

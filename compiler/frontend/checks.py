@@ -120,8 +120,9 @@ STRINGS = ("strings are supported by adjoin only as constants read at compile ti
 
 def _dtype_strings(fdef) -> set:
     """Ids of string constants read at compile time: dtype names (`dtype="float32"`,
-    `x.astype("int64")`), dict keys (`{"w": ...}`, `p["w"]`) and call arguments
-    (`print("loss", x)`; a callee that takes no string refuses it when translated)."""
+    `x.astype("int64")`), sort algorithms (`kind="stable"`), dict keys (`{"w": ...}`,
+    `p["w"]`) and call arguments (`print("loss", x)`; a callee that takes no string
+    refuses it when translated)."""
     out = set()
     for n in gast.walk(fdef):
         if isinstance(n, gast.Subscript):
@@ -132,7 +133,7 @@ def _dtype_strings(fdef) -> set:
             continue
         out.update(id(a) for a in n.args)
         for kw in n.keywords:
-            if kw.arg in ("dtype", "sep", "end") and isinstance(kw.value, gast.Constant):
+            if kw.arg in ("dtype", "kind", "sep", "end") and isinstance(kw.value, gast.Constant):
                 out.add(id(kw.value))
         if isinstance(n.func, gast.Attribute) and n.func.attr == "astype" and n.args:
             out.add(id(n.args[0]))

@@ -47,6 +47,7 @@ class ExprTranslator(Arithmetic):
         self.ctx = ctx
         self.src = src
         self.origins = Origins()
+        self.evaluated_index: dict = {}  # index parts evaluated ahead (fancy_index.py)
 
     def loc(self, node) -> Loc:
         return self.src.loc(node)
@@ -358,6 +359,10 @@ class ExprTranslator(Arithmetic):
         parts = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         if any(self.is_newaxis(p) for p in parts):
             return self.getitem_newaxis(base, parts, node)
+        from . import fancy_index
+        fancy = fancy_index.index_parts(self, node.slice)
+        if fancy is not None:
+            return fancy_index.read(self, base, fancy, node)
         spec, idx = self.index_spec(node.slice)
         return self.getitem(base, spec, idx, node)
 
@@ -457,7 +462,8 @@ class ExprTranslator(Arithmetic):
         return tuple(spec), ops
 
     def index_value(self, node) -> Value:
-        v = self.value(node)
+        hit = self.evaluated_index.pop(id(node), None)
+        v = hit[1] if hit is not None and hit[0] is node else self.value(node)
         if isinstance(v.type, ArrayType):
             raise UnsupportedSyntax("indexing with an array (fancy or boolean indexing) is not "
                                     "supported; use a loop or np.where", self.loc(node),

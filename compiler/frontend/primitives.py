@@ -41,8 +41,21 @@ def prim(*objs):
     return deco
 
 
+def prim_method(owner, name: str):
+    """Register a method of an object (`np.add.at`): each attribute read makes a new
+    bound method, so it is found by its owner and name."""
+    def deco(fn: Handler) -> Handler:
+        _PRIMS[(id(owner), name)] = (owner, fn)  # type: ignore[index]
+        return fn
+    return deco
+
+
 def lookup(obj) -> Optional[Handler]:
     hit = _PRIMS.get(id(obj))
+    if hit is None and getattr(obj, "__self__", None) is not None:
+        owner = obj.__self__
+        hit = _PRIMS.get((id(owner), getattr(obj, "__name__", "")))  # type: ignore[call-overload]
+        return hit[1] if hit is not None and hit[0] is owner else None
     return hit[1] if hit is not None and hit[0] is obj else None
 
 
@@ -1045,4 +1058,4 @@ def _straight(tr, forward, surrogate, node):
     return tr.b.emit("straight", y, tr.b.convert(s, target))
 
 
-from . import numpy_composites, printing  # noqa: E402,F401  (register their primitives)
+from . import numpy_composites, numpy_indexing, printing  # noqa: E402,F401  (registries)

@@ -29,6 +29,7 @@ from ..ir.core import Block, Function, Op, Region, Value
 from ..ir.types import ArrayType, I64, TupleType, Type, UNKNOWN, UnknownType
 from .desugar import enumerate_start, is_sequence_name, runs_at_least_once
 from .exprs import BigInt, ExprTranslator
+from . import fancy_index
 from .function_values import bind
 from .kinds import FunctionSig, Kind, join_kinded
 from .scope import Closure, Env, Unbound, assigned_names, holds_arrays
@@ -153,6 +154,11 @@ class FunctionTranslator(ExprTranslator):
                 self.bind(t.id, self.name_value(new, t.id))
             return
         if isinstance(t, gast.Subscript):
+            parts = fancy_index.index_parts(self, t.slice) \
+                if isinstance(t.value, gast.Name) else None
+            if parts is not None:  # x[i] += v with an index array
+                fancy_index.assign(self, t, parts, s.value, s, aug_op=s.op)
+                return
             base, spec, idx = self.subscript_target(t)
             arr = self.read_name(base, t)
             cur = self.getitem(arr, spec, idx, t)
@@ -237,6 +243,11 @@ class FunctionTranslator(ExprTranslator):
             self.unpack(target, value, node)
             return
         if isinstance(target, gast.Subscript):
+            parts = fancy_index.index_parts(self, target.slice) \
+                if isinstance(target.value, gast.Name) else None
+            if parts is not None:  # x[i] = v with an index array
+                fancy_index.assign(self, target, parts, value, node)
+                return
             base, spec, idx = self.subscript_target(target)
             arr = self.read_name(base, target)
             self.store_item(base, arr, spec, idx, self.as_value(value, node), node)

@@ -467,6 +467,9 @@ define("getitem", _getitem, tags=("index", "view"))
 define("setitem", _setitem, tags=("index",))
 define("addat", _setitem, tags=("index",), doc="x with x[index] += v (adjoint of getitem)")
 
+from . import ops_index as _ops_index  # noqa: E402  (advanced indexing and sorting)
+_ops_index.register(define)
+
 
 # ---------------------------------------------------------------------------
 # Control flow and terminators (typed by their regions, see verify.py)
@@ -537,7 +540,7 @@ _SAFE_ARRAY_OPS = frozenset({"zeros_like", "ones_like", "empty_like", "full_like
                              "transpose", "ravel", "expand_dims", "sum", "prod", "mean",
                              "outer", "dim", "size", "sum_to", "convert", "tuple",
                              "tuple_get", "select", "stop_gradient", "straight", "undef",
-                             "const", "tape_new"})
+                             "const", "tape_new", "sort", "argsort"})
 
 
 def may_raise(op, shapes=None) -> bool:

@@ -82,7 +82,8 @@ class Shapes:
             dims = op.operands[:-1] if op.name == "full" else op.operands
             self.set(op.result, tuple(self.atom(d) for d in dims))
         elif op.name in ("zeros_like", "ones_like", "empty_like", "full_like", "copy",
-                         "setitem", "addat", "convert"):
+                         "setitem", "addat", "convert", "put", "put_add", "sort",
+                         "argsort"):
             self.set(op.result, self.shape(op.operands[0]))
         else:
             for r in op.results:

@@ -536,4 +536,4 @@ handler("setitem")(op_setitem)
 handler("addat")(lambda lw, op: op_setitem(lw, op, add=True))
 
 # linalg and shapes_and_reductions register the remaining handlers
-from . import linalg, shapes_and_reductions  # noqa: E402,F401
+from . import gather, linalg, shapes_and_reductions  # noqa: E402,F401

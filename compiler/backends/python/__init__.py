@@ -30,7 +30,8 @@ from .emit import FunctionEmitter
 from .exprs import Modules
 
 _IMPORTS = {"math": "import math", "np": "import numpy as np",
-            "rt": "from adjoin.runtime import pyops as rt"}
+            "rt": "from adjoin.runtime import pyops as rt",
+            "ri": "from adjoin.runtime import indexing as ri"}
 
 
 @dataclass

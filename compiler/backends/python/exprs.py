@@ -428,3 +428,6 @@ def _marker(m, op, a):
 def _pycall(m, op, a):
     m.custom.add(op.attrs["fn"])
     return call(name(op.attrs["fn"]), *a)
+
+
+from . import fancy  # noqa: E402,F401  (registers the advanced-indexing rules)

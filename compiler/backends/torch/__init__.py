@@ -25,7 +25,8 @@ from .emit import TorchEmitter
 IMPORTS: Dict[str, str] = {"math": "import math", "np": "import numpy as np",
                            "torch": "import torch",
                            "rt": "from adjoin.runtime import pyops as rt",
-                           "tt": "from adjoin.runtime import torchops as tt"}
+                           "tt": "from adjoin.runtime import torchops as tt",
+                           "ti": "from adjoin.runtime import torch_indexing as ti"}
 
 _NUMPY_FOR = {"float64": np.float64, "float32": np.float32, "int64": np.int64,
               "bool": np.bool_}

@@ -318,3 +318,6 @@ def on_device(em, op: Op) -> bool:
     return any(isinstance(v.type, ArrayType) or
                (not hasattr(v.type, "elts") and em.place(v) in (DEVICE, EITHER))
                for v in values)
+
+
+from . import fancy  # noqa: E402,F401  (registers the advanced-indexing rules)
