@@ -125,8 +125,8 @@ def lambda_star(x):
     return x
 
 
-def calls_print(x):
-    print(x)  # E:calls_print
+def calls_input(x):
+    input(x)  # E:calls_input
     return x
 
 

@@ -154,6 +154,7 @@ class FunctionTranslator(ExprTranslator):
                 self.bind(t.id, self.name_value(new, t.id))
             return
         if isinstance(t, gast.Subscript):
+            self.refuse_structure_write(t)
             parts = fancy_index.index_parts(self, t.slice) \
                 if isinstance(t.value, gast.Name) else None
             if parts is not None:  # x[i] += v with an index array
@@ -243,6 +244,7 @@ class FunctionTranslator(ExprTranslator):
             self.unpack(target, value, node)
             return
         if isinstance(target, gast.Subscript):
+            self.refuse_structure_write(target)
             parts = fancy_index.index_parts(self, target.slice) \
                 if isinstance(target.value, gast.Name) else None
             if parts is not None:  # x[i] = v with an index array
@@ -272,6 +274,15 @@ class FunctionTranslator(ExprTranslator):
         for t, item in zip(target.elts, items):
             self.assign(t, item, node)
 
+    def refuse_structure_write(self, t) -> None:
+        """`p["w"] = v` into a list, dict, ...: refused before its index is read."""
+        base = t
+        while isinstance(base, gast.Subscript):
+            base = base.value
+        current = self.env.get(base.id) if isinstance(base, gast.Name) else None
+        if isinstance(current, Value):
+            refuse_write(self, current, t)
+
     def subscript_target(self, t) -> Tuple[str, tuple, List[Value]]:
         """`a[i][j] = v` and `a[i, j] = v`: the base name and one merged index."""
         chain = []
@@ -282,9 +293,6 @@ class FunctionTranslator(ExprTranslator):
         if not isinstance(base, gast.Name):
             raise UnsupportedSyntax("only assignments into named arrays are supported",
                                     self.loc(t), "subscript assignment")
-        current = self.env.get(base.id)
-        if isinstance(current, Value):
-            refuse_write(self, current, t)
         spec: tuple = ()
         idx: List[Value] = []
         for k, sl in enumerate(reversed(chain)):
