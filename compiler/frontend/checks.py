@@ -48,7 +48,7 @@ def check_function(src: SourceInfo) -> None:
     fdef = src.node
     _check_signature(src, fdef)
     docstring = _docstring_node(fdef)
-    dtypes = _dtype_strings(fdef)
+    dtypes = _dtype_strings(fdef) | _argument_strings(fdef)
     for node in gast.walk(fdef):
         kind = _REJECTED.get(type(node))
         if kind is not None:
@@ -59,7 +59,8 @@ def check_function(src: SourceInfo) -> None:
             if node is not docstring and id(node) not in dtypes and \
                     not _is_assert_message(fdef, node):
                 raise UnsupportedSyntax("strings are not supported by adjoin (only as docstrings, "
-                                        "assert messages and dtype names)", src.loc(node),
+                                        "assert messages, dtype names, einsum subscripts "
+                                        "and norm orders)", src.loc(node),
                                         "strings")
         if isinstance(node, gast.Constant) and isinstance(node.value, complex):
             raise UnsupportedSyntax("complex numbers are not supported by adjoin",
@@ -128,6 +129,23 @@ def _dtype_strings(fdef) -> set:
                 out.add(id(kw.value))
         if isinstance(n.func, gast.Attribute) and n.func.attr == "astype" and n.args:
             out.add(id(n.args[0]))
+    return out
+
+
+def _argument_strings(fdef) -> set:
+    """Ids of string constants that are arguments NumPy reads as names: einsum's
+    subscripts and norm's ord ('fro'). The handlers check the callee is NumPy's."""
+    out = set()
+    for n in gast.walk(fdef):
+        if not isinstance(n, gast.Call):
+            continue
+        name = n.func.attr if isinstance(n.func, gast.Attribute) else \
+            getattr(n.func, "id", None)
+        if name == "einsum" and n.args:
+            out.add(id(n.args[0]))
+        if name == "norm":
+            out.update(id(a) for a in n.args[1:2])
+            out.update(id(k.value) for k in n.keywords if k.arg == "ord")
     return out
 
 

@@ -153,7 +153,9 @@ def op_size(lw, op: Op) -> None:
 @handler("transpose")
 def op_transpose(lw, op: Op) -> None:
     a = unpack(lw, op.operands[0])
-    lw.set(op.result, pack(lw, Arr(a.t, a.data, a.shape[::-1], a.strides[::-1])))
+    axes = op.attrs.get("axes") or range(a.ndim - 1, -1, -1)
+    lw.set(op.result, pack(lw, Arr(a.t, a.data, [a.shape[k] for k in axes],
+                                   [a.strides[k] for k in axes])))
 
 
 def _reshaped(lw, a: Arr, t: ArrayType, shape) -> Arr:
