@@ -50,7 +50,8 @@ def einsums(A, B, T, v):
             + np.sum(np.einsum("ijk->k", T) ** 2) + np.einsum("i,i->", v, v)
             + np.sum(np.einsum("i,j->ij", v, v) ** 2) + np.sum(np.einsum("ijk,jk->i", T, B))
             + np.sum(np.einsum("ij,jk,kl->il", A, B, B.T) ** 2)
-            + np.sum(np.einsum("ji", A) ** 3) + np.sum(np.einsum("bij,bjk->bik", T, T.transpose(0, 2, 1)))
+            + np.sum(np.einsum("ji", A) ** 3)
+            + np.sum(np.einsum("bij,bjk->bik", T, T.transpose(0, 2, 1)))
             + np.sum(np.einsum("i, ij -> j", v[:3], A) ** 2) + np.einsum("ij,ij", A, A))
 
 
