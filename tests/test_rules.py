@@ -23,6 +23,7 @@ V3 = "array<f64, 1>"
 M = "array<f64, 2>"
 I1 = "array<i64, 1>"
 DUP = np.array([0, 2, 2, -1])
+T3 = "array<f64, 3>"
 
 
 def vec(n=3, lo=-1.0, hi=1.0):
@@ -88,6 +89,14 @@ SPECS += [
     ("matmul[1,2]", f"%r = matmul %a, %b : {V3}", [V3, M], [vec(2), mat(2, 3)], V3),
     ("matmul[2,2]", f"%r = matmul %a, %b : {M}", [M, M], [mat(2, 3), mat(3, 4)], M),
     ("outer", f"%r = outer %a, %b : {M}", [V3, V3], [vec(2), vec(3)], M),
+    ("matmul[batched]", f"%r = matmul %a, %b : {T3}", [T3, M], [rng.uniform(-1, 1, (2, 3, 4)),
+                                                               mat(4, 2)], T3),
+    ("cumsum", f"%r = cumsum %a {{axis = 1}} : {M}", [M], [mat(2, 4)], M),
+    ("cumprod", f"%r = cumprod %a {{axis = 0}} : {V3}", [V3], [vec(5)], V3),
+    ("cumprod[zeros]", f"%r = cumprod %a {{axis = 1}} : {M}", [M],
+     [np.array([[0.5, 0.0, -1.2, 0.0, 0.8], [0.0, 0.9, 1.1, -0.7, 0.0]])], M),
+    ("transpose[axes]", f"%r = transpose %a {{axes = [2, 0, 1]}} : {T3}", [T3],
+     [rng.uniform(-1, 1, (2, 3, 4))], T3),
     ("transpose", f"%r = transpose %a : {M}", [M], [mat(2, 3)], M),
     ("reshape", f"%n = const 6 : i64\n  %r = reshape %a, %n : {V3}", [M], [mat(2, 3)], V3),
     ("ravel", f"%r = ravel %a : {V3}", [M], [mat(2, 3)], V3),

@@ -83,7 +83,7 @@ def jvp_rule(name: str):
 
 
 def has_rules() -> bool:
-    from . import rules, rules_array, rules_index  # noqa: F401  (registration at import)
+    from . import rules, rules_array, rules_cumulative, rules_index  # noqa: F401  (registration)
     return True
 
 

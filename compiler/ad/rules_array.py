@@ -207,6 +207,9 @@ def _dot_partials(ad, op, g):
     """Adjoints of a and b in a @ b for every supported rank combination."""
     a, b = op.operands
     ra, rb = a.type.ndim, b.type.ndim
+    if max(ra, rb) > 2:  # batched matmul (both at least 2-d): batch axes summed back
+        return (ad.unbroadcast(ad.matmul(g, _swap_last(ad, b)), a),
+                ad.unbroadcast(ad.matmul(_swap_last(ad, a), g), b))
     if ra == 1 and rb == 1:
         return ad.mul(g, b), ad.mul(g, a)
     if ra == 2 and rb == 1:
@@ -214,6 +217,11 @@ def _dot_partials(ad, op, g):
     if ra == 1 and rb == 2:
         return ad.dot(b, g), ad.outer(a, g)
     return ad.dot(g, ad.transpose(b)), ad.dot(ad.transpose(a), g)
+
+
+def _swap_last(ad, v):
+    n = v.type.ndim
+    return ad.transpose(v, axes=tuple(range(n - 2)) + (n - 1, n - 2))
 
 
 def _dot_vjp(ad, op, g, need):
@@ -252,12 +260,15 @@ def outer_jvp(ad, op, d):
 
 @vjp_rule("transpose")
 def transpose_vjp(ad, op, g, need):
-    return [ad.transpose(g[0])]
+    axes = op.attrs.get("axes")
+    if axes is None:
+        return [ad.transpose(g[0])]
+    return [ad.transpose(g[0], axes=tuple(sorted(range(len(axes)), key=axes.__getitem__)))]
 
 
 @jvp_rule("transpose")
 def transpose_jvp(ad, op, d):
-    return [ad.transpose(d[0])]
+    return [ad.b.op("transpose", [d[0]], dict(op.attrs)).result]
 
 
 def _reshape_back(ad, g, x):

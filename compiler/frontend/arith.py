@@ -87,6 +87,9 @@ class Arithmetic:
             k = self.const_value(b)
             if k is not None and k >= 0:
                 attrs["int_result"] = True
+        if name == "matmul":  # batched and 1-d operands: numpy_contractions
+            from .numpy_contractions import matmul_values
+            return matmul_values(self, a, b, node)
         return self.arith(name, a, b, attrs)
 
     def fold_big(self, name: str, a: Value, b: Value, node) -> Optional[BigInt]:

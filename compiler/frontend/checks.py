@@ -115,14 +115,15 @@ def _docstring_node(fdef):
 
 
 STRINGS = ("strings are supported by adjoin only as constants read at compile time: dict "
-           "keys, docstrings, assert messages, print arguments and dtype names")
+           "keys, docstrings, assert messages, print arguments, einsum subscripts, norm "
+           "orders and dtype names")
 
 
 def _dtype_strings(fdef) -> set:
     """Ids of string constants read at compile time: dtype names (`dtype="float32"`,
-    `x.astype("int64")`), sort algorithms (`kind="stable"`), dict keys (`{"w": ...}`,
-    `p["w"]`) and call arguments (`print("loss", x)`; a callee that takes no string
-    refuses it when translated)."""
+    `x.astype("int64")`), sort algorithms (`kind="stable"`), norm orders (`ord="fro"`),
+    dict keys (`{"w": ...}`, `p["w"]`) and call arguments (`print("loss", x)`,
+    `np.einsum("ij,j", ...)`; a callee that takes no string refuses it when translated)."""
     out = set()
     for n in gast.walk(fdef):
         if isinstance(n, gast.Subscript):
@@ -133,7 +134,8 @@ def _dtype_strings(fdef) -> set:
             continue
         out.update(id(a) for a in n.args)
         for kw in n.keywords:
-            if kw.arg in ("dtype", "kind", "sep", "end") and isinstance(kw.value, gast.Constant):
+            if kw.arg in ("dtype", "kind", "sep", "end", "ord") and \
+                    isinstance(kw.value, gast.Constant):
                 out.add(id(kw.value))
         if isinstance(n.func, gast.Attribute) and n.func.attr == "astype" and n.args:
             out.add(id(n.args[0]))

@@ -18,8 +18,9 @@ import numpy as np
 from ..errors import TypingError, UnsupportedSyntax
 from ..ir.core import Value
 from ..ir.types import ArrayType, F64, TupleType
-from .primitives import (_view, args_of, expand_at, fresh, keep_dims, numpy_result, prim,
-                         reduce_value, static_bool, static_int)
+from .numpy_axes import count_over, keep_axes, reduce_axes, static_axes
+from .primitives import (_view, args_of, expand_at, fresh, numpy_result, prim,
+                         static_bool, static_int)
 
 
 # -- var and std ------------------------------------------------------------------------------
@@ -27,24 +28,24 @@ from .primitives import (_view, args_of, expand_at, fresh, keep_dims, numpy_resu
 
 def _moment(tr, node, root: bool) -> Value:
     (x, *_), kws = args_of(tr, node, 1, 2, kw=("axis", "keepdims", "ddof"))
-    axis = static_int(tr, node.args[1] if len(node.args) > 1 else kws.get("axis"), "axis")
+    axis = static_axes(tr, node.args[1] if len(node.args) > 1 else kws.get("axis"))
     keep = static_bool(tr, kws.get("keepdims"), "keepdims")
     ddof = static_int(tr, kws.get("ddof"), "ddof") or 0
     if not isinstance(x.type, ArrayType):
         return numpy_result(tr, tr.b.const(0.0, F64))
     if x.type.dtype != F64 and not x.type.dtype.is_float:
         x = tr.b.convert(x, F64)
-    centered = tr.b.emit("sub", x, keep_dims(tr, reduce_value(tr, "mean", x, axis, node),
-                                             x, axis))
+    centered = tr.b.emit("sub", x, keep_axes(tr, reduce_axes(tr, "mean", x, axis, node),
+                                             x, axis, node))
     squares = tr.b.emit("mul", centered, centered)
-    r = reduce_value(tr, "sum" if ddof else "mean", squares, axis, node)
+    r = reduce_axes(tr, "sum" if ddof else "mean", squares, axis, node)
     if ddof:
-        n = tr.b.emit("size", x) if axis is None else tr.b.emit("dim", x, axis=axis % x.type.ndim)
-        count = tr.b.convert(tr.b.emit("sub", n, tr.b.const(ddof)), x.type.dtype)
+        count = tr.b.convert(tr.b.emit("sub", count_over(tr, x, axis), tr.b.const(ddof)),
+                             x.type.dtype)
         r = tr.b.emit("div", r, count)
     if root:
         r = tr.b.emit("sqrt", r)
-    return keep_dims(tr, numpy_result(tr, r), x, axis) if keep else numpy_result(tr, r)
+    return keep_axes(tr, numpy_result(tr, r), x, axis, node) if keep else numpy_result(tr, r)
 
 
 @prim(np.var)

@@ -559,11 +559,20 @@ def _reduction(opname: str):
     def handler(tr, node):
         (x, *_), kws = args_of(tr, node, 1, 2, kw=("axis", "keepdims"))  # axis read below
         axis_node = node.args[1] if len(node.args) > 1 else kws.get("axis")
-        axis = static_int(tr, axis_node, "axis")
-        r = reduce_value(tr, opname, x, axis, node)
-        return keep_dims(tr, r, x, axis) if static_bool(tr, kws.get("keepdims"),
-                                                        "keepdims") else r
+        return _reduce_call(tr, opname, x, axis_node, kws.get("keepdims"), node)
     return handler
+
+
+def _reduce_call(tr, opname: str, x: Value, axis_node, keep_node, node) -> Value:
+    """A reduction with NumPy's axis (an int, or for all but argmax/argmin a tuple of ints:
+    numpy_axes) and keepdims."""
+    if opname in ("argmax", "argmin"):
+        axis = static_int(tr, axis_node, "axis")
+    else:
+        axis = numpy_axes.static_axes(tr, axis_node)
+    r = numpy_axes.reduce_axes(tr, opname, x, axis, node)
+    keep = static_bool(tr, keep_node, "keepdims")
+    return numpy_axes.keep_axes(tr, r, x, axis, node) if keep else r
 
 
 def static_bool(tr, node, what: str) -> bool:
@@ -628,29 +637,17 @@ for _op, _objs in (("sum", (np.sum,)), ("prod", (np.prod,)), ("mean", (np.mean,)
 def _any_all(opname: str):
     def handler(tr, node):
         (x, *_), kws = args_of(tr, node, 1, 2, kw=("axis",))
-        axis = static_int(tr, node.args[1] if len(node.args) > 1 else kws.get("axis"), "axis")
+        axis = numpy_axes.static_axes(tr, node.args[1] if len(node.args) > 1
+                                      else kws.get("axis"))
         if not isinstance(x.type, ArrayType):
             return tr.truth(x, node)
         hit = x if x.type.dtype == BOOL else tr.b.emit("ne", x, tr.b.const(0, x.type.dtype))
-        return reduce_value(tr, opname, hit, axis, node)
+        return numpy_axes.reduce_axes(tr, opname, hit, axis, node)
     return handler
 
 
 prim(np.any)(_any_all("amax"))
 prim(np.all)(_any_all("amin"))
-
-
-@prim(np.linalg.norm)
-def _norm(tr, node):
-    (x,), _ = args_of(tr, node, 1, 1)
-    sq = tr.b.emit("mul", x, x)
-    total = tr.b.emit("sum", sq) if isinstance(x.type, ArrayType) else sq
-    # The norm has derivative 0 at the origin (its subgradient nearest 0, and what a
-    # central difference gives); sqrt alone would give inf * 0 = nan there.
-    zero, one = tr.b.const(0.0, total.type), tr.b.const(1.0, total.type)
-    at_origin = tr.b.emit("eq", total, zero)
-    root = tr.b.emit("sqrt", tr.b.emit("select", at_origin, one, total))
-    return numpy_result(tr, tr.b.emit("select", at_origin, zero, root))
 
 
 # ---------------------------------------------------------------------------
@@ -666,7 +663,6 @@ def _linalg(opname: str):
     return handler
 
 
-prim(np.dot)(_linalg("dot"))
 
 
 @prim(np.vdot)
@@ -688,14 +684,7 @@ def _inner(tr, node):
     if b.type.ndim == 2:
         b = tr.b.emit("transpose", b)
     return fresh(tr, tr.b.emit("dot", a, b))
-prim(np.matmul)(_linalg("matmul"))
 prim(np.outer)(_linalg("outer"))
-
-
-@prim(np.transpose)
-def _transpose(tr, node):
-    (x,), _ = args_of(tr, node, 1, 1)
-    return _view(tr, tr.b.emit("transpose", x), x)
 
 
 @prim(np.reshape)
@@ -764,7 +753,7 @@ def _copy(tr, node):
     return fresh(tr, tr.b.emit("copy", x) if isinstance(x.type, ArrayType) else x)
 
 
-@prim(np.array, np.asarray, np.stack)
+@prim(np.array, np.asarray)
 def _array(tr, node):
     _, kws = args_of_lazy(tr, node, 1, 1, kw=("dtype",))
     dtype = dtype_of(tr, kws.get("dtype"))
@@ -866,10 +855,9 @@ def method_call(tr, v: Value, name: str, node):
         _, kws = args_of_lazy(tr, node, 0, 1, kw=("axis", "keepdims"))
         axis_node = node.args[0] if node.args else kws.get("axis")
         op = {"max": "amax", "min": "amin"}.get(name, name)
-        axis = static_int(tr, axis_node, "axis")
-        r = reduce_value(tr, op, v, axis, node)
-        return keep_dims(tr, r, v, axis) if static_bool(tr, kws.get("keepdims"),
-                                                        "keepdims") else r
+        return _reduce_call(tr, op, v, axis_node, kws.get("keepdims"), node)
+    if name in ("cumsum", "cumprod"):
+        return numpy_axes.cumulative_method(tr, v, name, node)
     if name == "copy":
         args_of(tr, node, 0, 0)
         return fresh(tr, tr.b.emit("copy", v))
@@ -881,8 +869,7 @@ def method_call(tr, v: Value, name: str, node):
         return _view(tr, tr.b.emit("ravel", v), v)
     if name == "dot":
         (w,), _ = args_of(tr, node, 1, 1)
-        return fresh(tr, tr.b.emit("dot", *tr.promote(v, w)) if isinstance(w.type, ArrayType)
-                     else tr.b.emit("mul", *tr.promote(v, w)))
+        return numpy_contractions.dot_values(tr, v, w, node)
     if name == "reshape":
         if not node.args:
             raise TypingError("reshape() needs the new shape", tr.loc(node), "reshape")
@@ -890,8 +877,7 @@ def method_call(tr, v: Value, name: str, node):
             [_dim_value(tr, tr.value(a), a) for a in node.args]
         return _view(tr, tr.b.emit("reshape", v, *dims), v)
     if name == "transpose":
-        args_of(tr, node, 0, 0)
-        return _view(tr, tr.b.emit("transpose", v), v)
+        return numpy_axes.transpose_method(tr, v, node)
     if name == "astype":
         args_of_lazy(tr, node, 1, 1)
         return fresh(tr, tr.b.convert(v, dtype_of(tr, node.args[0])))
@@ -1058,4 +1044,5 @@ def _straight(tr, forward, surrogate, node):
     return tr.b.emit("straight", y, tr.b.convert(s, target))
 
 
-from . import numpy_composites, numpy_indexing, printing  # noqa: E402,F401  (registries)
+from . import numpy_axes, numpy_composites, numpy_indexing  # noqa: E402,F401  (registries)
+from . import numpy_contractions, numpy_norms, printing  # noqa: E402,F401,I100

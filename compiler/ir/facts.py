@@ -169,8 +169,8 @@ def indices_ok(op, shapes) -> bool:
 
 def contractible(a, b, shapes) -> bool:
     """dot/matmul: the contracted lengths are provably equal."""
-    if shapes is None:
-        return False
+    if shapes is None or a.type.ndim > 2 or b.type.ndim > 2:
+        return False  # batched: the batch dimensions must broadcast too
     sa, sb = shapes.shape(a), shapes.shape(b)
     return sa is not None and sb is not None and sa[-1] == sb[0]
 

@@ -381,6 +381,19 @@ for _n in ("sum", "prod", "mean", "amax", "amin", "argmax", "argmin"):
     define(_n, _reduce(_n), tags=("reduce",))
 
 
+def _cumulative(kind: str) -> Typer:
+    def rule(ts, attrs):
+        a = _array_arg(ts[0], kind)
+        if not 0 <= attrs["axis"] < a.ndim:
+            raise TypeRuleError(f"axis {attrs['axis']} out of range for a {a.ndim}-d array")
+        return [ArrayType(I64 if a.dtype == BOOL else a.dtype, a.ndim)]
+    return rule
+
+
+for _n in ("cumsum", "cumprod"):  # along attrs["axis"] (the frontend ravels for axis=None)
+    define(_n, _cumulative(_n))
+
+
 def _matmul(kind: str) -> Typer:
     def rule(ts, attrs):
         _nargs(ts, 2, kind)
@@ -390,6 +403,8 @@ def _matmul(kind: str) -> Typer:
             if a.ndim != 1 or b.ndim != 1:
                 raise TypeRuleError("outer needs two 1-d arrays")
             return [ArrayType(dtype, 2)]
+        if kind == "matmul" and min(a.ndim, b.ndim) >= 2:  # batched: batch dims broadcast
+            return [ArrayType(dtype, max(a.ndim, b.ndim))]
         if a.ndim not in (1, 2) or b.ndim not in (1, 2):
             raise TypeRuleError(f"{kind} supports 1-d and 2-d arrays, got {a} and {b}")
         nd = a.ndim + b.ndim - 2
@@ -403,7 +418,13 @@ define("outer", _matmul("outer"))
 
 
 def _transpose(ts, attrs):
-    return [_array_arg(ts[0], "transpose")]
+    """attrs["axes"], when given, is the permutation (NumPy's `axes`); else axes reverse."""
+    a = _array_arg(ts[0], "transpose")
+    axes = attrs.get("axes")
+    if axes is not None and sorted(axes) != list(range(a.ndim)):
+        raise TypeRuleError(f"transpose axes {list(axes)} are not a permutation of the "
+                            f"{a.ndim} axes")
+    return [a]
 
 
 def _reshape(ts, attrs):
@@ -538,7 +559,8 @@ NEVER_RAISE_MATH = frozenset({"atan", "tanh", "asinh", "erf", "erfc", "cbrt", "a
 _DIVISIONS = ("div", "floordiv", "mod")
 _SAFE_ARRAY_OPS = frozenset({"zeros_like", "ones_like", "empty_like", "full_like", "copy",
                              "transpose", "ravel", "expand_dims", "sum", "prod", "mean",
-                             "outer", "dim", "size", "sum_to", "convert", "tuple",
+                             "outer", "dim", "size", "sum_to", "cumsum", "cumprod", "convert",
+                             "tuple",
                              "tuple_get", "select", "stop_gradient", "straight", "undef",
                              "const", "tape_new", "sort", "argsort"})
 

@@ -83,7 +83,7 @@ class Shapes:
             self.set(op.result, tuple(self.atom(d) for d in dims))
         elif op.name in ("zeros_like", "ones_like", "empty_like", "full_like", "copy",
                          "setitem", "addat", "convert", "put", "put_add", "sort",
-                         "argsort"):
+                         "argsort", "cumsum", "cumprod"):
             self.set(op.result, self.shape(op.operands[0]))
         else:
             for r in op.results:
@@ -115,7 +115,9 @@ class Shapes:
 
     def op_transpose(self, op: Op) -> None:
         s = self.shape(op.operands[0])
-        self.set(op.result, None if s is None else tuple(reversed(s)))
+        axes = op.attrs.get("axes")
+        self.set(op.result, None if s is None else tuple(reversed(s)) if axes is None
+                 else tuple(s[k] for k in axes))
 
     def op_reshape(self, op: Op) -> None:
         self.set(op.result, tuple(self.atom(d) for d in op.operands[1:]))
@@ -141,7 +143,8 @@ class Shapes:
 
     def op_dot(self, op: Op) -> None:
         a, b = (self.shape(v) for v in op.operands)
-        if a is None or b is None or not isinstance(op.result.type, ArrayType):
+        if a is None or b is None or not isinstance(op.result.type, ArrayType) or \
+                len(a) > 2 or len(b) > 2:
             return self.set(op.result, None) if isinstance(op.result.type, ArrayType) else None
         out = (a[:-1] if len(a) == 2 else ()) + (b[-1:] if len(b) == 2 else ())
         self.set(op.result, tuple(out))

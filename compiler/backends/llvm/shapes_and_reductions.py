@@ -153,7 +153,9 @@ def op_size(lw, op: Op) -> None:
 @handler("transpose")
 def op_transpose(lw, op: Op) -> None:
     a = unpack(lw, op.operands[0])
-    lw.set(op.result, pack(lw, Arr(a.t, a.data, a.shape[::-1], a.strides[::-1])))
+    axes = op.attrs.get("axes") or range(a.ndim - 1, -1, -1)
+    lw.set(op.result, pack(lw, Arr(a.t, a.data, [a.shape[k] for k in axes],
+                                   [a.strides[k] for k in axes])))
 
 
 def _reshaped(lw, a: Arr, t: ArrayType, shape) -> Arr:
@@ -244,7 +246,8 @@ def _reduce_step(lw, name: str, t: ScalarType):
         if t.is_float:  # NaN wins, as in NumPy
             take = b.or_(b.fcmp_ordered(op, x, acc), b.fcmp_unordered("uno", x, x))
             return b.select(b.fcmp_unordered("uno", acc, acc), acc, b.select(take, x, acc))
-        return b.select(b.icmp_signed(op, x, acc), x, acc)
+        cmp = b.icmp_unsigned if t == BOOL else b.icmp_signed  # i1 true is -1 signed
+        return b.select(cmp(op, x, acc), x, acc)
     return step
 
 
@@ -293,7 +296,7 @@ def _arg_extreme(lw, flat: Arr, name: str):
             take = b.and_(b.fcmp_ordered("ord", cur, cur),
                           b.or_(b.fcmp_ordered(op, x, cur), b.fcmp_unordered("uno", x, x)))
         else:
-            take = b.icmp_signed(op, x, cur)
+            take = (b.icmp_unsigned if t == BOOL else b.icmp_signed)(op, x, cur)
         nxt = b.insert_value(acc, b.select(take, x, cur), 0)
         return b.insert_value(nxt, b.select(take, k, b.extract_value(acc, 1)), 1)
     return b.extract_value(accumulate_loop(lw, flat.shape[0], best, step), 1)

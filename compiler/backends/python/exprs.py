@@ -384,7 +384,16 @@ def _dot(m, op, a):
 
 @rule("transpose")
 def _transpose(m, op, a):
+    axes = op.attrs.get("axes")
+    if axes is not None:
+        return call(m.ref("np", "transpose"), a[0],
+                    ast.Tuple([ast.Constant(k) for k in axes], ast.Load()))
     return ast.Attribute(a[0], "T", ast.Load())
+
+
+@rule("cumsum", "cumprod")
+def _cumulative(m, op, a):
+    return call(m.ref("np", op.name), a[0], axis=ast.Constant(op.attrs["axis"]))
 
 
 @rule("reshape")

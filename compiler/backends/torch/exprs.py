@@ -235,12 +235,23 @@ def _outer(em, op, a):
 @rule("transpose")
 def _transpose(em, op, a):
     ndim = op.operands[0].type.ndim
+    if op.attrs.get("axes") is not None:
+        return call(ast.Attribute(a[0], "permute", ast.Load()),
+                    *[ast.Constant(k) for k in op.attrs["axes"]])
     if ndim == 1:
         return a[0]
     if ndim == 2:
         return ast.Attribute(a[0], "T", ast.Load())
     return call(ast.Attribute(a[0], "permute", ast.Load()),
                 *[ast.Constant(k) for k in reversed(range(ndim))])
+
+
+@rule("cumsum", "cumprod")
+def _cumulative(em, op, a):
+    """torch sums bool and int tensors in int64, as NumPy does."""
+    x = op.operands[0]
+    arg = cast(em, x, a[0], elt(op.result.type)) if elt(x.type).is_float else a[0]
+    return call(em.m.ref("torch", op.name), arg, ast.Constant(op.attrs["axis"]))
 
 
 @rule("reshape")
