@@ -1,6 +1,6 @@
 """The derivative-rule registry: one reverse (VJP) and one forward (JVP) rule per op.
 
-Assumes: rules are registered at import of `rules` and `rules_array`.
+Assumes: rules are registered at import of `rules`, `rules_array` and `rules_linalg`.
 Guarantees: `vjp_rule("mul")` / `jvp_rule("mul")` register a rule where it is
 written. A VJP rule is `rule(ad, op, g, need) -> list`: given the adjoints `g`
 of the op's results (None where zero) and `need[i]` (operand i wants an
@@ -83,7 +83,7 @@ def jvp_rule(name: str):
 
 
 def has_rules() -> bool:
-    from . import rules, rules_array  # noqa: F401  (registration happens at import)
+    from . import rules, rules_array, rules_linalg  # noqa: F401  (registration at import)
     return True
 
 

@@ -978,3 +978,4 @@ def _straight_call(tr, obj: StraightThrough, node):
 
 
 from . import numpy_composites  # noqa: E402,F401  (registers its primitives)
+from . import linalg  # noqa: E402,F401  (registers np.linalg's factorizations)
