@@ -180,4 +180,6 @@ def linalg(name: str, a, *rest):
         out = getattr(torch.linalg, name)(a, *rest)
     except torch.linalg.LinAlgError:
         raise np.linalg.LinAlgError(_LINALG_ERRORS.get(name, "linalg error")) from None
+    if name == "det":
+        return out + 0.0  # NumPy's det of a singular matrix is +0.0, torch's may be -0.0
     return tuple(out) if name in ("slogdet", "eigh") else out

@@ -535,5 +535,5 @@ handler("getitem")(op_getitem)
 handler("setitem")(op_setitem)
 handler("addat")(lambda lw, op: op_setitem(lw, op, add=True))
 
-# linalg and shapes_and_reductions register the remaining handlers
-from . import linalg, shapes_and_reductions  # noqa: E402,F401
+# linalg, factorizations, jacobi and shapes_and_reductions register the remaining handlers
+from . import factorizations, jacobi, linalg, shapes_and_reductions  # noqa: E402,F401
