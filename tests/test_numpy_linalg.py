@@ -269,3 +269,24 @@ def test_stacked_matrices_and_scalars_are_refused_at_compile_time():
         adjoin.differentiable(stacked)(np.ones((2, 3, 3)))
     with pytest.raises(adjoin.TypingError, match=r"np.linalg.det\(\) needs an array"):
         adjoin.differentiable(of_scalar)(2.0)
+
+
+def eigenvalues_only(a):
+    w, v = np.linalg.eigh(a)  # w[0] + w[1]: a repeated eigenvalue, any basis of its space
+    return w[0] + w[1] + 2.0 * w[2] + np.sum(np.linalg.eigvalsh(a) ** 2)
+
+
+def sign_only(a):
+    sign, logdet = np.linalg.slogdet(a)
+    return sign * 2.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unused_results_need_no_inverse_and_no_eigenvalue_gaps(backend):
+    """Through w alone eigh's derivative is finite at repeated eigenvalues (the unused V
+    contributes nothing, never inf * 0); the sign alone needs no A^-1 (singular A)."""
+    backend_ok(backend)
+    a = np.diag([3.0, 1.0, 1.0])
+    g = adjoin.grad(eigenvalues_only, backend=backend)(a)
+    np.testing.assert_allclose(g, np.diag([2.0, 1.0, 1.0]) + 2.0 * a, atol=1e-12)
+    assert np.all(adjoin.grad(sign_only, backend=backend)(SINGULAR) == 0.0)

@@ -21,7 +21,8 @@ own (solve, inv, eigh, dot, transpose, where, ...), so derivatives of every orde
   * eigh: with F_ij = 1/(w_j - w_i) off the diagonal and 0 on it, dw = diag(V^T dA_s V),
     dV = V (F o V^T dA_s V), S = V (diag(w_bar) + F o V^T V_bar) V^T. Repeated
     eigenvalues make F infinite: the eigenvector derivative is then undefined (inf or nan
-    in the result), while functions of w alone stay exact through eigvalsh's rule.
+    in the result), while functions of w alone stay exact (an unused V's zero adjoint is
+    left out, never multiplied by F).
 """
 from __future__ import annotations
 
@@ -32,6 +33,21 @@ from .registry import jvp_rule, vjp_rule
 
 def _part(ad, t, k: int):
     return ad.b.op("tuple_get", [t], {"index": k}).result
+
+
+def _adjoint_part(ad, g, k: int):
+    """Part k of a tuple adjoint, None where it is the exact zero of an unused result
+    (so that eigh's rule never multiplies an infinite F by it, nor slogdet's needs A^-1
+    for the sign alone)."""
+    op = getattr(g, "op", None)
+    if op is None or op.name != "tuple":
+        return _part(ad, g, k)
+    part = op.operands[k]
+    maker = getattr(part, "op", None)
+    if maker is not None and (maker.name == "zeros_like" or
+                              maker.name == "const" and maker.attrs.get("value") == 0):
+        return None
+    return part
 
 
 class _Triangles:
@@ -118,7 +134,8 @@ def det_jvp(ad, op, d):
 
 @vjp_rule("slogdet")
 def slogdet_vjp(ad, op, g, need):
-    return [ad.mul(_inv_t(ad, op.operands[0]), _part(ad, g[0], 1))]
+    log_bar = _adjoint_part(ad, g[0], 1)
+    return [None if log_bar is None else ad.mul(_inv_t(ad, op.operands[0]), log_bar)]
 
 
 @jvp_rule("slogdet")
@@ -168,9 +185,13 @@ def _diagonal_of(ad, v, da_s):
 def eigh_vjp(ad, op, g, need):
     tri = _Triangles(ad, op.operands[0])
     w, v = _part(ad, op.result, 0), _part(ad, op.result, 1)
-    w_bar, v_bar = _part(ad, g[0], 0), _part(ad, g[0], 1)
-    inner = ad.mul(_gaps(ad, w, tri), ad.dot(ad.transpose(v), v_bar))
-    inner = ad.add(inner, tri.keep(ad.expand_dims(w_bar, axis=0), "eq"))
+    w_bar, v_bar = _adjoint_part(ad, g[0], 0), _adjoint_part(ad, g[0], 1)
+    inner = None if v_bar is None else \
+        ad.mul(_gaps(ad, w, tri), ad.dot(ad.transpose(v), v_bar))
+    if w_bar is not None:
+        inner = ad.plus(inner, tri.keep(ad.expand_dims(w_bar, axis=0), "eq"))
+    if inner is None:
+        return [None]
     return [tri.fold_lower(ad.dot(ad.dot(v, inner), ad.transpose(v)))]
 
 
