@@ -92,6 +92,12 @@ class _LinalgShim:
     def norm(self, x):
         return _torch().linalg.norm(x)
 
+    def __getattr__(self, name):
+        if name not in ("solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh"):
+            raise AttributeError(f"no torch equivalent of numpy.linalg.{name}")
+        fn = getattr(_torch().linalg, name)
+        return lambda *a: fn(*[_t(x) for x in a])
+
 
 class _NumpyShim:
     """The NumPy functions adjoin supports, on torch tensors (float64)."""

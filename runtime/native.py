@@ -52,6 +52,10 @@ ERRORS = {1: (IndexError, "index out of range"),
           21: (ZeroDivisionError, "division by zero"),
           22: (ZeroDivisionError, "integer modulo by zero"),
           23: (OverflowError, "complex exponentiation"),
+          # np.linalg (the llvm backend's factorizations)
+          24: (np.linalg.LinAlgError, "Singular matrix"),
+          25: (np.linalg.LinAlgError, "Matrix is not positive definite"),
+          26: (np.linalg.LinAlgError, "Last 2 dimensions of the array must be square"),
           64: (SystemError, "memory was written outside an array's allocation (found by "
                             "ADJOIN_CHECK_MEMORY=1): an index out of range under "
                             "ADJOIN_BOUNDSCHECK=0, or a bug in adjoin")}
@@ -61,7 +65,8 @@ ERROR_NAMES = {1: "INDEX", 2: "SHAPE", 3: "ASSERT", 4: "ZERODIV", 5: "TAPE", 6: 
                10: "FLOAT_FLOORDIV", 11: "FLOAT_MOD", 12: "ZERO_POW", 13: "DOMAIN",
                14: "RANGE", 15: "POW_RANGE", 16: "NAN_TO_INT", 17: "INF_TO_INT",
                18: "INT_TOO_BIG", 19: "INT_OVERFLOW", 20: "FRACTIONAL_POW", 21: "DIV",
-               22: "INT_MOD", 23: "COMPLEX_RANGE", 64: "GUARD"}
+               22: "INT_MOD", 23: "COMPLEX_RANGE", 24: "SINGULAR",
+               25: "NOT_POSITIVE_DEFINITE", 26: "NOT_SQUARE", 64: "GUARD"}
 _DTYPES = {"f64": np.float64, "f32": np.float32, "i64": np.int64, "bool": np.bool_}
 _CTYPES = {"f64": ctypes.c_double, "f32": ctypes.c_float, "i64": ctypes.c_int64,
            "bool": ctypes.c_uint8, "none": ctypes.c_uint8, "tape": ctypes.c_uint8}

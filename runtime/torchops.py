@@ -171,3 +171,29 @@ def printable(x, kind: str):
     if kind == "f32":
         return np.float32(x)
     return bool(x) if kind == "bool" else x
+
+
+_LINALG_ERRORS = {"solve": "Singular matrix", "inv": "Singular matrix",
+                  "cholesky": "Matrix is not positive definite",
+                  "eigh": "Eigenvalues did not converge",
+                  "eigvalsh": "Eigenvalues did not converge"}
+
+
+def linalg(name: str, a, *rest):
+    """torch.linalg.`name` with NumPy's errors (numpy.linalg.LinAlgError for a matrix
+    that is not square, singular or not positive definite; ValueError for a right-hand
+    side of another length) and tuples for slogdet and eigh. Shapes are checked on the
+    host; a failed factorization is reported by torch (on CUDA after a sync)."""
+    import numpy as np
+    if a.shape[-1] != a.shape[-2]:
+        raise np.linalg.LinAlgError("Last 2 dimensions of the array must be square")
+    if rest and rest[0].shape[0] != a.shape[0]:
+        raise ValueError(f"solve: the right-hand side has {rest[0].shape[0]} rows, the "
+                         f"matrix {a.shape[0]}")
+    try:
+        out = getattr(torch.linalg, name)(a, *rest)
+    except torch.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(_LINALG_ERRORS.get(name, "linalg error")) from None
+    if name == "det":
+        return out + 0.0  # NumPy's det of a singular matrix is +0.0, torch's may be -0.0
+    return tuple(out) if name in ("slogdet", "eigh") else out

@@ -34,6 +34,13 @@ def mat(r=2, c=3, lo=-1.0, hi=1.0):
     return rng.uniform(lo, hi, (r, c))
 
 
+def wellposed(n, spd=False):
+    """A well-conditioned n x n matrix (symmetric positive definite if asked), with
+    well-separated eigenvalues when symmetric."""
+    m = rng.uniform(-1.0, 1.0, (n, n))
+    return m @ m.T + np.diag(np.arange(1.0, n + 1.0)) * n if spd else m + n * np.eye(n)
+
+
 def _unary(op, lo=-1.0, hi=1.0):
     return (op, f"%r = {op} %a : f64", ["f64"], [float(rng.uniform(lo, hi))], "f64")
 
@@ -126,6 +133,20 @@ SPECS += [
     # straight: the value of floor, the derivative of sin (the reference is sin itself)
     ("straight", "%s = sin %a : f64\n  %y = floor %a : f64\n  %r = straight %y, %s : f64",
      ["f64"], [0.4], "f64", 1e-6, "%r = sin %a : f64"),
+    ("solve", f"%r = solve %a, %b : {V3}", [M, V3], [wellposed(3), vec()], V3),
+    ("solve[matrix]", f"%r = solve %a, %b : {M}", [M, M], [wellposed(3), mat(3, 2)], M),
+    ("inv", f"%r = inv %a : {M}", [M], [wellposed(3)], M),
+    ("det", "%r = det %a : f64", [M], [wellposed(3)], "f64"),
+    ("slogdet", "%t = slogdet %a : tuple<f64, f64>\n  %s = tuple_get %t {index = 0} : f64\n"
+                "  %l = tuple_get %t {index = 1} : f64\n  %r = mul %s, %l : f64",
+     [M], [-wellposed(3)], "f64"),
+    # cholesky and eigh read the lower triangle only: the FD of the upper one is 0
+    ("cholesky", f"%r = cholesky %a : {M}", [M], [wellposed(3, spd=True)], M),
+    ("eigh", f"%t = eigh %a : tuple<{V3}, {M}>\n  %ev = tuple_get %t {{index = 0}} : {V3}\n"
+             f"  %vec = tuple_get %t {{index = 1}} : {M}\n  %vv = mul %vec, %vec : {M}\n"
+             f"  %e = expand_dims %ev {{axis = 0}} : {M}\n  %r = add %vv, %e : {M}",
+     [M], [wellposed(3, spd=True)], M),
+    ("eigvalsh", f"%r = eigvalsh %a : {V3}", [M], [wellposed(3, spd=True)], V3),
     ("tuple", "%t = tuple %a, %b : tuple<f64, f64>\n  %r = tuple_get %t {index = 1} : f64\n"
               "  %q = tuple_get %t {index = 0} : f64\n  %s = mul %r, %q : f64\n"
               "  %u = tuple %s : tuple<f64>\n  %v = tuple_get %u {index = 0} : f64",

@@ -1,6 +1,7 @@
 """The derivative-rule registry: one reverse (VJP) and one forward (JVP) rule per op.
 
-Assumes: rules are registered at import of `rules`, `rules_array` and `rules_index`.
+Assumes: rules are registered at import of `rules`, `rules_array`, `rules_cumulative`,
+`rules_index` and `rules_linalg`.
 Guarantees: `vjp_rule("mul")` / `jvp_rule("mul")` register a rule where it is
 written. A VJP rule is `rule(ad, op, g, need) -> list`: given the adjoints `g`
 of the op's results (None where zero) and `need[i]` (operand i wants an
@@ -83,7 +84,8 @@ def jvp_rule(name: str):
 
 
 def has_rules() -> bool:
-    from . import rules, rules_array, rules_cumulative, rules_index  # noqa: F401  (registration)
+    from . import (rules, rules_array, rules_cumulative, rules_index,  # noqa: F401
+                   rules_linalg)  # (registration at import)
     return True
 
 

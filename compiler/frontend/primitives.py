@@ -1046,3 +1046,4 @@ def _straight(tr, forward, surrogate, node):
 
 from . import numpy_axes, numpy_composites, numpy_indexing  # noqa: E402,F401  (registries)
 from . import numpy_contractions, numpy_norms, printing  # noqa: E402,F401,I100
+from . import linalg  # noqa: E402,F401  (registers np.linalg's factorizations)

@@ -417,6 +417,38 @@ define("matmul", _matmul("matmul"))
 define("outer", _matmul("outer"))
 
 
+def _square(t: Type, what: str) -> ScalarType:
+    """The element type of the float matrix operand of a factorization."""
+    a = _array_arg(t, what)
+    if a.ndim != 2 or not a.dtype.is_float:
+        raise TypeRuleError(f"{what} needs a 2-d float array, got {t}")
+    return a.dtype
+
+
+def _factorization(kind: str) -> Typer:
+    """np.linalg functions of one matrix (solve: and a right-hand side of 1 or 2 dims);
+    results of the matrix's float type, tuples where NumPy returns tuples."""
+    def rule(ts, attrs):
+        _nargs(ts, 2 if kind == "solve" else 1, kind)
+        dtype = _square(ts[0], kind)
+        if kind == "solve":
+            rhs = _array_arg(ts[1], "solve")
+            if rhs.ndim not in (1, 2) or rhs.dtype != dtype:
+                raise TypeRuleError(f"solve needs a right-hand side of 1 or 2 dims and the "
+                                    f"matrix's type {dtype}, got {rhs}")
+            return [rhs]
+        vec, mat = ArrayType(dtype, 1), ArrayType(dtype, 2)
+        return [{"inv": mat, "cholesky": mat, "det": dtype, "eigvalsh": vec,
+                 "slogdet": TupleType((dtype, dtype)), "eigh": TupleType((vec, mat))}[kind]]
+    return rule
+
+
+LINALG = ("solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh")
+for _n in LINALG:
+    define(_n, _factorization(_n), tags=("linalg",),
+           doc=f"np.linalg.{_n} of a 2-d matrix (raises numpy.linalg.LinAlgError)")
+
+
 def _transpose(ts, attrs):
     """attrs["axes"], when given, is the permutation (NumPy's `axes`); else axes reverse."""
     a = _array_arg(ts[0], "transpose")

@@ -535,7 +535,7 @@ handler("getitem")(op_getitem)
 handler("setitem")(op_setitem)
 handler("addat")(lambda lw, op: op_setitem(lw, op, add=True))
 
-# linalg and shapes_and_reductions register the remaining handlers (batched_matmul after
-# linalg: it takes over matmul)
-from . import gather, linalg, shapes_and_reductions  # noqa: E402,F401
+# linalg, factorizations, jacobi and shapes_and_reductions register the remaining handlers
+# (batched_matmul after linalg: it takes over matmul)
+from . import factorizations, gather, jacobi, linalg, shapes_and_reductions  # noqa: E402,F401
 from . import batched_matmul, cumulative  # noqa: E402,F401

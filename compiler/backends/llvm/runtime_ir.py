@@ -16,7 +16,8 @@ Guarantees: a call context (`adjoin_ctx`) owning
     3 assertion, 4 division by zero, 5 tape underflow, 9 and up scalar errors;
     a scratch cell takes out-of-bounds accesses); `adjoin_raise` records one and
     leaves the call at once, jumping back to its entry point (6 out of memory,
-    7 recursion too deep, 8 a negative or too large array size), so nothing runs
+    7 recursion too deep, 8 a negative or too large array size, 24 to 26 np.linalg's
+    LinAlgError), so nothing runs
     on memory it lacks; runtime/native.py maps the codes to exceptions;
   * the recursion depth and its limits (`adjoin_ctx_set_limits`: the deepest
     nesting of recursive calls, by default CPython's 1000, and the lowest stack
@@ -54,6 +55,8 @@ ERR_INDEX, ERR_SHAPE, ERR_ASSERT, ERR_ZERODIV, ERR_TAPE = 1, 2, 3, 4, 5
  ERR_POW_RANGE, ERR_NAN_TO_INT, ERR_INF_TO_INT, ERR_INT_TOO_BIG, ERR_INT_OVERFLOW,
  ERR_FRACTIONAL_POW, ERR_DIV, ERR_INT_MOD, ERR_COMPLEX_RANGE) = range(9, 24)
 ERR_MEMORY, ERR_RECURSION, ERR_SIZE = 6, 7, 8
+# np.linalg's LinAlgError (factorizations.py): raised, ending the call
+ERR_SINGULAR, ERR_NOT_POSITIVE_DEFINITE, ERR_NOT_SQUARE = 24, 25, 26
 ERR_GUARD = 64         # checked memory: a write outside an allocation (guards.py)
 
 

@@ -382,6 +382,11 @@ def _dot(m, op, a):
     return call(m.ref("np", op.name), a[0], a[1])
 
 
+@rule("solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh")
+def _linalg(m, op, a):
+    return call(ast.Attribute(m.ref("np", "linalg"), op.name, ast.Load()), *a)
+
+
 @rule("transpose")
 def _transpose(m, op, a):
     axes = op.attrs.get("axes")

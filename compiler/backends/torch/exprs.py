@@ -232,6 +232,11 @@ def _outer(em, op, a):
     return call(em.m.ref("torch", "outer"), *_operands_as(em, op, a))
 
 
+@rule("solve", "inv", "det", "slogdet", "cholesky", "eigh", "eigvalsh")
+def _linalg(em, op, a):
+    return call(em.m.ref("tt", "linalg"), ast.Constant(op.name), *a)
+
+
 @rule("transpose")
 def _transpose(em, op, a):
     ndim = op.operands[0].type.ndim

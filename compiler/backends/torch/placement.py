@@ -121,6 +121,8 @@ class Placements:
             return initial_either(r.type)
         if op.name == "tuple":
             return tuple(self.get(v) for v in op.operands)
+        if op.name in ("slogdet", "eigh"):  # tuples of tensors
+            return tuple(DEVICE for _ in r.type.elts)
         if op.name == "tuple_get":
             whole = self.get(op.operands[0])
             return whole[op.attrs["index"]] if isinstance(whole, tuple) else EITHER
