@@ -160,3 +160,39 @@ def test_refusals_point_at_the_line(fn, args, match):
     with pytest.raises(adjoin.CompileError, match=match) as e:
         adjoin.differentiable(fn)(*args)
     assert e.value.loc.file == __file__
+
+
+T = np.array([[1.0, 2.0], [3.0, 4.0]])  # a global named like the attribute `.T`
+
+
+def transposes(T, v):
+    return np.sum(T.T @ v) + np.sum(T * T)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_global_named_like_an_attribute_or_parameter_is_not_read(backend):
+    A, v = np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([1.0, 3.0])
+    f = adjoin.differentiable(transposes, backend=backend)
+    assert f(A, v) == pytest.approx(transposes(A, v))
+    got = adjoin.grad(f)(A, v)
+    np.testing.assert_allclose(got, numeric_grad(transposes, (A, v), (0,))[0], rtol=1e-6)
+
+
+def decays_with_params(p, y0):
+    decay = lambda y: -p["k"] * y + p["c"][0]  # noqa: E731
+    return integrate(decay, y0, 0.1, 4)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_closure_passed_on_reads_structures(backend):
+    p = {"k": 0.5, "c": [0.25]}
+    f = adjoin.differentiable(decays_with_params, backend=backend)
+    assert f(p, 1.0) == pytest.approx(decays_with_params(p, 1.0), rel=1e-12)
+    g = adjoin.grad(f)(p, 1.0)
+    eps = 1e-6
+    for key, bump in (("k", lambda q, e: {"k": q["k"] + e, "c": q["c"]}),
+                      ("c", lambda q, e: {"k": q["k"], "c": [q["c"][0] + e]})):
+        want = (decays_with_params(bump(p, eps), 1.0)
+                - decays_with_params(bump(p, -eps), 1.0)) / (2 * eps)
+        got = g[key] if key == "k" else g[key][0]
+        assert got == pytest.approx(want, rel=1e-6)

@@ -22,6 +22,7 @@ share their compilations:
 """
 from __future__ import annotations
 
+import dis
 import types
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -85,7 +86,10 @@ def global_arrays(fn) -> Tuple[str, ...]:
 
 
 def _loaded_names(code) -> Tuple[str, ...]:
-    names = dict.fromkeys(code.co_names)
+    """The names `code` (and code nested in it) reads as globals: `LOAD_GLOBAL`
+    instructions, never attribute names or locals (`x.T` reads no global `T`)."""
+    names = dict.fromkeys(i.argval for i in dis.get_instructions(code)
+                          if i.opname in ("LOAD_GLOBAL", "LOAD_NAME"))
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
             names.update(dict.fromkeys(_loaded_names(c)))

@@ -22,7 +22,7 @@ from typing import Any, Dict, Optional, Tuple
 from ..ir.core import Value
 from ..ir.types import NONE
 from .exprs import Static
-from .kinds import FunctionSig
+from .kinds import FunctionSig, marked
 from .scope import Closure
 
 
@@ -72,12 +72,14 @@ def is_function_value(v: Any) -> bool:
 def function_argument(ctx, tr, v: Any, node) -> Tuple[Value, FunctionSig]:
     """The run-time value and signature entry that pass the function value `v`."""
     if isinstance(v, BoundClosure) and v.captured is not None:
-        return v.captured, FunctionSig(v.identity(), v.captured.type, v)
+        return v.captured, FunctionSig(v.identity(),
+                                       marked(v.captured.type, tr.kind(v.captured)), v)
     if isinstance(v, Closure):
         frees, statics = ctx.free_names(tr, ctx.desugared(v.node)[0], v, node)
         captured = tr.b.emit("tuple", *[tr.env[n] for n in frees])
         bound = BoundClosure(v, tr.src, tuple(frees), statics, captured)
-        return captured, FunctionSig(bound.identity(), captured.type, bound)
+        return captured, FunctionSig(bound.identity(), marked(captured.type, tr.kind(captured)),
+                                     bound)
     obj = v.fn if isinstance(v, StraightValue) else v.obj
     key = ("straight", _key(v.fn), _key(v.surrogate)) if isinstance(v, StraightValue) \
         else obj

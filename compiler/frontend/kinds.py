@@ -80,7 +80,7 @@ def split(types: Sequence[Type]) -> Tuple[List[Type], List[Kind]]:
 
 def _plain(t: Type) -> Type:
     if isinstance(t, FunctionSig):
-        return t.plain
+        return _plain(t.plain)
     if isinstance(t, NumpyScalarType):
         return ScalarType(t.name)
     if isinstance(t, TupleType):
@@ -96,6 +96,11 @@ def _kind(t: Type) -> Kind:
     if isinstance(t, TupleType):
         return tuple(_kind(e) for e in t.elts)
     return isinstance(t, NumpyScalarType) or t == F32
+
+
+def captured_kind(sig: FunctionSig) -> Kind:
+    """The kind of a function argument's run-time part (a closure's captured values)."""
+    return _kind(sig.plain)
 
 
 def is_scalar(t: Type) -> bool:

@@ -31,7 +31,7 @@ from .desugar import enumerate_start, is_sequence_name, runs_at_least_once
 from .exprs import BigInt, ExprTranslator
 from . import fancy_index
 from .function_values import bind
-from .kinds import FunctionSig, Kind, join_kinded
+from .kinds import FunctionSig, Kind, captured_kind, join_kinded
 from .scope import Closure, Env, Unbound, assigned_names, holds_arrays
 from .struct_values import refuse_write
 
@@ -74,6 +74,7 @@ class FunctionTranslator(ExprTranslator):
         for name, p, k in zip(names, f.params, self.param_kinds):
             self.env[name] = self.kinds.set(p, k)
             if isinstance(k, FunctionSig):  # a function argument: callable again
+                self.kinds.set(p, captured_kind(k))
                 self.env[name] = bind(k, p)
                 continue
             if holds_arrays(p.type):
