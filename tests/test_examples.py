@@ -46,3 +46,14 @@ def test_torch_layer_example_trains():
     mod = runpy.run_path(os.path.join(ROOT, "examples", "torch_layer.py"))
     losses = mod["train"](steps=25)
     assert losses[-1] < 0.1 * losses[0]
+
+
+def test_numpy_mlp_trains_unchanged_on_every_backend(capsys):
+    import numpy as np
+    mod = runpy.run_path(os.path.join(ROOT, "examples", "mlp_numpy.py"))
+    _, history, acc = mod["train"]("python", steps=200)
+    assert history[-1] < 0.5 * history[0] and acc > 0.9
+    for backend in ("llvm", "torch"):
+        _, other, _ = mod["train"](backend, steps=20)
+        np.testing.assert_allclose(other, history[:20], rtol=1e-9)
+    assert "final loss" in capsys.readouterr().out
