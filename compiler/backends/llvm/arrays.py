@@ -211,7 +211,8 @@ def accumulate_loop(lw, n, init: ir.Value, step: Callable[[ir.Value, ir.Value], 
 # Broadcasting and elementwise ops
 
 
-def broadcast_shape(lw, arrays: List[Arr], ndim: int) -> List:
+def broadcast_shape(lw, arrays: List[Arr], ndim: int, error: int = ERR_SHAPE) -> List:
+    """The shape `arrays` broadcast to (`error` raised where they do not)."""
     b = lw.b
     shape = []
     for k in range(ndim):
@@ -224,7 +225,7 @@ def broadcast_shape(lw, arrays: List[Arr], ndim: int) -> List:
             bad = b.and_(b.and_(b.icmp_signed("!=", d, I64(1)), b.icmp_signed("!=", x, I64(1))),
                          b.icmp_signed("!=", d, x))
             with b.if_then(bad, likely=False):
-                raise_(lw, ERR_SHAPE)
+                raise_(lw, error)
             d = b.select(b.icmp_signed("==", d, I64(1)), x, d)
         shape.append(d)
     return shape

@@ -20,32 +20,16 @@ from ...ir.core import Op
 from ...ir.ops_index import index_count
 from ...ir.types import ArrayType, BOOL, I64 as T_I64
 from . import scalar
-from .arrays import (Arr, alloc, broadcast_offset, copy_array, counted, element_pointer,
-                     handler, load, nd_loop, offset, pack, raise_, store, unpack,
-                     wrap_index)
+from .arrays import (Arr, alloc, broadcast_offset, broadcast_shape, copy_array, counted,
+                     element_pointer, handler, load, nd_loop, offset, pack, raise_, store,
+                     unpack, wrap_index)
 from .runtime_ir import CTXP, ERR_INDEX, ERR_SHAPE
 from .types import I1, I64, element
 
 
 def _index_shape(lw, arrays: List[Arr]) -> List:
     """The broadcast shape of the index arrays; IndexError where they do not broadcast."""
-    b = lw.b
-    ndim = max(a.ndim for a in arrays)
-    shape = []
-    for k in range(ndim):
-        d = I64(1)
-        for a in arrays:
-            j = k - (ndim - a.ndim)
-            if j < 0:
-                continue
-            x = a.shape[j]
-            bad = b.and_(b.and_(b.icmp_signed("!=", d, I64(1)), b.icmp_signed("!=", x, I64(1))),
-                         b.icmp_signed("!=", d, x))
-            with b.if_then(bad, likely=False):
-                raise_(lw, ERR_INDEX)
-            d = b.select(b.icmp_signed("==", d, I64(1)), x, d)
-        shape.append(d)
-    return shape
+    return broadcast_shape(lw, arrays, max(a.ndim for a in arrays), ERR_INDEX)
 
 
 class Selection:
