@@ -94,14 +94,14 @@ def check_wrt_types(fn: Callable, types: Sequence[Type], wrt: Sequence[int]) -> 
 
 def check_array_arguments(fn: Callable, types: Sequence[Type], wrt: Sequence[int],
                           verb: str) -> None:
-    """`verb` (hessian, jacobian) assembles blocks per argument: a TypeError for a tuple
-    or structured argument."""
+    """`verb` (jacobian) assembles blocks per argument: a TypeError for a tuple or
+    structured argument."""
     for i in wrt:
         if isinstance(types[i], TupleType):
             names = parameter_names(fn)
             raise TypeError(f"adjoin: {verb} with respect to '{names[i]}' ({_describe(types[i])}) "
                             "is not supported; pass its arrays and floats as separate "
-                            "arguments (grad, vjp, jvp and hvp take structures)")
+                            "arguments (grad, vjp, jvp, hvp and hessian take structures)")
 
 
 def _describe(t: Type) -> str:

@@ -113,7 +113,9 @@ def hessian(fn: Callable, wrt=0, *, backend: Optional[str] = None,
     """The Hessian of scalar-valued `fn` (forward over reverse), as a function.
 
     For one argument of shape s the result has shape s + s; for several (a tuple
-    `wrt`) it is a tuple of tuples of blocks, H[i][j] = d2f / dx_i dx_j.
+    `wrt`) it is a tuple of tuples of blocks, H[i][j] = d2f / dx_i dx_j. For a structured
+    argument (a dict, list, ...) the blocks nest in its structure twice, as JAX's do:
+    `hessian(f)(p)["W"]["b"]` is d2f / dW db (None for int leaves).
     """
     target = target_for(fn, backend, error_model)
     f = unwrap(fn)
@@ -121,23 +123,79 @@ def hessian(fn: Callable, wrt=0, *, backend: Optional[str] = None,
 
     def call(*args: Any, **kwargs: Any):
         c = prepare(f, args, kwargs)
-        values = c.values
-        check_wrt_types(f, c.types, indices)
-        check_array_arguments(f, c.types, indices, "hessian")
+        values, types = c.values, c.types
+        check_wrt_types(f, types, indices)
         run = _gradient_jvp(f, c, indices, target)
-        blocks = [[None] * len(indices) for _ in indices]
-        for j, idx in enumerate(indices):
+        # A piece: one float leaf of one argument (an array or float argument is one leaf;
+        # a structure has one per float leaf). Column by column over the pieces' elements.
+        pieces = [(i, p) for i, idx in enumerate(indices) for p in _paths(values[idx])
+                  if _is_float(_at(values[idx], p))]
+        blocks: Dict[Any, Any] = {}
+        for j, pj in pieces:
+            lj = _at(values[indices[j]], pj)
             cols = []
-            for k in _elements(values[idx]):
-                dots = [_unit(values[i], k) if i == idx else _zero(values[i]) for i in indices]
+            for k in _elements(lj):
+                dots = [_zeros(values[i]) for i in indices]
+                dots[j] = _replaced(dots[j], pj, _unit(lj, k))
                 _, gdot = run_compiled(f, target, run, values, (1.0, *dots))
                 cols.append(gdot if len(indices) > 1 else (gdot,))
-            for i, idx_i in enumerate(indices):
-                blocks[i][j] = _assemble([c[i] for c in cols], values[idx_i], values[idx])
+            for i, pi in pieces:
+                li = _at(values[indices[i]], pi)
+                blocks[(i, pi), (j, pj)] = _assemble([_at(c[i], pi) for c in cols], li, lj)
+
+        def block(i: int, j: int) -> Any:
+            vi, vj = values[indices[i]], values[indices[j]]
+            rows = {pi: _nest(vj, types[indices[j]], {pj: blocks.get(((i, pi), (j, pj)))
+                                                       for pj in _paths(vj)})
+                    for pi in _paths(vi)}
+            return _nest(vi, types[indices[i]], rows)
         if single:
-            return blocks[0][0]
-        return tuple(tuple(row) for row in blocks)
+            return block(0, 0)
+        return tuple(tuple(block(i, j) for j in range(len(indices)))
+                     for i in range(len(indices)))
     return assembled_on_host(call)
+
+
+def _paths(value: Any) -> List[Tuple[int, ...]]:
+    """Paths to the leaves of a nested tuple (a structured argument); () for a leaf."""
+    if isinstance(value, tuple):
+        return [(k,) + p for k, v in enumerate(value) for p in _paths(v)]
+    return [()]
+
+
+def _at(value: Any, path: Tuple[int, ...]) -> Any:
+    for k in path:
+        value = value[k]
+    return value
+
+
+def _replaced(value: Any, path: Tuple[int, ...], leaf: Any) -> Any:
+    if not path:
+        return leaf
+    return tuple(_replaced(v, path[1:], leaf) if k == path[0] else v
+                 for k, v in enumerate(value))
+
+
+def _is_float(v: Any) -> bool:
+    if isinstance(v, np.ndarray):
+        return v.dtype.kind == "f"
+    return isinstance(v, float)
+
+
+def _zeros(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_zeros(v) for v in value)
+    return _zero(value) if _is_float(value) else 0
+
+
+def _nest(value: Any, t: Type, by_path: Dict[Tuple[int, ...], Any]) -> Any:
+    """`value`'s structure (type `t`) with the leaf at each path replaced by `by_path`'s
+    entry (None where there is none: int leaves)."""
+    def walk(v: Any, path: Tuple[int, ...]) -> Any:
+        if isinstance(v, tuple):
+            return tuple(walk(x, path + (k,)) for k, x in enumerate(v))
+        return by_path.get(path)
+    return rebuild(walk(value, ()), t) if isinstance(value, tuple) else by_path.get(())
 
 
 def _zero(v: Any) -> Any:

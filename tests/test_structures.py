@@ -157,12 +157,28 @@ def test_hvp_in_the_argument_structure():
     assert got["b"] == pytest.approx(6 * 0.5)
 
 
-def test_hessian_of_a_structure_is_a_clear_error():
+def curved(p, x):
+    return np.sum(p["a"] ** 2 * x) + p["b"] ** 3 * np.sum(p["a"]) + p["n"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hessian_nests_in_the_structure_twice(backend):
+    p, x = {"a": np.array([1.0, 2.0]), "b": 0.5, "n": 3}, np.array([1.0, 3.0])
+    H = adjoin.hessian(curved, backend=backend)(p, x)
+    np.testing.assert_allclose(H["a"]["a"], np.diag(2 * x))
+    np.testing.assert_allclose(H["a"]["b"], 3 * p["b"] ** 2 * np.ones(2))
+    np.testing.assert_allclose(H["b"]["a"], H["a"]["b"])
+    assert H["b"]["b"] == pytest.approx(6 * p["b"] * np.sum(p["a"]))
+    assert H["n"]["a"] is None and H["a"]["n"] is None  # an int has no derivative
+    cross = adjoin.hessian(curved, wrt=(0, 1), backend=backend)(p, x)[0][1]
+    np.testing.assert_allclose(cross["a"], np.diag(2 * p["a"]))
+    np.testing.assert_allclose(cross["b"], np.zeros(2))
+
+
+def test_jacobian_of_a_structure_is_a_clear_error():
     def f(p):
         return p["a"] ** 2
-    with pytest.raises(TypeError, match="hessian with respect to 'p' .a dict. is not supported"):
-        adjoin.hessian(f)({"a": 1.0})
-    with pytest.raises(TypeError, match="jacobian with respect to 'p'"):
+    with pytest.raises(TypeError, match="jacobian with respect to 'p' .a dict. is not supported"):
         adjoin.jacobian(f)({"a": 1.0})
 
 
@@ -213,3 +229,31 @@ def test_structures_of_other_keys_get_their_own_specialization():
     assert f([np.ones(2), np.ones(3)]) == 5.0
     assert f((np.ones(2), np.ones(3))) == 5.0
     assert f(Layer(np.ones(2), np.ones(1))) == 3.0
+
+
+def layered(ws, x):
+    s = 0.0
+    for i in range(len(ws)):
+        s = s + np.sum(ws[i] * x) * ws[-1 - i][0]
+    return s
+
+
+def pick(items, k):
+    return items[k]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_list_indexed_at_run_time(backend):
+    ws = [np.array([1.0, 2.0]), np.array([3.0, -1.0]), np.array([0.5, 0.5])]
+    x = np.array([0.3, 0.7])
+    f = adjoin.differentiable(layered, backend=backend)
+    assert f(ws, x) == pytest.approx(layered(ws, x), rel=1e-12)
+    g = adjoin.grad(f)(ws, x)
+    want = numeric_tree_grad(layered, ws, x)
+    assert_tree_close(g, want, ws)
+    p = adjoin.differentiable(pick, backend=backend)
+    assert p([1.0, 2.0, 3.0], -1) == 3.0 and p((4.0, 5.0), 0) == 4.0
+    with pytest.raises(IndexError):
+        p([1.0, 2.0, 3.0], 3)
+    with pytest.raises(adjoin.CompileError, match="items differ in type"):
+        p([1.0, np.ones(2)], 1)

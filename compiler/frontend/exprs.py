@@ -412,11 +412,32 @@ class ExprTranslator(Arithmetic):
             return self.b.emit("tuple", *[self.tuple_item(base, i) for i in idxs])
         if getattr(node, COUNTER_INDEX, False):
             return self.counter_tuple_item(base, self.value(node.slice), node)
+        j = self.value(node.slice)
+        if self.const_value(j) is None and j.type == I64:
+            return self.dynamic_tuple_item(base, j, node)
         k = self.static_index(node.slice)
         if not -n <= k < n:
             raise TypingError(f"tuple index {k} out of range (length {n})", self.loc(node),
                               "tuple indexing")
         return self.tuple_item(base, k % n)
+
+    def dynamic_tuple_item(self, base: Value, j: Value, node) -> Value:
+        """`t[j]` (a list or tuple) for a run-time int j: the items need one type. j is
+        checked and wrapped as an index into `np.arange(len(t))` (IndexError out of
+        range), then a chain of selects picks the item."""
+        elts = base.type.elts
+        if not elts or any(t != elts[0] for t in elts):
+            raise TypingError("a tuple or list whose items differ in type (or an empty one) "
+                              "can only be indexed by a constant integer", self.loc(node),
+                              "tuple indexing")
+        positions = self.b.emit("arange", self.b.const(0), self.b.const(len(elts)),
+                                self.b.const(1))
+        k = self.getitem(positions, ("i",), [j], node)
+        items = [self.tuple_item(base, m) for m in range(len(elts))]
+        r = self.select_item(items, k)
+        if isinstance(r.type, ArrayType):
+            self.origins.same_as(r, *items)  # the item itself, as Python gives it
+        return r
 
     def counter_tuple_item(self, base: Value, i: Value, node) -> Value:
         """`t[k]` made by the desugarer for a loop over `t` that ends early: `k` counts

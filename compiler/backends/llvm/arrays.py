@@ -532,6 +532,13 @@ def handler(*names: str):
     return deco
 
 
+@handler("select")
+def op_select(lw, op: Op) -> None:
+    """`a if c else b` for arrays (a scalar condition): one of the two descriptors."""
+    c, a, b = (lw.get(v) for v in op.operands)
+    lw.set(op.result, lw.b.select(c, a, b))
+
+
 handler("getitem")(op_getitem)
 handler("setitem")(op_setitem)
 handler("addat")(lambda lw, op: op_setitem(lw, op, add=True))
