@@ -428,8 +428,8 @@ class ExprTranslator(Arithmetic):
         elts = base.type.elts
         if not elts or any(t != elts[0] for t in elts):
             raise TypingError("a tuple or list whose items differ in type (or an empty one) "
-                              "can only be indexed by a constant integer", self.loc(node),
-                              "tuple indexing")
+                              "can only be indexed by a constant integer",
+                              self.loc(node.slice), "tuple indexing")
         positions = self.b.emit("arange", self.b.const(0), self.b.const(len(elts)),
                                 self.b.const(1))
         k = self.getitem(positions, ("i",), [j], node)
