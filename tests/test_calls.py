@@ -428,3 +428,28 @@ def test_first_calls_from_eight_threads(backend, tmp_path, monkeypatch):
             assert own == pytest.approx(fn(x, y))
             for got, want in zip(g_shared + g, expected_shared + numeric_grad(fn, (x, y), (0, 1))):
                 assert np.allclose(got, want, atol=1e-6)
+
+
+def doubles_entry(a, i):
+    a[i] = a[i] * 2.0
+
+
+def writes_through_calls_in_a_loop(a, idx, n):
+    for i in range(n):
+        doubles_entry(a, i)
+        np.add.at(a, idx, a[0] * 0.5)
+    return np.sum(a * a)
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm", "torch"])
+def test_calls_writing_into_an_argument_inside_a_loop(backend):
+    from adjoin.testing import numeric_grad
+    idx = np.array([0, 2, 2])
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0])
+    f = adjoin.differentiable(writes_through_calls_in_a_loop, backend=backend)
+    assert f(a, idx, 2) == pytest.approx(writes_through_calls_in_a_loop(b, idx, 2))
+    np.testing.assert_allclose(a, b)  # the caller's array is written as CPython writes it
+    got = adjoin.grad(f)(np.array([1.0, 2.0, 3.0]), idx, 2)
+    want = numeric_grad(lambda x: writes_through_calls_in_a_loop(x.copy(), idx, 2),
+                        (np.array([1.0, 2.0, 3.0]),), (0,))[0]
+    np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -3,7 +3,8 @@
 Assumes: desugared gast statements (see desugar.py).
 Guarantees: `assigned_names` over-approximates the names a statement list may
 rebind (plain, tuple, augmented and subscript assignment, loop targets, nested
-defs), never looking inside nested function bodies. `Env` maps names to IR
+defs, names passed to a call made as a statement or assigned, which may write into
+them), never looking inside nested function bodies. `Env` maps names to IR
 values or markers and tracks which array values may share memory.
 """
 from __future__ import annotations
@@ -28,6 +29,13 @@ def _target_names(t, out: Set[str]) -> None:
             out.add(base.id)
 
 
+def _call_arguments(v, out: Set[str]) -> None:
+    """Names passed to a call made as a statement (or assigned): the callee may write
+    into them (`fill(a, i)`, `np.add.at(a, idx, v)`)."""
+    if isinstance(v, gast.Call):
+        out.update(a.id for a in v.args if isinstance(a, gast.Name))
+
+
 def assigned_names(stmts: Iterable) -> Set[str]:
     out: Set[str] = set()
     stack = list(stmts)
@@ -36,6 +44,9 @@ def assigned_names(stmts: Iterable) -> Set[str]:
         if isinstance(s, gast.Assign):
             for t in s.targets:
                 _target_names(t, out)
+            _call_arguments(s.value, out)
+        elif isinstance(s, gast.Expr):
+            _call_arguments(s.value, out)
         elif isinstance(s, (gast.AugAssign, gast.AnnAssign)):
             _target_names(s.target, out)
         elif isinstance(s, gast.For):
