@@ -256,3 +256,23 @@ def test_checked_power_raises_value_error_for_complex_results():
     assert rt.pow_real(-8.0, 2.0) == 64.0
     with pytest.raises(ValueError, match="complex"):
         rt.pow_real(-8.0, 1 / 3)
+
+
+def compares_float32(a, y, k):
+    s = a[0]
+    m = a > y
+    b = a.copy()
+    b[m] = 0.0
+    return (m, a <= y, s == y, s > y, a > k, k <= a, np.sum(np.where(a >= y, 1.0, 0.0)), b)
+
+
+@pytest.mark.parametrize("backend", ["python", "llvm", "torch"])
+def test_float32_compared_with_python_numbers_is_compared_in_float32(backend):
+    """NEP 50: a Python float or int meeting float32 is cast to float32 first, so
+    y = float32(y) compares equal (a float64 comparison would say greater)."""
+    y = -1.122783830473213
+    a = np.array([np.float32(y), 1.0, 16777216.0], np.float32)
+    got = adjoin.differentiable(compares_float32, backend=backend)(a, y, 16777217)
+    want = compares_float32(a, y, 16777217)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))

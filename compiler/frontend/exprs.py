@@ -287,6 +287,10 @@ class ExprTranslator(Arithmetic):
             if isinstance(v.type, TupleType) or v.type == NONE:
                 raise TypingError(f"comparing {v.type} values is not supported",
                                   self.loc(node), "comparison")
+        a, b = self.promote(a, b)  # NEP 50: float32 against a Python number is float32
+        for x, y in ((a, b), (b, a)):
+            if _elt(x.type) == F32 and _elt(y.type) == I64 and self.python_scalar(y):
+                a, b = (x, self.to_f32(y)) if x is a else (self.to_f32(y), x)
         return self.b.emit(name, a, b)
 
     # -- tuples, lists, subscripts --------------------------------------------
