@@ -190,6 +190,8 @@ def linalg(name: str, a, *rest):
     if rest and rest[0].shape[0] != a.shape[0]:
         raise ValueError(f"solve: the right-hand side has {rest[0].shape[0]} rows, the "
                          f"matrix {a.shape[0]}")
+    if name == "slogdet":
+        return _slogdet(a)
     try:
         out = getattr(torch.linalg, name)(a, *rest)
     except torch.linalg.LinAlgError:
@@ -197,3 +199,17 @@ def linalg(name: str, a, *rest):
     if name == "det":
         return out + 0.0  # NumPy's det of a singular matrix is +0.0, torch's may be -0.0
     return tuple(out) if name in ("slogdet", "eigh") else out
+
+
+def _slogdet(a):
+    """NumPy's slogdet from an LU factorization with partial pivoting: the sign flips
+    for each row exchange and each negative pivot (a NaN pivot keeps it), and is 0 with
+    log|det| = -inf for a zero pivot."""
+    lu, pivots = torch.linalg.lu_factor_ex(a)[:2]
+    d = torch.diagonal(lu)
+    swaps = torch.sum(pivots != torch.arange(1, a.shape[0] + 1, device=a.device))
+    sign = (1.0 - 2.0 * (swaps % 2)).to(a.dtype) * torch.prod(
+        torch.where(d < 0, -torch.ones_like(d), torch.ones_like(d)))
+    singular = torch.any(d == 0)
+    sign = torch.where(singular, torch.zeros_like(sign), sign)
+    return sign, torch.sum(torch.log(torch.abs(d)))

@@ -147,6 +147,19 @@ def test_singular_determinants_are_zero(backend):
     assert slogdet(SINGULAR) == (0.0, -np.inf)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_slogdet_signs_follow_numpy_for_nan_and_swapped_rows(backend):
+    backend_ok(backend)
+    f = adjoin.differentiable(slogdet, backend=backend)
+    for a in (np.array([[np.nan]]), np.array([[1.0, np.nan], [0.0, 1.0]]),
+              np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[2.0, 1.0], [0.5, -3.0]])):
+        with np.errstate(invalid="ignore"):
+            want = slogdet(a)
+        got = f(a)
+        assert got[0] == want[0]
+        np.testing.assert_allclose(got[1], want[1])
+
+
 # -- derivatives ---------------------------------------------------------------------------------
 
 def weights():

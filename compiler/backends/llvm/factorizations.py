@@ -203,9 +203,10 @@ def _slogdet(lw, v):
 
     def step(i):
         d = read(lw, lu, i, i)
-        s = b.select(b.fcmp_ordered(">", d, number(lu, 0.0)), number(lu, 1.0),
-                     b.select(b.fcmp_ordered("<", d, number(lu, 0.0)), number(lu, -1.0),
-                              number(lu, 0.0)))
+        # NumPy flips the sign for a negative pivot only: a NaN pivot keeps it (a zero
+        # pivot is `singular`, below)
+        s = b.select(b.fcmp_ordered("<", d, number(lu, 0.0)), number(lu, -1.0),
+                     number(lu, 1.0))
         sign.set(b.fmul(sign.get(), s))
         logdet.set(b.fadd(logdet.get(), intrinsic(lw, "log", intrinsic(lw, "fabs", d))))
     counted(lw, lu.shape[0], step, "diag")
