@@ -17,6 +17,11 @@ results are sometimes used and sometimes dead, so a backend must raise where CPy
 raises even when a result is unused. The function returns a float (a Python float or a
 NumPy scalar). Every program is valid Python in the subset adjoin compiles,
 terminates, and reads only names that are assigned where read.
+A share of expressions and statements (`extras` percent) come from the mixins in
+tests/progen_numpy_indexing.py (index arrays, masks, sorting), progen_numpy_algebra.py
+(cumulative ops, axes, contractions, norms, joins, np.linalg) and
+progen_numpy_structures.py (structures, function values, global arrays, print); module-level
+definitions they need come before `f`.
 `array_arguments(prog)` draws inputs: ordinary values mostly, and now and then values at
 which CPython raises or overflows (0.0, -0.0, inf, nan, 1e308, negative or huge ints).
 """
