@@ -17,6 +17,11 @@ results are sometimes used and sometimes dead, so a backend must raise where CPy
 raises even when a result is unused. The function returns a float (a Python float or a
 NumPy scalar). Every program is valid Python in the subset adjoin compiles,
 terminates, and reads only names that are assigned where read.
+A share of expressions and statements (`extras` percent) come from the mixins in
+tests/progen_numpy_indexing.py (index arrays, masks, sorting), progen_numpy_algebra.py
+(cumulative ops, axes, contractions, norms, joins, np.linalg) and
+progen_numpy_structures.py (structures, function values, global arrays, print); module-level
+definitions they need come before `f`.
 `array_arguments(prog)` draws inputs: ordinary values mostly, and now and then values at
 which CPython raises or overflows (0.0, -0.0, inf, nan, 1e308, negative or huge ints).
 """
@@ -29,26 +34,14 @@ import numpy as np
 from hypothesis import strategies as st
 
 from progen import Choices
+from progen_array_shapes import ARRAY_SHAPES, BROADCASTS, IND, C, M, P, R, S, Shape, V
+from progen_numpy_algebra import AlgebraOps
+from progen_numpy_indexing import IndexingOps
+from progen_numpy_structures import StructureOps
 
-Shape = Tuple[str, ...]
-S: Shape = ()              # a scalar
-V: Shape = ("m",)          # like a
-P: Shape = ("p",)          # like a column of B
-M: Shape = ("p", "m")      # like B
-R: Shape = ("1", "m")      # a row as a matrix
-C: Shape = ("p", "1")      # a column as a matrix
-ARRAY_SHAPES = (V, P, M, R, C)
-IND = "    "
-
-# Pairs of operand shapes that broadcast to each shape (besides scalar operands).
-BROADCASTS: Dict[Shape, List[Tuple[Shape, Shape]]] = {
-    V: [(V, V)],
-    P: [(P, P)],
-    M: [(M, M), (M, V), (V, M), (M, R), (R, M), (C, M), (M, C), (C, V), (V, C), (C, R),
-        (R, C)],
-    R: [(R, R), (R, V), (V, R)],
-    C: [(C, C)],
-}
+# Values assigned to a name that may be views of (or the same object as) another array:
+# never written through, never read after a write elsewhere (adjoin refuses, documented).
+VIEWS = ("np.squeeze(", "np.atleast_", "np.diag(", "np.einsum(\"ji\"")
 
 
 ORACLE_HELPERS = '''
@@ -86,15 +79,22 @@ class ArrayProgram:
         return out + (ORACLE_HELPERS if ints64 or real else "")
 
 
-class _ArrayGen(Choices):
-    """Draws one program; every random choice goes through `draw`."""
+class _ArrayGen(IndexingOps, AlgebraOps, StructureOps, Choices):
+    """Draws one program; every random choice goes through `draw`. The mixins draw the
+    constructs of their modules; `extras` percent of expressions and statements come
+    from them (0: the programs of the original generator)."""
 
-    def __init__(self, draw):
+    def __init__(self, draw, extras: int = 15):
         super().__init__(draw)
         self.budget = draw(st.integers(2, 9))
         self.vars: Dict[Shape, List[str]] = {S: ["x", "y"], V: ["a"], M: ["B"]}
         self.ints: List[str] = ["n"]
         self.writable: List[str] = ["a", "B"]   # arrays that own their memory here
+        self.iarrays: Dict[Tuple[Shape, str], List[str]] = {}  # int index arrays
+        self.funcs: List[str] = []              # nested functions defined so far
+        self.module_defs = set()                # module-level definitions used
+        self.extras = extras
+        self.level = 0                          # nesting of loops and branches here
 
     # -- scalars ---------------------------------------------------------------
 
@@ -125,6 +125,8 @@ class _ArrayGen(Choices):
         """A float-valued expression (Python float or NumPy scalar)."""
         if d <= 0:
             return self.scalar_leaf()
+        if self.chance(self.extras):
+            return self.extra_scalar(d - 1)
         kind = self.draw(st.integers(0, 13))
         e = lambda: self.scalar(d - 1)  # noqa: E731
         if kind <= 2:
@@ -195,6 +197,8 @@ class _ArrayGen(Choices):
     def array(self, shape: Shape, d: int) -> str:
         if d <= 0:
             return self.array_leaf(shape)
+        if self.chance(self.extras):
+            return self.extra_array(shape, d - 1)
         kind = self.draw(st.integers(0, 12))
         e = lambda s=shape: self.array(s, d - 1)  # noqa: E731
         if kind <= 2:
@@ -221,6 +225,16 @@ class _ArrayGen(Choices):
         if kind == 11:
             return f"np.clip({e()}, -1.0, {self.pick(['0.5', '2.0'])})"
         return self.axis_reduce(shape, d) if shape in (V, P) else self.array_leaf(shape)
+
+    def extra_array(self, shape: Shape, d: int) -> str:
+        make = self.pick([self.indexing_array, self.algebra_array, self.algebra_array,
+                          self.structure_array])
+        return make(shape, max(d, 0)) or self.array_leaf(shape)
+
+    def extra_scalar(self, d: int) -> str:
+        make = self.pick([self.indexing_scalar, self.algebra_scalar, self.algebra_scalar,
+                          self.structure_scalar])
+        return make(max(d, 0))
 
     def axis_reduce(self, shape: Shape, d: int) -> str:
         """A reduction of a matrix along one axis, the axis spelled in several ways."""
@@ -264,6 +278,9 @@ class _ArrayGen(Choices):
         simple = [self.assign_scalar, self.assign_scalar, self.assign_array, self.write,
                   self.write, self.augassign, self.may_raise]
         compound = [self.for_range, self.for_rows, self.if_]
+        if self.chance(self.extras * 2):
+            return self.pick([self.index_stmt, self.index_stmt, self.algebra_stmt,
+                              self.structure_stmt, self.structure_stmt])()
         if depth >= 2 or self.chance(60):
             return self.pick(simple)()
         return self.pick(compound)(depth)
@@ -278,7 +295,7 @@ class _ArrayGen(Choices):
         shape = self.pick(ARRAY_SHAPES)
         name = self.fresh("t")
         value = self.array(shape, 2)
-        if not value.startswith(("(", "np.")):
+        if not self.owns_memory(value):
             # a view or an alias of an argument: read never after, so no write into the
             # argument changes it behind adjoin's back (that adjoin refuses, documented)
             return [f"{name} = {value}"]
@@ -287,12 +304,18 @@ class _ArrayGen(Choices):
             self.writable.append(name)
         return [f"{name} = {value}"]
 
+    @staticmethod
+    def owns_memory(value: str) -> bool:
+        """Whether an expression's value is a fresh array (not a view or an alias)."""
+        return value.startswith(("(", "np.")) and not value.startswith(VIEWS)
+
     def targets(self, shape: Shape) -> List[str]:
         return [v for v in self.vars[shape] if v in self.writable]
 
     def augassign(self) -> List[str]:
-        if self.chance(50) and len(self.vars[S]) > 2:
-            target = self.pick(self.vars[S][2:])
+        names = [v for v in self.vars[S][2:] if v.isidentifier()]  # (not p["s"])
+        if self.chance(50) and names:
+            target = self.pick(names)
             return [f"{target} {self.pick(['+=', '-=', '*='])} {self.scalar(1)}"]
         shape = self.pick([V, M]) if self.targets(M) else V
         target = self.pick(self.targets(shape))
@@ -335,11 +358,14 @@ class _ArrayGen(Choices):
     def scoped(self, make):
         """Run `make()`; names it binds are forgotten afterwards (a loop may run zero
         times, a branch may not run), so later statements never read them."""
-        saved = ({k: list(v) for k, v in self.vars.items()}, list(self.ints))
+        saved = ({k: list(v) for k, v in self.vars.items()}, list(self.ints),
+                 {k: list(v) for k, v in self.iarrays.items()}, list(self.funcs))
+        self.level += 1
         try:
             return make()
         finally:
-            self.vars, self.ints = saved
+            self.vars, self.ints, self.iarrays, self.funcs = saved
+            self.level -= 1
 
     def for_range(self, depth: int) -> List[str]:
         i = self.fresh("i")
@@ -389,11 +415,17 @@ class _ArrayGen(Choices):
         return "def f(x, y, n, a, B):\n" + "\n".join(IND + ln for ln in body) + "\n"
 
 
+HEADER = ("import math\nfrom collections import namedtuple\nfrom dataclasses import dataclass"
+          "\n\nimport numpy as np\n\n\n")
+
+
 @st.composite
-def array_programs(draw) -> ArrayProgram:
-    """A random NumPy function `f(x, y, n, a, B)`, as module source."""
-    gen = _ArrayGen(draw)
-    return ArrayProgram("import math\n\nimport numpy as np\n\n\n" + gen.function())
+def array_programs(draw, extras: int = 15) -> ArrayProgram:
+    """A random NumPy function `f(x, y, n, a, B)`, as module source; `extras` percent of
+    its expressions and statements use the constructs of the mixins."""
+    gen = _ArrayGen(draw, extras)
+    body = gen.function()
+    return ArrayProgram(HEADER + gen.module_text() + body)
 
 
 ORDINARY = st.one_of(st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False),

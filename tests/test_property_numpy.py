@@ -19,6 +19,8 @@ Inputs are ordinary mostly and extreme now and then (zeros, infinities, NaN, 1e3
 negative and huge ints). A failing example prints its program (hypothesis `note`).
 The suite draws a fixed sample; tests/hunting.py says how to hunt with fresh programs.
 """
+import contextlib
+import io
 import math
 import warnings
 from typing import Any, Callable, Dict, List, Sequence, Tuple
@@ -56,6 +58,14 @@ def outcome(call: Callable[[], Any]) -> Tuple[str, Any]:
             raise
         except Exception as e:  # noqa: BLE001  (the type must match CPython's)
             return "raise", type(e)
+
+
+def printing(call: Callable[[], Any]) -> Tuple[Tuple[str, Any], str]:
+    """`outcome(call)` and what the call printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        result = outcome(call)
+    return result, out.getvalue()
 
 
 def same_exception(got: type, want: type) -> bool:
@@ -107,9 +117,11 @@ class Loaded:
                           "llvm": load(prog.oracle(ints64=True), directory)}
         self.compiled = {b: adjoin.differentiable(self.fn, backend=b) for b in BACKENDS}
 
-    def expect(self, backend: str, args) -> Tuple[Tuple[str, Any], tuple]:
+    def expect(self, backend: str, args) -> Tuple[Tuple[str, Any], tuple, str]:
+        """CPython's outcome, the arguments as it left them, and what it printed."""
         given_args = copied(args)
-        return outcome(lambda: self.reference[backend](*given_args)), given_args
+        want, text = printing(lambda: self.reference[backend](*given_args))
+        return want, given_args, text
 
 
 def check_primal(loaded: Loaded, args, report=note) -> Dict[str, Tuple[str, Any]]:
@@ -117,14 +129,15 @@ def check_primal(loaded: Loaded, args, report=note) -> Dict[str, Tuple[str, Any]
     rtol = tolerance(args)
     wants = {}
     for backend in BACKENDS:
-        want, want_args = loaded.expect(backend, args)
+        want, want_args, want_text = loaded.expect(backend, args)
         got_args = copied(args)
-        got = outcome(lambda: loaded.compiled[backend](*got_args))
+        got, text = printing(lambda: loaded.compiled[backend](*got_args))
         if want[0] == "raise" and want[1] is OverflowError and got[0] == "ok":
             # An int beyond 64 bits that nothing reads need not raise: CPython's value
-            want, want_args = loaded.expect("python", args)
+            want, want_args, want_text = loaded.expect("python", args)
         report(f"{backend}: args={args!r}\nadjoin -> {got!r}\nCPython -> {want!r}")
         check_same_outcome(got, want, f"{backend} primal", rtol)
+        assert text == want_text, f"{backend} printed {text!r}, CPython {want_text!r}"
         if want[0] == "ok":
             assert agree(got_args, want_args, rtol), \
                 f"{backend} left the arguments {got_args!r}, CPython {want_args!r}"
@@ -313,12 +326,13 @@ def test_torch_backend_matches_the_python_backend(progdir, prog: ArrayProgram, d
         if not finite_float64(args):
             continue
         want_args, got_args = copied(args), copied(args)
-        want = outcome(lambda: loaded.compiled["python"](*want_args))
+        want, want_text = printing(lambda: loaded.compiled["python"](*want_args))
         if want[0] == "raise" or not all_finite([np.asarray(want[1], dtype=float)]):
             continue
-        got = outcome(lambda: on_torch(*got_args))
+        got, text = printing(lambda: on_torch(*got_args))
         note(f"args={args!r}\ntorch -> {got!r}\npython -> {want!r}")
         assert got[0] == "ok", f"torch raises {got[1]!r} where python returns"
+        assert text == want_text, f"torch printed {text!r}, python {want_text!r}"
         rtol = max(tolerance(args), 1e-9)
         assert agree(got[1], want[1], rtol) and agree(got_args, want_args, rtol)
         grads = gradient(loaded, "python", args)
