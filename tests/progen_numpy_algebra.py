@@ -153,9 +153,7 @@ class AlgebraOps:
         return [
             lambda: f"np.trace({self.pick([self.array(M, d), self.square(d)])})",
             lambda: f"np.linalg.det({self.square(d)})",
-            # (the sign, [0], is left out: at a NaN matrix NumPy gives 1.0, llvm and
-            # torch 0.0, a known bug to fix)
-            lambda: f"np.linalg.slogdet({self.square(d)})[1]",
+            lambda: f"np.linalg.slogdet({self.square(d)})[{self.pick(['0', '1'])}]",
             lambda: f"np.linalg.norm({self.array(M, d)}, ord={self.pick(MATRIX_ORDS)})",
             lambda: f"np.linalg.norm({self.array(V, d)}, ord={self.pick(VECTOR_ORDS)})",
             lambda: self.pick([f"np.einsum(\"ij,ij->\", {self.array(M, d)}, {self.array(M, d)})",

@@ -130,7 +130,7 @@ class IndexingOps:
             return [f"{t}[{idx}] = {value}"]
         if kind == 1:
             return [f"{t}[{idx}] {self.pick(['+=', '-=', '*='])} {value}"]
-        if kind == 2 and self.add_at_allowed(t):
+        if kind == 2:
             return [f"np.add.at({t}, {idx}, {value})"]
         if kind == 3:
             return [f"{t}[{t} {self.pick(['>', '<'])} {self.scalar(0)}] = {self.scalar(1)}"]
@@ -147,16 +147,11 @@ class IndexingOps:
         value = self.scalar(1) if self.chance(40) else self.array(P, 1)
         if kind == 1:
             return [f"{t}[{rows}, {cols}] = {value}"]
-        if kind == 2 and self.add_at_allowed(t):
+        if kind == 2:
             return [f"np.add.at({t}, ({rows}, {cols}), {value})"]
         if kind == 3:
             return [f"{t}[{rows}] {self.pick(['=', '+='])} {self.array(M, 1)}"]
         return [f"{t}[{t} > {self.scalar(0)}] = {self.scalar(1)}"]
-
-    def add_at_allowed(self, t: str) -> bool:
-        # (np.add.at into an argument inside a loop is refused as a write "through a
-        # view", a known bug to fix: left out until then)
-        return self.level == 0 or t not in ("a", "B")
 
     def printable_ints(self) -> List[str]:
         """Int and int-array expressions whose printed text every backend must match."""
