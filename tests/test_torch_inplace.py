@@ -250,3 +250,18 @@ def test_allocations_differentiate(fn, args, wrt, backend):
         np.testing.assert_allclose(np.asarray(h, dtype=float),
                                    np.asarray(adjoin.hessian(fn, wrt=wrt[-1])(*args), dtype=float),
                                    rtol=1e-10, atol=1e-12)
+
+
+def packed(a, x):
+    return np.array([a, a * a, x[0]])
+
+
+def test_a_pullback_leaves_the_callers_cotangent_tensor_unchanged():
+    """`a_bar` is an element of the cotangent (`g[0]`) before `g[1]`'s part is added."""
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    _, pullback = adjoin.vjp(adjoin.differentiable(packed, backend="torch"), 3.0, x)
+    ct = torch.tensor([1.0, 10.0, 100.0], dtype=torch.float64)
+    a_bar, x_bar = pullback(ct)
+    assert float(a_bar) == 61.0 and x_bar.tolist() == [100.0, 0.0]
+    assert ct.tolist() == [1.0, 10.0, 100.0]
