@@ -163,4 +163,4 @@ class Origins:
             return out
         if op.name == "tuple_get":
             return self.get(op.operands[0])
-        return frozenset()
+        return self.fresh(value)  # an array an operator made (`x * 2.0`): a new one

@@ -3,13 +3,16 @@
 Assumes: verified IR; arrays have value semantics (`setitem` returns a new array).
 Guarantees: sets `inplace = true` on a `setitem`/`addat` exactly when writing
 into the target's memory is unobservable: the target is dead after the write, no
-other value that may share its memory is read later, the memory is not a
+other value that may share its memory is read later, the written value does not
+share it (`a[1:] = a[:-1]`, `a += a.T`: an element-by-element write would read what
+it already overwrote, and torch refuses such writes), the memory is not a
 parameter's (callers own their arguments) or a popped tape value, and it was not
 pushed on the tape before. Otherwise the backends copy first.
 `mark_accumulations` sets `inplace = true` on an adjoint accumulation (an `add` marked
 `accumulates`: the result has its first operand's shape and dtype) that may update its
 first operand in place (`a += b`) under the same conditions (backends without in-place
-arithmetic ignore it).
+arithmetic ignore it); there, an element read out of an array (`s = g[0]`) counts as
+a view of it, as a torch element is (a 0-d tensor sharing the array's memory).
 """
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ from ..ir.core import Function, Op, Value
 from ..ir.types import ArrayType, TupleType
 from .liveness import Liveness
 
-# Results that may be (a view of) their first operand: indexing and reshaping give
-# views, and sum_to returns its operand when no summing is needed.
-_VIEW = ("getitem", "transpose", "reshape", "ravel", "tuple_get", "sum_to")
+# Results that may be (a view of) their first operand: indexing, reshaping and new axes
+# give views, and sum_to returns its operand when no summing is needed.
+_VIEW = ("getitem", "transpose", "reshape", "ravel", "expand_dims", "tuple_get", "sum_to")
+# Results that may be (views of) any operand: compiled callees, tuples, custom rules.
+_MAY_RETURN_OPERANDS = ("tuple", "call", "pycall")
 _SAME_AS_TARGET = ("setitem", "addat")
 
 
@@ -36,7 +41,8 @@ class Objects:
 
     PARAM, POPPED = "param", "popped"
 
-    def __init__(self, f: Function):
+    def __init__(self, f: Function, elements: bool = False):
+        self.elements = elements  # scalars read out of arrays are views of them
         self.of: Dict[int, FrozenSet] = {}
         self.values: List[Value] = []
         for p in f.params:
@@ -52,7 +58,7 @@ class Objects:
         return self.of.get(id(v), frozenset())
 
     def set(self, v: Value, s: FrozenSet) -> None:
-        if not _holds_array(v.type):
+        if not _holds_array(v.type) and not (self.elements and s):
             return
         old = self.of.get(id(v))
         if old is None:
@@ -70,7 +76,9 @@ class Objects:
 
     def visit(self, op: Op) -> None:
         name = op.name
-        if name in _VIEW or name in _SAME_AS_TARGET:
+        if name == "convert" and op.operands[0].type == op.result.type:
+            self.set(op.result, self.get(op.operands[0]))  # no conversion: the operand
+        elif name in _VIEW or name in _SAME_AS_TARGET:
             for r in op.results:
                 self.set(r, self.get(op.operands[0]))
         elif name == "select":
@@ -91,13 +99,15 @@ class Objects:
                     self.set(op.regions[0].block.args[k], s)
         elif name == "pop":
             for r in op.results:
-                self.set(r, frozenset([(self.POPPED, id(op), r.index)]))
-        elif name in ("tuple", "call"):
+                if _holds_array(r.type):
+                    self.set(r, frozenset([(self.POPPED, id(op), r.index)]))
+        elif name in _MAY_RETURN_OPERANDS:
             for r in op.results:
                 self.set(r, self.union(op.operands) | frozenset([("new", id(op))]))
         else:
             for r in op.results:
-                self.set(r, frozenset([("new", id(op), r.index)]))
+                if _holds_array(r.type):
+                    self.set(r, frozenset([("new", id(op), r.index)]))
 
 
 def mark_inplace(f: Function) -> None:
@@ -112,7 +122,7 @@ def mark_inplace(f: Function) -> None:
 
 def mark_accumulations(f: Function) -> None:
     lv = Liveness(f)
-    objs = Objects(f)
+    objs = Objects(f, elements=True)
     pushes = [op for op in f.walk() if op.name == "push"]
     for op in f.walk():
         if op.name == "add" and op.attrs.get("accumulates") and \
@@ -167,6 +177,8 @@ def _can_write(op: Op, lv: Liveness, objs: Objects, pushes: List[Op]) -> bool:
     mine = objs.get(target)
     if any(o[0] in (Objects.PARAM, Objects.POPPED) for o in mine):
         return False
+    if any(objs.get(v) & mine for v in op.operands[1:]):
+        return False  # the value written reads the target's memory
     p = lv.pos[id(op)]
     if lv.live_after(target, p):
         return False

@@ -16,7 +16,7 @@ from typing import Callable, Dict, List
 
 from ...ir.core import Op
 from ...ir.types import ArrayType, ScalarType
-from ..python.exprs import _BIN, _CMP, call, index_expr, name, registrar, shape_expr
+from ..python.exprs import _BIN, _CMP, call, index_expr, name, registrar
 from .placement import DEVICE, EITHER, HOST
 
 _DTYPE = {"f64": "float64", "f32": "float32", "i64": "int64", "bool": "bool"}
@@ -143,9 +143,14 @@ def _factory_kw(em, op) -> dict:
     return kw
 
 
+def _shape(dims: List[ast.expr]) -> ast.expr:
+    """A shape as a tuple (`(n,)` for one axis): torch.full takes no bare int size."""
+    return ast.Tuple(dims, ast.Load())
+
+
 @rule("zeros", "ones", "empty")
 def _alloc(em, op, a):
-    return call(em.m.ref("torch", op.name), shape_expr(a), **_factory_kw(em, op))
+    return call(em.m.ref("torch", op.name), _shape(a), **_factory_kw(em, op))
 
 
 def _fill(em, value, filled: ast.expr, tensor: ast.expr) -> ast.expr:
@@ -158,8 +163,8 @@ def _fill(em, value, filled: ast.expr, tensor: ast.expr) -> ast.expr:
 
 @rule("full")
 def _full(em, op, a):
-    filled = call(em.m.ref("torch", "full"), shape_expr(a[:-1]), a[-1], **_factory_kw(em, op))
-    empty = call(em.m.ref("torch", "empty"), shape_expr(a[:-1]), **_factory_kw(em, op))
+    filled = call(em.m.ref("torch", "full"), _shape(a[:-1]), a[-1], **_factory_kw(em, op))
+    empty = call(em.m.ref("torch", "empty"), _shape(a[:-1]), **_factory_kw(em, op))
     return _fill(em, op.operands[-1], filled, empty)
 
 
