@@ -87,3 +87,23 @@ def test_refusals(fn, args, match):
 def test_ahead_of_time_libraries_refuse_print(tmp_path):
     with pytest.raises(adjoin.CompileError, match="print.. in a function compiled ahead"):
         adjoin.compile_aot(helper, "f64[:]", str(tmp_path), wrt=None)
+
+
+def prints_around_an_error(x, n):
+    for i in range(n):
+        print("before", i)
+        if i == 2:
+            r = x / (x - x)
+        print("after", i)
+    return x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nothing_is_printed_after_an_error(backend, capsys):
+    with pytest.raises(ZeroDivisionError):
+        prints_around_an_error(1.0, 4)
+    want = capsys.readouterr().out
+    assert want.endswith("before 2\n")
+    with pytest.raises(ZeroDivisionError):
+        adjoin.differentiable(prints_around_an_error, backend=backend)(1.0, 4)
+    assert capsys.readouterr().out == want

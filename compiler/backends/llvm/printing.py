@@ -4,7 +4,8 @@ Assumes: JIT code in this process (the callbacks resolve by symbol); a `print` o
 operands are scalars and arrays.
 Guarantees: each value goes to `adjoin_print_item` (a scalar with its kind; an array
 as its data pointer, dtype, shape and strides in bytes), then the template's id to
-`adjoin_print_done`, which prints the line as CPython does. Nothing is printed by an
+`adjoin_print_done`, which prints the line as CPython does; nothing is printed once the
+call has recorded an error (CPython raised before reaching the print). Nothing is printed by an
 ahead-of-time library: `aot` refuses functions that print.
 """
 from __future__ import annotations
@@ -28,6 +29,13 @@ def _declared(m: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
 
 
 def lower_print(lw, op: Op) -> None:
+    # After an error the call runs on to its end on harmless values (runtime_ir.py) and
+    # then raises: CPython never reached this print, so it prints nothing.
+    with lw.b.if_then(lw.b.not_(lw.rt.failed(lw.b, lw.ctx)), likely=True):
+        _print_values(lw, op)
+
+
+def _print_values(lw, op: Op) -> None:
     b = lw.b
     item = _declared(b.module, "adjoin_print_item", _ITEM)
     done = _declared(b.module, "adjoin_print_done", _DONE)
