@@ -145,7 +145,7 @@ def check_primal(loaded: Loaded, args, report=note) -> Dict[str, Tuple[str, Any]
     return wants
 
 
-@settings(max_examples=examples(40), **SETTINGS)
+@settings(max_examples=examples(25), **SETTINGS)
 @given(prog=array_programs(), data=st.data())
 def test_array_programs_match_cpython(progdir, prog: ArrayProgram, data):
     note(prog.source)
@@ -290,7 +290,7 @@ def tangents_for(data, args) -> List[Any]:
     return out
 
 
-@settings(max_examples=examples(30), **SETTINGS)
+@settings(max_examples=examples(12), **SETTINGS)
 @given(prog=array_programs(), data=st.data())
 def test_array_program_derivatives(progdir, prog: ArrayProgram, data):
     note(prog.source)
