@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Sequence
 
 import optree
 
@@ -31,9 +31,6 @@ class StructType(TupleType):
     """A signature entry for a structured argument: its children's types and its node's
     one-level spec. Never the type of an IR value (see `kinds.split`)."""
     spec: Any = None
-
-    def __str__(self) -> str:
-        return TupleType.__str__(self)
 
 
 class Struct(tuple):
@@ -151,13 +148,3 @@ def flatten_like(value: Any, t: Type, what: str) -> Any:
         parts = list(value)
     return tuple(flatten_like(p, e, f"{what}[{i}]") for i, (p, e) in
                  enumerate(zip(parts, t.elts)))
-
-
-def struct_of(kind: Any) -> Optional[Struct]:
-    return kind if isinstance(kind, Struct) else None
-
-
-def skeleton_spec(spec_of_children: Callable[[list], Any], n: int) -> Any:
-    """The spec of a node built from `n` placeholder children."""
-    node = spec_of_children([0] * n)
-    return node_spec(node)

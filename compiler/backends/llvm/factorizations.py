@@ -75,12 +75,16 @@ def square(lw, v) -> Arr:
     return a
 
 
-def _swap_rows(lw, a: Arr, i, j) -> None:
+def swap(lw, a: Arr, i, j, rows: bool = True) -> None:
+    """Exchange rows i and j of the matrix `a` (columns when `rows` is False)."""
+    def at(line, k):
+        return (line, k) if rows else (k, line)
+
     def body(k):
-        x, y = read(lw, a, i, k), read(lw, a, j, k)
-        write(lw, a, y, i, k)
-        write(lw, a, x, j, k)
-    counted(lw, a.shape[1], body, "swap")
+        x, y = read(lw, a, *at(i, k)), read(lw, a, *at(j, k))
+        write(lw, a, y, *at(i, k))
+        write(lw, a, x, *at(j, k))
+    counted(lw, a.shape[1] if rows else a.shape[0], body, "swap")
 
 
 def _as_columns(a: Arr) -> Arr:
@@ -114,7 +118,7 @@ def _lu(lw, a: Arr):
         p = row.get()
         write(lw, piv, p, k)
         with b.if_then(b.icmp_signed("!=", p, k)):
-            _swap_rows(lw, a, k, p)
+            swap(lw, a, k, p)
             sign.set(b.fmul(sign.get(), number(a, -1.0)))
         pivot = read(lw, a, k, k)
         with b.if_else(b.fcmp_ordered("==", pivot, number(a, 0.0))) as (zero, nonzero):
@@ -141,11 +145,11 @@ def _lu_solve(lw, lu: Arr, piv: Arr, x: Arr) -> None:
     b = lw.b
     n = lu.shape[0]
 
-    def swap(k):
+    def exchange(k):
         p = read(lw, piv, k)
         with b.if_then(b.icmp_signed("!=", p, k)):
-            _swap_rows(lw, x, k, p)
-    counted(lw, n, swap, "perm")
+            swap(lw, x, k, p)
+    counted(lw, n, exchange, "perm")
 
     def subtract(i, k):  # x[i, :] -= lu[i, k] * x[k, :]
         f = read(lw, lu, i, k)

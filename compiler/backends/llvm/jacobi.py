@@ -15,7 +15,8 @@ from __future__ import annotations
 from ...ir.core import Op
 from ...ir.types import ArrayType, F32
 from .arrays import Arr, alloc, counted, fill, handler, pack
-from .factorizations import Var, intrinsic, number, read, set_tuple, span, square, write
+from .factorizations import (Var, intrinsic, number, read, set_tuple, span, square, swap,
+                             write)
 from .types import I1, I64
 
 MAX_SWEEPS = 60
@@ -105,14 +106,6 @@ def _diagonalize(lw, s: Arr, v: Arr) -> None:
     counted(lw, I64(MAX_SWEEPS), sweep, "sweep")
 
 
-def _swap_columns(lw, v: Arr, i, j) -> None:
-    def body(k):
-        x, y = read(lw, v, k, i), read(lw, v, k, j)
-        write(lw, v, y, k, i)
-        write(lw, v, x, k, j)
-    counted(lw, v.shape[0], body, "swap")
-
-
 def _sort(lw, w: Arr, v: Arr) -> None:
     """Selection sort of w ascending, v's columns following."""
     b = lw.b
@@ -132,7 +125,7 @@ def _sort(lw, w: Arr, v: Arr) -> None:
             x = read(lw, w, i)
             write(lw, w, low.get(), i)
             write(lw, w, x, m)
-            _swap_columns(lw, v, i, m)
+            swap(lw, v, i, m, rows=False)
     counted(lw, n, place, "sort")
 
 
