@@ -134,10 +134,12 @@ class Registry:
     parsed: Dict[Any, Parsed] = field(default_factory=dict)
     nested: Dict[int, Tuple[Any, set]] = field(default_factory=dict)
     stack: List[InProgress] = field(default_factory=list)
+    batched: Dict[Any, Any] = field(default_factory=dict)  # batched functions (vmap)
 
     def clear(self) -> None:
         """Forget every specialization (the next call recompiles from source)."""
-        for d in (self.cache, self.by_symbol, self.symbol_of, self.parsed, self.nested):
+        for d in (self.cache, self.by_symbol, self.symbol_of, self.parsed, self.nested,
+                  self.batched):
             d.clear()
 
     # -- names -----------------------------------------------------------------
