@@ -25,6 +25,7 @@ from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleT
 from .arith import elt as _elt
 from .exprs import Static
 from ..custom import CustomFunction, StraightThrough, stop_gradient, straight_through
+from ..vmapped import Vmapped, vmap
 from .function_values import StraightValue, is_function_value
 from .scope import Closure, Unbound
 
@@ -945,6 +946,9 @@ def call_object(tr, obj, name: str, node):
         return _custom_call(tr, obj, node)
     if isinstance(obj, StraightThrough):
         return _straight_call(tr, obj, node)
+    if isinstance(obj, Vmapped):
+        from . import batched_calls
+        return batched_calls.call(tr, obj, node)
     from .struct_values import construct, is_record_class
     if is_record_class(obj):
         return construct(tr, obj, node)
@@ -1004,6 +1008,13 @@ def call_value(tr, fv, node):
         return _straight(tr, lambda: call_value(tr, fv.fn, node), None if fv.surrogate is None
                          else lambda: call_value(tr, fv.surrogate, node), node)
     return call_object(tr, fv.obj, fv.name, node)
+
+
+@prim(vmap)
+def _vmap(tr, node):
+    """`adjoin.vmap(g, ...)` made inside a compiled function."""
+    from . import batched_calls
+    return batched_calls.made_here(tr, node)
 
 
 @prim(straight_through)
