@@ -153,7 +153,9 @@ def hessian(fn: Callable, wrt=0, *, backend: Optional[str] = None,
             return block(0, 0)
         return tuple(tuple(block(i, j) for j in range(len(indices)))
                      for i in range(len(indices)))
-    return assembled_on_host(call)
+    out = assembled_on_host(call)
+    out.__adjoin_derivative__ = ("hessian", f, wrt, target)
+    return out
 
 
 def _paths(value: Any) -> List[Tuple[int, ...]]:

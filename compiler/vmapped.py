@@ -99,27 +99,31 @@ def vmap(fn: Callable, in_axes: Axes = 0, out_axes: Axes = 0, *,
     if not inspect.isfunction(inner):
         raise TypeError(f"adjoin.vmap: expected a Python function, got {type(fn).__name__}")
     mapped = Vmapped(inner, in_axes, out_axes)
-    wrapper = _wrapper(inner, mapped)
-    out = Differentiable(wrapper, target.name, target.error_model)
+    out = Differentiable(wrapper(inner, mapped), target.name, target.error_model)
     out.vmapped = mapped
     return out
 
 
-def _wrapper(fn: Callable, mapped: Vmapped) -> Callable:
-    """A plain function, written to a real file, whose body is the batched call: the
-    verbs compile it like any user function."""
+def wrapper(fn: Callable, mapped: Vmapped, total: bool = False) -> Callable:
+    """A plain function, written to a real file, whose body is the batched call (with
+    `total`, the sum of its results): the verbs compile it like any user function."""
     from .backends.python import write_source
     params = list(inspect.signature(fn).parameters.values())
     if any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
         raise TypeError(f"adjoin.vmap: {fn.__name__}() must take positional parameters only")
     names = [p.name for p in params]
     name = mapped.__name__.replace("<lambda>", "lambda")
+    if total:
+        name = name.replace("vmap_", "vmap_sum_", 1)
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     args = ", ".join(names)
     source = (f"# adjoin.vmap of {fn.__qualname__} ({fn.__code__.co_filename}:"
               f"{fn.__code__.co_firstlineno})\n"
-              f"def {name}({args}):\n    return __adjoin_vmapped__({args})\n")
+              f"def {name}({args}):\n"
+              f"    return {'__adjoin_sum__(' if total else '('}__adjoin_vmapped__({args}))\n")
     path = write_source(name, source)
-    namespace = {"__adjoin_vmapped__": mapped, "__name__": f"adjoin_vmap_{name}"}
+    import numpy
+    namespace = {"__adjoin_vmapped__": mapped, "__adjoin_sum__": numpy.sum,
+                 "__name__": f"adjoin_vmap_{name}"}
     exec(compile(source, path, "exec", dont_inherit=True), namespace)
     return namespace[name]
