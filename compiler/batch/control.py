@@ -48,10 +48,9 @@ def batch_if(bt, op: Op, args: List[Value]) -> List[Value]:
 
 def _predicated(bt, op: Op, c: Value) -> List[Value]:
     saved = bt.mask
-    b = bt.b
-    then_mask = c if saved is None else b.emit("and", saved, c)
-    not_c = b.emit("not", c)
-    else_mask = not_c if saved is None else b.emit("and", saved, not_c)
+    then_mask = c if saved is None else bt.mask_op("and", saved, c)
+    not_c = bt.mask_op("not", c)
+    else_mask = not_c if saved is None else bt.mask_op("and", saved, not_c)
     outs = []
     for region, mask in zip(op.regions, (then_mask, else_mask)):
         bt.mask = bt.lanes.mark(mask, True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Dict, Optional, Tuple, Union
 
 from ..ir.builder import Builder
-from ..ir.core import Value
+from ..ir.core import OpResult, Value
 from ..ir.types import BOOL, I64, NONE, ArrayType, ScalarType, TupleType, Type
 
 Info = Union[bool, Tuple["Info", ...]]
@@ -90,6 +90,10 @@ class Lanes:
     def spread(self, v: Value, lane_t: Type) -> Value:
         """Unbatched `v` (lane type `lane_t`) as the same value in every lane."""
         b = self.b
+        if isinstance(v, OpResult) and v.op.name == "undef":  # "no value yet" in each lane
+            if isinstance(lane_t, ScalarType):
+                return self.mark(b.emit("full", self.size, b.const(0, lane_t)), True)
+            return self.mark(b.undef(batched_type(lane_t, True)), True)
         if isinstance(lane_t, ScalarType):
             return self.mark(b.emit("full", self.size, v), True)
         dims = [b.emit("dim", v, axis=k) for k in range(lane_t.ndim)]

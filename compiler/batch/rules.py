@@ -16,6 +16,7 @@ from typing import Callable, Dict, List
 from ..errors import UnsupportedSyntax
 from ..ir.core import Op, Value
 from ..ir.ops import OPS
+from ..ir.types import BOOL, I64
 from .lanes import any_batched, lane_rank, normal
 
 Rule = Callable[..., List[Value]]
@@ -38,6 +39,10 @@ def _batched(bt, v: Value) -> bool:
     return any_batched(bt.lanes.info_of(v))
 
 
+def lane_dtype(t):
+    return getattr(t, "dtype", t)
+
+
 def _axis(axis: int, rank: int) -> int:
     """A lane axis (negative counts from the end) as an axis of the batched value."""
     return (axis % rank if rank else 0) + 1
@@ -56,6 +61,21 @@ def _elementwise(bt, op: Op, args: List[Value]) -> List[Value]:
            for a, x in zip(args, op.operands)]
     attrs = {k: v for k, v in op.attrs.items() if k != "checked"}  # lanes compute as arrays
     return bt.emit(op.name, new, attrs)
+
+
+@batch_rule("floordiv", "mod")
+def _int_division(bt, op: Op, args: List[Value]) -> List[Value]:
+    """Integer lanes divided by 0 give 0, as NumPy's int64 do (no backend may raise for a
+    lane, masked or not)."""
+    if lane_dtype(op.result.type) not in (I64, BOOL) or not _batched(bt, args[1]):
+        return _elementwise(bt, op, args)
+    b = bt.b
+    zero = b.emit("eq", args[1], b.const(0))
+    safe = bt.lanes.mark(b.emit("where", zero, b.const(1), args[1]), True)
+    (r,) = _elementwise(bt, op, [args[0], safe])
+    zero = bt.lanes.align(bt.lanes.mark(zero, True), lane_rank(op.operands[1].type),
+                          lane_rank(op.result.type))
+    return bt.emit("where", [zero, b.const(0), r])
 
 
 @batch_rule("straight")

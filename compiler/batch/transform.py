@@ -38,6 +38,7 @@ class Batcher:
         self.mask: Optional[Value] = None
         self.param_mask: Optional[Value] = None  # the mask a masked function is given
         self.progress: Dict[str, object] = {}
+        self.masks: List[Op] = []  # ops making masks: removed again where unused
         self.result_info: Info = False
 
     # -- the function ----------------------------------------------------------------------
@@ -63,7 +64,27 @@ class Batcher:
             value = self.lanes.to_info(value, f.result_type, self.result_info)
             self.b.op("return", [value], result_types=[])
         g.result_type = batched_type(f.result_type, self.result_info)
+        self.drop_unused_masks(g)
         return g
+
+    def mask_op(self, name: str, *operands: Value) -> Value:
+        """A mask computed for a branch (nothing may read it: see drop_unused_masks)."""
+        v = self.b.emit(name, *operands)
+        self.masks.append(v.op)
+        return self.lanes.mark(v, True)
+
+    def drop_unused_masks(self, g: Function) -> None:
+        """Masks no op reads (a branch with no op that needs one) are removed: passes
+        keep array ops they cannot prove harmless."""
+        from ..ir.core import use_counts
+        while True:
+            counts = use_counts(g.body.block)
+            dead = [o for o in self.masks if counts.get(id(o.result), 0) == 0]
+            if not dead:
+                return
+            for o in dead:
+                o.erase()
+                self.masks.remove(o)
 
     def batch_size(self, g: Function) -> Value:
         for p in g.params:
