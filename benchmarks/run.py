@@ -4,6 +4,7 @@
     python -m benchmarks --full          # the workload notes' full sizes (slow)
     python -m benchmarks --only llsq,ode --write docs/benchmarks.md
     python -m benchmarks --backends llvm --error-models python,numpy   # cost of the checks
+    python -m benchmarks --only vmap     # per-example gradients: benchmarks/vmap.py
 
 Each row times, on the same inputs: CPython running the undecorated function,
 adjoin's primal and gradient on each backend (and, with --error-models, the llvm
@@ -272,7 +273,7 @@ def _row_line(cells: List[str]) -> List[str]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks")
     p.add_argument("--full", action="store_true", help="the full sizes of the workload notes")
-    p.add_argument("--only", help="comma-separated workloads (llsq,ode,lstm,gmm)")
+    p.add_argument("--only", help="comma-separated workloads (llsq,ode,lstm,gmm,vmap)")
     p.add_argument("--backends", default="python", help="comma-separated adjoin backends")
     p.add_argument("--error-models", default="python",
                    help="comma-separated error models for the llvm backend (python,numpy "
@@ -285,12 +286,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     names = args.only.split(",") if args.only else list(sizes)
     backends = args.backends.split(",")
     models = args.error_models.split(",")
-    rows = []
+    rows, texts = [], []
     for name in names:
+        if name == "vmap":  # a table of its own, in its own columns
+            from . import vmap
+            texts.append(vmap.table(*vmap.measure(vmap.FULL_B)))
+            continue
         for size in sizes[name]:
             print(f"measuring {name} {size} ...", file=sys.stderr, flush=True)
             rows.append(measure(name, size, backends, args.torch_limit, models))
-    text = table(rows, backends, models)
+    text = "\n\n".join(([table(rows, backends, models)] if rows else []) + texts)
     print(text)
     if args.write:
         cmd = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
