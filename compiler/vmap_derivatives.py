@@ -71,7 +71,7 @@ class _PerExample:
         from .derivatives import grad
         g = grad(total, wrt=self.indices, backend=self.backend,
                  error_model=self.error_model)(*args)
-        grads = (g,) if len(self.indices) == 1 else g
+        grads = tuple(g)  # wrt given as a tuple: a tuple of gradients
         grads = tuple(move_batch(x, axes[i], self.out_axes) for x, i in zip(grads, self.indices))
         grads = grads[0] if self.single else grads
         if self.kind == "value_and_grad":
@@ -87,7 +87,9 @@ class _PerExample:
         if hit is None:
             from .api import Differentiable
             from .vmapped import Vmapped, wrapper
-            mapped = Vmapped(self.f, axes, 0)
+            from .primal import check_backend
+            lanes = check_backend(self.backend, self.error_model).backend.batching == "lanes"
+            mapped = Vmapped(self.f, axes, 0, lanes)
             hit = self._compiled[axes] = Differentiable(
                 wrapper(self.f, mapped, total=True), self.backend, self.error_model)
         return hit

@@ -36,7 +36,8 @@ class Vmapped:
     """`fn` mapped over the axes `in_axes` of its arguments; results stacked at
     `out_axes`. Called from compiled code (the batched call is compiled in place)."""
 
-    def __init__(self, fn: Callable, in_axes: Axes = 0, out_axes: Axes = 0):
+    def __init__(self, fn: Callable, in_axes: Axes = 0, out_axes: Axes = 0,
+                 by_lanes: bool = False):
         _check_axes(in_axes, "in_axes")
         _check_axes(out_axes, "out_axes")
         if in_axes is None or (isinstance(in_axes, (tuple, list)) and
@@ -46,6 +47,7 @@ class Vmapped:
         self.in_axes = tuple(in_axes) if isinstance(in_axes, list) else in_axes
         self.out_axes = tuple(out_axes) if isinstance(out_axes, list) else out_axes
         self.__name__ = f"vmap_{getattr(fn, '__name__', 'function')}"
+        self.by_lanes = by_lanes  # a loop over the lanes (see Backend.batching)
 
     def __repr__(self) -> str:
         return f"<adjoin.vmap of {getattr(self.fn, '__name__', self.fn)!r}>"
@@ -98,7 +100,7 @@ def vmap(fn: Callable, in_axes: Axes = 0, out_axes: Axes = 0, *,
     inner = getattr(fn, "__adjoin_function__", fn)
     if not inspect.isfunction(inner):
         raise TypeError(f"adjoin.vmap: expected a Python function, got {type(fn).__name__}")
-    mapped = Vmapped(inner, in_axes, out_axes)
+    mapped = Vmapped(inner, in_axes, out_axes, target.backend.batching == "lanes")
     out = Differentiable(wrapper(inner, mapped), target.name, target.error_model)
     out.vmapped = mapped
     return out

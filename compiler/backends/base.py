@@ -33,6 +33,10 @@ class Backend:
     #: whether compiled code takes the caller's values as they are (then repeated
     #: positional calls may skip `arguments` and go straight to it)
     direct_calls = True
+    #: how `adjoin.vmap` batches for this backend: "arrays" (every op over the batch, a
+    #: loop with a per-lane condition masked) or "lanes" (a compiled loop over the lanes,
+    #: each running the unbatched code: no masking, each lane its own trip counts)
+    batching = "arrays"
 
     def check_available(self) -> None:
         """Raise BackendError when the libraries the backend needs are missing."""

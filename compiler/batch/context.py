@@ -28,6 +28,22 @@ class BatchContext:
     def function(self, symbol: str) -> Function:
         return self.registry.by_symbol[symbol]
 
+    def by_lanes(self, f: Function, infos) -> Tuple[Function, Info]:
+        """`f` for a batch run as a compiled loop over the lanes, each lane calling `f`
+        (a backend whose loops are native code: no masks, no per-op arrays)."""
+        infos = tuple(normal(p.type, i) for p, i in zip(f.params, infos))
+        key = ("lanes", f.name, infos)
+        hit = self.registry.batched.get(key)
+        if hit is None:
+            name = self.registry.symbol_for(("vmap",) + key, f"{f.name}_lanes")
+            bt = Batcher(self, f, list(infos), False, by_lanes=True)
+            g = bt.build(name)
+            from ..passes.manager import run_default_pipeline
+            run_default_pipeline(g)
+            self.registry.by_symbol[name] = g
+            hit = self.registry.batched[key] = (g, bt.result_info)
+        return hit
+
     def batched(self, f: Function, infos, masked: bool, loc: Loc,
                 under_condition: bool = False) -> Tuple[Function, Info]:
         infos = tuple(normal(p.type, i) for p, i in zip(f.params, infos))

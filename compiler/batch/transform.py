@@ -27,7 +27,8 @@ CONTROL = ("if", "for", "while", "call")
 
 
 class Batcher:
-    def __init__(self, ctx, f: Function, infos: List[Info], masked: bool):
+    def __init__(self, ctx, f: Function, infos: List[Info], masked: bool,
+                 by_lanes: bool = False):
         self.ctx = ctx
         self.src = f
         self.infos = [normal(p.type, i) for p, i in zip(f.params, infos)]
@@ -39,6 +40,7 @@ class Batcher:
         self.param_mask: Optional[Value] = None  # the mask a masked function is given
         self.progress: Dict[str, object] = {}
         self.masks: List[Op] = []  # ops making masks: removed again where unused
+        self.by_lanes = by_lanes  # the body is one call of `f` per lane
         self.result_info: Info = False
 
     # -- the function ----------------------------------------------------------------------
@@ -58,8 +60,11 @@ class Batcher:
             if self.masked:
                 self.mask = self.param_mask = self.lanes.mark(g.params[-1], True)
             self.lanes.size = self.batch_size(g)
-            out = self.block(f.body.block)
-            (value,) = out
+            if self.by_lanes:
+                call = Op("call", list(f.params), [f.result_type], {"callee": f.name}, (), f.loc)
+                (value,) = lanewise(self, call, [self.env[id(p)] for p in f.params])
+            else:
+                (value,) = self.block(f.body.block)
             self.result_info = self.ctx.result_info_for(self, self.lanes.info_of(value))
             value = self.lanes.to_info(value, f.result_type, self.result_info)
             self.b.op("return", [value], result_types=[])
@@ -250,7 +255,10 @@ def lanewise(bt: Batcher, op: Op, args: List[Value]) -> List[Value]:
     row0 = _lane_op(bt, op, args, first)
     out = _rows_like(bt, row0, lane_t)
     zero, one = b.const(0), b.const(1)
-    loop = b.op("for", [zero, lanes.size, one, out], {},
+    start = zero
+    if bt.mask is None:  # lane 0 is done
+        out, start = _store(bt, out, row0, zero, lane_t), one
+    loop = b.op("for", [start, lanes.size, one, out], {},
                 result_types=[out.type], regions=[_region([I64, out.type])])
     body = loop.regions[0].block
     i, acc = body.args

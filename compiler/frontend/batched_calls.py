@@ -85,7 +85,8 @@ def call(tr, vm: Vmapped, node) -> Value:
     if f.attrs.get("mutates"):
         raise UnsupportedSyntax(f"vmap of {fn.__name__}(), which writes into its arguments, is "
                                 "not supported; return the new values instead", loc, "vmap")
-    g, info = batch_context(tr.ctx).batched(f, infos, False, loc)
+    ctx = batch_context(tr.ctx)
+    g, info = ctx.by_lanes(f, infos) if vm.by_lanes else ctx.batched(f, infos, False, loc)
     r = tr.b.op("call", values, {"callee": g.name}, result_types=[g.result_type]).result
     lanes.mark(r, info)
     r = _place(tr, lanes, r, f.result_type, vm.out_axes, node)

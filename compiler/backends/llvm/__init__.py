@@ -121,6 +121,7 @@ class LLVMBackend(Backend):
     """Native code for the CPU through LLVM; tapes live in the native call context."""
 
     name = "llvm"
+    batching = "lanes"  # native loops: one lane at a time beats masked array code
     error_models = ERROR_MODELS
     source_language = "llvm"
 
