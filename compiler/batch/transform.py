@@ -309,6 +309,9 @@ def _store(bt: Batcher, acc: Value, row: Value, i: Value, lane_t: Type) -> Value
         parts = [_store(bt, b.emit("tuple_get", acc, index=k), b.emit("tuple_get", row, index=k),
                         i, e) for k, e in enumerate(lane_t.elts)]
         return b.emit("tuple", *parts)
+    if isinstance(lane_t, ArrayType):  # a lane of another size raises NumPy's ValueError
+        dims = [b.emit("dim", acc, axis=k + 1) for k in range(lane_t.ndim)]
+        b.emit("reshape", row, *dims)  # (broadcasting a row into the others' shape is wrong)
     return b.emit("setitem", acc, i, row, index=("i",))
 
 
