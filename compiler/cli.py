@@ -95,9 +95,12 @@ def cmd_show(args) -> str:
     if args.emit == "llvm" and backend != "llvm":
         raise UsageError(f"--emit llvm shows the llvm backend's code, not the {backend} "
                          "backend's")
-    emit = "tangent" if args.emit == "tangent" else "gradient"
+    emit = args.emit if args.emit in ("tangent", "vmap") else "gradient"
+    in_axes = None
+    if args.in_axes:
+        in_axes = [None if a.strip() == "None" else int(a) for a in args.in_axes.split(",")]
     parts.append(show_text(fn, values, types, wrt, emit=emit, backend=backend,
-                           error_model=args.error_model))
+                           error_model=args.error_model, in_axes=in_axes))
     return "\n\n".join(parts)
 
 
@@ -146,9 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--wrt", help="arguments to differentiate, by name: x,y (default: first)")
     sp.add_argument("--ir", action="store_true", help="print the IR before the gradient")
-    sp.add_argument("--emit", default="python", choices=("python", "llvm", "tangent"),
+    sp.add_argument("--emit", default="python", choices=("python", "llvm", "tangent", "vmap"),
                     help="what to show: the gradient (default), its LLVM IR (the same as "
-                         "--backend llvm), or the forward-mode (tangent) code")
+                         "--backend llvm), the forward-mode (tangent) code, or the batched "
+                         "code adjoin.vmap runs (the types given are one example's)")
+    sp.add_argument("--in-axes", help="with --emit vmap: per argument 0 (batched) or None "
+                                      "(shared), e.g. 0,None (default: all batched)")
     sp.add_argument("--backend", choices=("python", "llvm", "torch"),
                     help="whose code to show: python (default), llvm (LLVM IR) or torch")
     error_model(sp)

@@ -93,9 +93,12 @@ def primal_for(fn, f, args, kwargs, signature) -> Function:
 
 
 def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: str = "gradient",
-              backend: str = "python", error_model: str = "python") -> str:
-    """What `adjoin show` prints: the generated gradient (or tangent) code of `backend`
-    (Python source, or the llvm backend's LLVM IR)."""
+              backend: str = "python", error_model: str = "python",
+              in_axes: Optional[Sequence[Optional[int]]] = None) -> str:
+    """What `adjoin show` prints: the generated gradient (or tangent, or with
+    `emit="vmap"` batched) code of `backend` (Python source, or the llvm backend's LLVM
+    IR). The types are those of one example; `in_axes` (None: every argument) says which
+    arguments get a leading batch axis."""
     target = check_backend(backend, error_model)
     f = unwrap(fn)
     primal = prepare(f, values or (), {}).primal if types is None else specialize(f, types)
@@ -106,12 +109,33 @@ def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: s
         wrt = floats[:1] or names[:1]
     indices, _ = wrt_indices(f, tuple(wrt))
     check_wrt_types(f, types, indices)
+    if emit == "vmap":
+        return batched_source(f, primal, types, in_axes, target)
     if emit == "tangent":
         mask = tuple(i in indices for i in range(len(primal.param_types)))
         entry, module = tangent_ir(primal, mask)
     else:
         entry, module = gradient_ir(f, types, indices, primal=primal)
     return target.source(module, entry.name, header_for(f, types, emit))
+
+
+def batched_source(f: Callable, primal: Function, types, in_axes, target: Target) -> str:
+    """The code `adjoin.vmap` runs for `primal` (one example's types), batched along
+    axis 0 of the arguments `in_axes` maps, as `target` batches it."""
+    from .batch.context import batch_context
+    n = len(types)
+    axes = [0] * n if in_axes is None else list(in_axes)
+    if len(axes) != n or all(a is None for a in axes):
+        raise ValueError(f"--in-axes needs one entry per argument ({n}), not all None")
+    infos = [a is not None for a in axes] + [False] * (len(primal.params) - n)
+    with COMPILE_LOCK:
+        ctx = batch_context(REGISTRY)
+        if target.backend.batching == "lanes":
+            g, _ = ctx.by_lanes(primal, infos)
+        else:
+            g, _ = ctx.batched(primal, infos, False, primal.loc)
+        module = REGISTRY.module_for(g)
+    return target.source(module, g.name, header_for(f, types, "vmap"))
 
 
 def tangent_ir(primal: Function, mask: Tuple[bool, ...]) -> Tuple[Function, Module]:

@@ -185,3 +185,11 @@ def test_errors():
         adjoin.vmap(lambda x: x * 2.0, out_axes=None)(X)
     with pytest.raises(adjoin.CompileError, match="in_axes has 1 entries"):
         adjoin.vmap(orbit, in_axes=(0,))(X, A, N)
+
+
+def test_show_prints_the_batched_code():
+    from adjoin.ir.types import parse_signature
+    from adjoin.sources import show_text
+    text = show_text(orbit, None, parse_signature("f64, f64, i64"), None, emit="vmap",
+                     in_axes=[0, None, None])
+    assert "def orbit_vmap(x, a, n):" in text and "np.where(live" in text
