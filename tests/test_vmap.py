@@ -193,4 +193,4 @@ def test_show_prints_the_batched_code():
     text = show_text(orbit, None, parse_signature("f64, f64, i64"), None, emit="vmap",
                      in_axes=[0, None, None])
     import re
-    assert re.search(r"def orbit_vmap\w*\(x, a, n\):", text) and "np.where(live" in text
+    assert re.search(r"def orbit\w*_vmap\w*\(x, a, n\):", text) and "np.where(live" in text
