@@ -109,3 +109,119 @@ def make_data(n_traj, seed=0):
     x0 = rng.uniform([1.0, 0.5], [4.0, 3.0], size=(n_traj, 2))
     clean = simulate(to_params(TRUE_RATES, TRUE_SIGMA), x0)
     return x0, clean + TRUE_SIGMA * rng.standard_normal(clean.shape)
+
+
+def rates_of(params):
+    """The four rates and the noise scale of a log-parameter dict."""
+    return {name: math.exp(params["log_" + name]) for name in RATE_NAMES + ("sigma",)}
+
+
+def rate_error(params):
+    """Mean relative error of the four rates against the true ones."""
+    rates = rates_of(params)
+    return float(np.mean([abs(rates[k] - TRUE_RATES[k]) / TRUE_RATES[k] for k in RATE_NAMES]))
+
+
+def rmse(params, x0, observed):
+    """Root mean square difference between simulated and observed populations."""
+    return float(np.sqrt(np.mean((simulate(params, x0) - observed) ** 2)))
+
+
+# ---------------------------------------------------------------------------
+# The pipeline
+
+
+def make_pipeline(backend):
+    """One learnable step: the simulator, scored by its Gaussian log-likelihood."""
+    from adjoin import pipeline as pl
+    step = pl.Function(simulate, to_params(GUESS_RATES, GUESS_SIGMA),
+                       log_likelihood=log_likelihood, log_prior=log_prior,
+                       backend=backend, name="lotka_volterra")
+    return pl.Pipeline([("ode", step)])
+
+
+def train(backend, x0, observed, steps, lr):
+    """Fit from the initial guess; returns the pipeline, the history and seconds per step."""
+    import time
+    pipe = make_pipeline(backend)
+    history = pipe.fit(x0, observed, steps=steps, batch_size=len(x0), lr=lr, progress=False,
+                       seed=0, callback=lambda pipe, step: {"time": time.perf_counter()})
+    # The first step compiles: time the steps after it.
+    per_step = (history[-1]["time"] - history[0]["time"]) / max(1, len(history) - 1)
+    return pipe, history, per_step
+
+
+def seconds_per_step(backend, x0, observed, steps):
+    """Seconds per training step on one backend (compilation excluded)."""
+    return train(backend, x0, observed, steps, lr=0.05)[2]
+
+
+def main(quick: bool, backend: str = "llvm") -> dict:
+    n_traj, steps = (8, 100) if quick else (16, 400)
+    x0, observed = make_data(n_traj)
+    guess = to_params(GUESS_RATES, GUESS_SIGMA)
+    pipe, history, per_step = train(backend, x0, observed, steps, lr=0.05)
+    fitted = pipe["ode"].parameters
+    figures = {
+        "rate_error_before": rate_error(guess), "rate_error_after": rate_error(fitted),
+        "rmse_before": rmse(guess, x0, observed), "rmse_after": rmse(fitted, x0, observed),
+        "sigma_true": TRUE_SIGMA, "sigma_learned": rates_of(fitted)["sigma"],
+        "rates_learned": {k: rates_of(fitted)[k] for k in RATE_NAMES},
+        "loss_before": history[0]["loss"], "loss_after": history[-1]["loss"],
+        "seconds_per_step": {backend: per_step},
+    }
+    if not quick:
+        for other in ("python", "llvm", "torch"):
+            if other != backend:
+                figures["seconds_per_step"][other] = seconds_per_step(other, x0, observed, 15)
+        sps = figures["seconds_per_step"]
+        figures["python_over_llvm"] = sps["python"] / sps["llvm"]
+        plot(x0, observed, guess, fitted, history)
+    report(figures, quick)
+    return figures
+
+
+def report(figures, quick):
+    print(f"rates   true  {TRUE_RATES}")
+    print("        fitted " + str({k: round(v, 4) for k, v in figures["rates_learned"].items()}))
+    print(f"relative rate error  {figures['rate_error_before']:.3f} -> "
+          f"{figures['rate_error_after']:.4f}")
+    print(f"observation RMSE     {figures['rmse_before']:.3f} -> {figures['rmse_after']:.4f}")
+    print(f"noise scale learned  {figures['sigma_learned']:.4f} (true {figures['sigma_true']})")
+    print(f"loss                 {figures['loss_before']:.2f} -> {figures['loss_after']:.3f}")
+    for name, sec in figures["seconds_per_step"].items():
+        print(f"seconds per training step on {name:6s} {sec * 1e3:8.2f} ms")
+    if not quick:
+        print(f"llvm is {figures['python_over_llvm']:.0f}x faster than python")
+
+
+def plot(x0, observed, guess, fitted, history):
+    """Observations, the initial-guess and fitted trajectories, and the loss curve."""
+    import os
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    t = DT * SUBSTEPS * np.arange(1, N_OBS + 1)
+    before, after = simulate(guess, x0[:2]), simulate(fitted, x0[:2])
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for row, ax in enumerate(axes[:2]):
+        for j, (label, color) in enumerate((("prey", "tab:blue"), ("predators", "tab:red"))):
+            ax.plot(t, observed[row, :, j], "o", color=color, ms=3, label=f"{label} observed")
+            ax.plot(t, before[row, :, j], "--", color=color, alpha=0.5, label="initial guess")
+            ax.plot(t, after[row, :, j], "-", color=color, label="fitted")
+        ax.set_title(f"trajectory {row} from x0 = ({x0[row, 0]:.2f}, {x0[row, 1]:.2f})")
+        ax.set_xlabel("time")
+    axes[0].legend(fontsize=7)
+    axes[2].plot([h["loss"] for h in history])
+    axes[2].set_yscale("symlog")
+    axes[2].set_title("training loss (-log-likelihood per trajectory)")
+    axes[2].set_xlabel("step")
+    fig.tight_layout()
+    path = os.path.splitext(os.path.abspath(__file__))[0] + ".png"
+    fig.savefig(path, dpi=110)
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    import sys
+    main(quick="--quick" in sys.argv)
