@@ -165,3 +165,17 @@ def scalar_matmul(a):
 def test_refused_forms_name_the_construct(fn, arg, match):
     with pytest.raises(adjoin.CompileError, match=match):
         adjoin.differentiable(fn)(*(arg, arg)[:1 + (fn is every_axis)])
+
+
+def test_a_first_compile_that_starts_with_matmul_loads_the_registries(tmp_path):
+    # `@` loads the contraction module lazily; in a fresh process it used to come first
+    # and hit a circular import of the NumPy registries.
+    import subprocess
+    import sys
+    script = tmp_path / "first_matmul.py"
+    script.write_text("import numpy as np, adjoin\n"
+                      "def f(a, b):\n    return a @ b\n"
+                      "print(adjoin.differentiable(f)(np.ones(2), np.ones(2)))\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "2.0"
