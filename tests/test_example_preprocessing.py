@@ -80,3 +80,23 @@ def test_quick_run_learned_beats_fixed():
     assert learned["test_loss"] < fixed["test_loss"] - 0.05
     assert learned["test_accuracy"] > fixed["test_accuracy"]
     assert not np.allclose(result["kernel"], lp.hand_picked()[0]["kernel"])
+
+
+def test_pipeline_steps_agree_across_backends():
+    """Two end-to-end training steps on a few rows give the same parameters everywhere."""
+    X_train, Y_train = lp.noisy_digits()[:2]
+    fitted = {}
+    for backend in BACKENDS:
+        pipe = lp.make_pipeline(backend)
+        losses = [h["loss"] for h in pipe.fit(X_train[:8], Y_train[:8], steps=2, batch_size=4,
+                                              lr=0.05, progress=False)]
+        fitted[backend] = (losses, pipe["blur"].parameters["kernel"],
+                           pipe["threshold"].parameters, pipe["clf"].parameters["W"])
+    reference = fitted["llvm"]
+    assert not np.allclose(reference[1], lp.hand_picked()[0]["kernel"])
+    for backend in ("python", "torch"):
+        losses, kernel, threshold, W = fitted[backend]
+        np.testing.assert_allclose(losses, reference[0], rtol=1e-12)
+        np.testing.assert_allclose(kernel, reference[1], rtol=1e-10, atol=1e-14)
+        assert threshold == pytest.approx(reference[2], rel=1e-10)
+        np.testing.assert_allclose(W, reference[3], rtol=1e-10, atol=1e-14)
