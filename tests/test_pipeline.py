@@ -290,3 +290,17 @@ def test_other_bad_pipelines_are_refused_with_their_reason():
     reads = pl.Pipeline([("a", pl.TorchModule(net()), "nowhere")])
     with pytest.raises(adjoin.PipelineError, match="reads 'nowhere'"):
         reads.produce(X)
+
+
+def test_the_first_tutorial_program_of_the_docs_runs_and_fits(tmp_path):
+    import os
+    import re
+    import runpy
+    docs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                        "pipelines.md")
+    program = re.findall(r"```python\n(.*?)```", open(docs).read(), re.S)[0]
+    script = tmp_path / "first_step.py"
+    script.write_text(program.replace("steps=300", "steps=300, progress=False"))
+    names = runpy.run_path(str(script))
+    np.testing.assert_allclose(names["step"].parameters["w"], [1.0, -2.0, 0.5], atol=0.05)
+    assert names["history"][-1]["loss"] < names["history"][0]["loss"] - 1.0

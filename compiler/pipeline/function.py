@@ -49,13 +49,22 @@ class Function(Primitive):
             raise PipelineError(f"step {self.name!r}: give log_likelihood= or loss=, not both")
         self.fn = fn
         self.backend = backend
-        self.tensor_io = backend == "torch"
         self.score, self.sign = (loss, -1.0) if loss is not None else (log_likelihood, 1.0)
         self.prior = log_prior
         self.params = Parameters(parameters, f"step {self.name!r}") if parameters is not None \
             else None
         self._pullback: Optional[Callable] = None
         self._scale = 1.0
+
+    @property
+    def backend(self) -> str:
+        """The adjoin backend the step runs on; settable (the next call compiles for it)."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, name: str) -> None:
+        self._backend = name
+        self.tensor_io = name == "torch"
 
     # -- parameters
 

@@ -123,12 +123,18 @@ class Pipeline:
     # -- running forward ----------------------------------------------------------------------
 
     def produce(self, x: Any) -> Any:
-        """The pipeline's output (stochastic steps give their mean)."""
-        return self._forward(x, samples=0, record=False, upto=None)[0][self.steps[-1].name]
+        """The pipeline's output (stochastic steps give their mean), a NumPy array unless
+        the input is a tensor."""
+        return self._output(x, self._forward(x, samples=0, record=False, upto=None)[0])
 
     def sample(self, x: Any, n: int = 1) -> Any:
         """n draws of the output per row (draw-major rows)."""
-        return self._forward(x, samples=n, record=False, upto=None)[0][self.steps[-1].name]
+        return self._output(x, self._forward(x, samples=n, record=False, upto=None)[0])
+
+    def _output(self, x: Any, values: Dict[str, Any]) -> Any:
+        out = values[self.steps[-1].name]
+        tensors = any(isinstance(v, torch.Tensor) for v in self._inputs(x).values())
+        return out if tensors or not isinstance(out, torch.Tensor) else _numpy(out)
 
     def log_likelihood(self, x: Any, y: Any, samples: int = 1) -> np.ndarray:
         """The end-to-end log p(y | x) of each example, estimated with `samples` draws."""
