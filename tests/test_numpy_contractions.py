@@ -165,3 +165,19 @@ def scalar_matmul(a):
 def test_refused_forms_name_the_construct(fn, arg, match):
     with pytest.raises(adjoin.CompileError, match=match):
         adjoin.differentiable(fn)(*(arg, arg)[:1 + (fn is every_axis)])
+
+
+def test_a_first_compile_whose_only_numpy_is_the_at_operator_imports_cleanly(tmp_path):
+    # `x @ W` reaches numpy_contractions from arith before anything imported primitives:
+    # that import order once hit a circular ImportError.
+    import subprocess
+    import sys
+    code = ("import numpy as np, adjoin\n"
+            "def enc(p, x):\n    return x @ p['W'] + p['b']\n"
+            "out, pb = adjoin.vjp(enc, {'W': np.ones((3, 2)), 'b': np.zeros(2)}, np.ones((4, 3)))\n"
+            "print(float(out.sum()), float(pb(np.ones((4, 2)))[0]['W'].sum()))\n")
+    script = tmp_path / "first_matmul.py"
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["24.0", "24.0"]
