@@ -206,10 +206,10 @@ def summary(point: dict, lam: float) -> dict:
 
 
 def train(lam: float, steps: int, backend: str, x_train, x_test, seed: int = 0):
-    """Fit the codec for one lambda: Adam at 1e-2, then 3e-3 and 1e-3 for a fifth each."""
+    """Fit the codec for one lambda: Adam at 3e-2, then 1e-2 and 3e-3 for a fifth each."""
     pipe = build_codec(lam, initial_params(seed), backend)
     before = measure(codec_params(pipe), x_train, x_test)
-    schedule = [(1e-2, steps - 2 * (steps // 5)), (3e-3, steps // 5), (1e-3, steps // 5)]
+    schedule = [(3e-2, steps - 2 * (steps // 5)), (1e-2, steps // 5), (3e-3, steps // 5)]
     for i, (lr, n) in enumerate(schedule):
         pipe.fit(x_train, x_train, steps=n, batch_size=64, lr=lr, progress=False, seed=seed + i)
     return pipe, before, measure(codec_params(pipe), x_train, x_test)
@@ -235,9 +235,11 @@ def plot(runs: list, baseline: PcaCodec, x_test, path: str) -> None:
     for run in runs:
         a = run["after"]
         rd.plot(a["histogram_bits"], a["mse"], "o", color="C0")
+        rd.plot(run["baseline"]["histogram_bits"], run["baseline"]["mse"], "x", color="gray")
         rd.annotate(f"lambda {run['lambda']}", (a["histogram_bits"], a["mse"]),
                     textcoords="offset points", xytext=(6, 6))
     rd.plot([], [], "o", color="C0", label="learned (adjoin.pipeline)")
+    rd.plot([], [], "x", color="gray", label="PCA at the learned codec's rate")
     rd.set_xlabel("rate: bits per image (histogram code of the test codes)")
     rd.set_ylabel("distortion: MSE per pixel (test)")
     rd.set_xlim(0, 60)
@@ -245,7 +247,7 @@ def plot(runs: list, baseline: PcaCodec, x_test, path: str) -> None:
     rows = [x_test] + [run["x_hat"] for run in runs] + [runs[1]["baseline_x_hat"]]
     names = ["original"] + [f"learned, lambda {r['lambda']}, {r['after']['histogram_bits']:.0f} bits"
                             for r in runs] + [f"PCA, {runs[1]['baseline']['histogram_bits']:.0f} bits"]
-    mosaic = np.vstack([np.hstack([np.pad(img.reshape(8, 8), 1, constant_values=1.0)
+    mosaic = np.vstack([np.hstack([np.pad(img.reshape(8, 8), 1, constant_values=0.0)
                                    for img in row[:10]]) for row in rows])
     pics.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1)
     pics.set_yticks([10 * i + 5 for i in range(len(rows))], names)
