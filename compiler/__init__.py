@@ -22,7 +22,7 @@ _EXPORTS = {
     "differentiable": ".api", "Differentiable": ".api",
     "CompileError": ".errors", "AdjoinError": ".errors", "UnsupportedSyntax": ".errors",
     "UnknownCallee": ".errors", "TypingError": ".errors", "NotDifferentiable": ".errors",
-    "BackendError": ".errors",
+    "BackendError": ".errors", "PipelineError": ".errors",
     "grad": ".derivatives", "value_and_grad": ".derivatives", "vjp": ".derivatives",
     "adjoint_source": ".sources", "llvm_ir": ".sources", "tangent_source": ".sources",
     "compile_aot": ".aot", "ToolchainError": ".errors",
@@ -33,11 +33,11 @@ _EXPORTS = {
     "straight_through": ".custom", "vmap": ".vmapped",
 }
 
-__all__ = sorted(_EXPORTS) + ["ir", "torch", "__version__"]
+__all__ = sorted(_EXPORTS) + ["ir", "torch", "pipeline", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ir", "torch"):  # the IR package (callable as adjoin.ir(f, *args)), interop
+    if name in ("ir", "torch", "pipeline"):  # the IR package (callable as adjoin.ir(f, *args)), interop
         return importlib.import_module("." + name, __name__)
     module = _EXPORTS.get(name)
     if module is None:

@@ -105,3 +105,9 @@ class VerifyError(AdjoinError):
 
 class ToolchainError(AdjoinError):
     """A tool adjoin needs outside Python (a C compiler to link a library) is missing or failed."""
+
+
+class PipelineError(AdjoinError, ValueError):
+    """A pipeline cannot be trained as built: a shape that does not fit the next step, a
+    backprop asked of a step that has none, a parameter structure that does not match. Raised
+    before training starts; the message names the step."""

@@ -23,6 +23,13 @@ def tensor(x, dtype: torch.dtype, like=None):
     return torch.tensor(x, dtype=dtype, device=None if like is None else like.device)
 
 
+def sizes(*dims) -> tuple:
+    """The shape of a new array; a negative size raises ValueError, as in NumPy."""
+    if any(d < 0 for d in dims):
+        raise ValueError("negative dimensions are not allowed")
+    return dims
+
+
 def _pair(a, b, dtype):
     like = a if isinstance(a, torch.Tensor) else b if isinstance(b, torch.Tensor) else None
     return tensor(a, dtype, like), tensor(b, dtype, like)

@@ -42,8 +42,8 @@ def calls_isscalar(x):
     return np.isscalar(x) * x  # E:isscalar
 
 
-def calls_eye(x):
-    return np.sum(np.eye(3)) * x  # E:eye
+def calls_vander(x):
+    return np.sum(np.vander(np.ones(3))) * x  # E:vander
 
 
 def calls_broadcast_shapes(x):

@@ -112,3 +112,17 @@ def test_rolls_match_numpy_at_any_shift():
         for k in (-7, -1, 0, 3, 5, 12):
             np.testing.assert_array_equal(f(x, k), roll(x, k))
         assert f(np.arange(0.0), 3).shape == (0,)
+
+
+def identity_blend(n, a):
+    return np.sum((np.eye(n) * a + np.identity(n)) ** 2 * np.arange(n * n).reshape(n, n))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_eye_and_identity_match_numpy_and_refuse_negative_sizes(backend):
+    f = adjoin.differentiable(identity_blend, backend=backend)
+    assert f(3, 1.5) == identity_blend(3, 1.5) and f(0, 1.5) == 0.0
+    assert adjoin.grad(identity_blend, wrt=1, backend=backend)(3, 1.5) == pytest.approx(
+        numeric_grad(identity_blend, (3, 1.5), (1,))[0], rel=1e-6)
+    with pytest.raises(ValueError, match="negative dimensions"):
+        f(-1, 1.5)

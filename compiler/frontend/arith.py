@@ -88,7 +88,6 @@ class Arithmetic:
             if k is not None and k >= 0:
                 attrs["int_result"] = True
         if name == "matmul":  # batched and 1-d operands: numpy_contractions
-            from . import primitives  # noqa: F401  (first: it imports the numpy_* modules in order)
             from .numpy_contractions import matmul_values
             return matmul_values(self, a, b, node)
         return self.arith(name, a, b, attrs)

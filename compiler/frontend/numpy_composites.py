@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import TypingError, UnsupportedSyntax
 from ..ir.core import Value
-from ..ir.types import ArrayType, F64, TupleType
+from ..ir.types import ArrayType, F64, I64, TupleType
 from .numpy_axes import count_over, keep_axes, reduce_axes, static_axes
 from .primitives import (_view, args_of, expand_at, fresh, numpy_result, prim,
                          static_bool, static_int)
@@ -270,6 +270,26 @@ def _diag(tr, node):
     rows = tr.b.emit("sum", _masked(tr, x, _grid(tr, x, 0, "eq")), axis=1)
     k = tr.b.emit("minimum", tr.b.emit("dim", x, axis=0), tr.b.emit("dim", x, axis=1))
     return fresh(tr, tr.b.op("getitem", [rows, k], {"index": ("s010",)}).result)
+
+
+def _identity(name: str):
+    def handler(tr, node):
+        if len(node.args) != 1 or node.keywords:
+            raise UnsupportedSyntax(f"{name}() takes one size in adjoin (no M, k or dtype); "
+                                    "build other shapes with np.diag or np.tri*",
+                                    tr.loc(node), name)
+        n = tr.value(node.args[0])
+        if n.type != I64:
+            raise TypingError(f"{name}() takes an int size", tr.loc(node), name)
+        zeros = tr.b.op("zeros", [n, n], {}).result  # raises on a negative size, as NumPy
+        ramp = tr.b.emit("arange", tr.b.const(0), n, tr.b.const(1))
+        eye = tr.b.emit("eq", tr.b.emit("expand_dims", ramp, axis=1), ramp)
+        return fresh(tr, tr.b.emit("where", eye, tr.b.const(1.0), zeros))
+    return handler
+
+
+prim(np.eye)(_identity("eye"))
+prim(np.identity)(_identity("identity"))
 
 
 # -- rearranging ----------------------------------------------------------------------------

@@ -198,6 +198,9 @@ def library_file(fn) -> bool:
     """True for a function of the standard library or an installed package: adjoin
     compiles only user code (a known primitive of such a library is an op instead)."""
     global _ROOTS
+    owner = sys.modules.get(getattr(fn, "__module__", None) or "")
+    if getattr(owner, "__adjoin_compiles__", False):  # models adjoin ships as plain Python
+        return False
     module = (getattr(fn, "__module__", None) or "").partition(".")[0]
     if module in _LIBRARY_MODULES:
         return True

@@ -143,14 +143,17 @@ def _factory_kw(em, op) -> dict:
     return kw
 
 
-def _shape(dims: List[ast.expr]) -> ast.expr:
-    """A shape as a tuple (`(n,)` for one axis): torch.full takes no bare int size."""
+def _shape(dims: List[ast.expr], em=None) -> ast.expr:
+    """A shape as a tuple (`(n,)` for one axis): torch.full takes no bare int size. Sizes
+    not known here go through `tt.sizes`, which raises NumPy's ValueError when negative."""
+    if em is not None and not all(isinstance(d, ast.Constant) for d in dims):
+        return call(em.m.ref("tt", "sizes"), *dims)
     return ast.Tuple(dims, ast.Load())
 
 
 @rule("zeros", "ones", "empty")
 def _alloc(em, op, a):
-    return call(em.m.ref("torch", op.name), _shape(a), **_factory_kw(em, op))
+    return call(em.m.ref("torch", op.name), _shape(a, em), **_factory_kw(em, op))
 
 
 def _fill(em, value, filled: ast.expr, tensor: ast.expr) -> ast.expr:
@@ -163,8 +166,8 @@ def _fill(em, value, filled: ast.expr, tensor: ast.expr) -> ast.expr:
 
 @rule("full")
 def _full(em, op, a):
-    filled = call(em.m.ref("torch", "full"), _shape(a[:-1]), a[-1], **_factory_kw(em, op))
-    empty = call(em.m.ref("torch", "empty"), _shape(a[:-1]), **_factory_kw(em, op))
+    filled = call(em.m.ref("torch", "full"), _shape(a[:-1], em), a[-1], **_factory_kw(em, op))
+    empty = call(em.m.ref("torch", "empty"), _shape(a[:-1], em), **_factory_kw(em, op))
     return _fill(em, op.operands[-1], filled, empty)
 
 

@@ -1,0 +1,150 @@
+"""A pipeline step from plain Python functions that adjoin compiles.
+
+Assumes: `fn(params, *inputs)` and the optional `log_likelihood(params, *inputs, outputs)`,
+`loss(...)` (its negation) and `log_prior(params)` are functions adjoin accepts; `params` is a
+structured value of floats and float arrays.
+Guarantees:
+  * every forward call runs through `adjoin.vjp` on the chosen backend (or the plain compiled
+    call when `recording` is off), so `backprop` is adjoin's reverse mode: the parameters'
+    gradient in their own structure, and the inputs' gradients;
+  * on the torch backend inputs and parameters are tensors (so the step runs on their
+    device); on python and llvm they are float64 NumPy arrays;
+  * a function that adjoin cannot compile or differentiate raises adjoin's CompileError at
+    the first call, which a pipeline makes before training (`Pipeline.check`).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ..errors import PipelineError
+from .parameters import Parameters
+from .primitive import Primitive
+
+__all__ = ["Function"]
+
+
+class Function(Primitive):
+    """`fn(params, *inputs) -> output` as a pipeline step whose parameters are `params`.
+
+    Args:
+        fn: a plain Python function adjoin can compile.
+        parameters: the initial parameters (dict, dataclass, tuple ... of floats and arrays).
+        log_likelihood: `ll(params, *inputs, outputs)`, one value per example (or a total),
+            used when the step is last in a pipeline or has local training data.
+        loss: instead of `log_likelihood`, a loss to minimise (its negation is the
+            log-likelihood).
+        log_prior: `log_prior(params) -> float`, added to the training objective.
+        backend: the adjoin backend ("python", "llvm", "torch").
+        name: the step's name in messages (default: `fn.__name__`).
+    """
+
+    def __init__(self, fn: Callable, parameters: Any, *, log_likelihood: Optional[Callable] = None,
+                 loss: Optional[Callable] = None, log_prior: Optional[Callable] = None,
+                 backend: str = "llvm", name: Optional[str] = None):
+        super().__init__(name or getattr(fn, "__name__", "function"))
+        if log_likelihood is not None and loss is not None:
+            raise PipelineError(f"step {self.name!r}: give log_likelihood= or loss=, not both")
+        self.fn = fn
+        self.backend = backend
+        self.tensor_io = backend == "torch"
+        self.score, self.sign = (loss, -1.0) if loss is not None else (log_likelihood, 1.0)
+        self.prior = log_prior
+        self.params = Parameters(parameters, f"step {self.name!r}") if parameters is not None \
+            else None
+        self._pullback: Optional[Callable] = None
+        self._scale = 1.0
+
+    # -- parameters
+
+    def tensors(self):
+        return [] if self.params is None else self.params.tensors
+
+    @property
+    def parameters(self) -> Any:
+        return None if self.params is None else self.params.value()
+
+    @parameters.setter
+    def parameters(self, tree: Any) -> None:
+        if self.params is None:
+            self.params = Parameters(tree, f"step {self.name!r}")
+        else:
+            self.params.assign(tree)
+
+    @property
+    def gradients(self) -> Any:
+        return None if self.params is None else self.params.gradients()
+
+    def _values(self) -> Any:
+        if self.params is None:
+            raise PipelineError(f"step {self.name!r} has no parameters yet (fit it first)")
+        return self.params.value(as_tensors=self.tensor_io)
+
+    # -- forward and backward
+
+    def produce(self, *inputs: Any) -> Any:
+        return self._forward(self.fn, inputs, 1.0)
+
+    def log_likelihood(self, *inputs: Any, outputs: Any) -> Any:
+        if self.score is None:
+            return super().log_likelihood(*inputs, outputs=outputs)
+        value = self._forward(self.score, inputs + (outputs,), self.sign, drop_last=True)
+        return value if self.sign > 0 else -value
+
+    def backprop(self, output_grad: Any = None) -> Any:
+        if self._pullback is None:
+            raise PipelineError(f"step {self.name!r}: backprop needs a recorded forward call "
+                                "(produce or log_likelihood) first")
+        if output_grad is None:  # the step's own log-likelihood is the loss
+            output_grad = -_ones_like(self._out)
+        cotangent = output_grad * self._scale if self._scale != 1.0 else output_grad
+        grads = self._pullback(cotangent)
+        if not self.frozen and self.params is not None:
+            self.params.accumulate(grads[0])
+        inputs = grads[1:self._n_inputs + 1]
+        return inputs[0] if len(inputs) == 1 else tuple(inputs)
+
+    def _forward(self, fn: Callable, args: tuple, scale: float, drop_last: bool = False) -> Any:
+        from ..derivatives import vjp
+        params = self._values()
+        if not self.recording:
+            return fn(params, *args) if self.backend == "python" else \
+                _compiled(fn, self.backend)(params, *args)
+        out, self._pullback = vjp(fn, params, *args, backend=self.backend)
+        self._n_inputs = len(args) - (1 if drop_last else 0)
+        self._scale, self._out = scale, out
+        return out
+
+    # -- the prior
+
+    def log_prior(self) -> float:
+        if self.prior is None:
+            return 0.0
+        return float(_compiled(self.prior, self.backend)(self._values()))
+
+    def backprop_prior(self, scale: float) -> None:
+        if self.prior is None or self.frozen:
+            return
+        from ..derivatives import grad
+        self.params.accumulate(_scaled(grad(self.prior, backend=self.backend)(self._values()),
+                                       scale))
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(fn: Callable, backend: str) -> Callable:
+    from ..api import differentiable
+    return differentiable(fn, backend=backend)
+
+
+def _ones_like(out: Any) -> Any:
+    if hasattr(out, "shape") and len(out.shape):
+        return out * 0 + 1
+    return 1.0
+
+
+def _scaled(tree: Any, scale: float) -> Any:
+    from .parameters import flatten, unflatten
+    leaves, spec = flatten(tree)
+    return unflatten(spec, [None if g is None else g * scale for g in leaves])

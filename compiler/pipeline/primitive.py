@@ -1,0 +1,149 @@
+"""The primitive interface every pipeline step implements.
+
+Assumes: rows of every input and output are examples (axis 0).
+Guarantees (for every subclass):
+  * `produce(*inputs)` runs the step forward (`sample(*inputs, n)` draws n outputs per row
+    for stochastic steps, stacked draw-major: row `l * N + i` is draw l of example i); the
+    call is remembered so that `backprop(output_grad)` can follow it.
+  * `log_likelihood(*inputs, outputs)` returns one log-likelihood per example (or a total);
+    `backprop()` after it, with no argument, differentiates the loss `-sum(log_likelihood)`.
+  * `backprop(output_grad)` adds d loss / d parameters into `gradients` (unless the step is
+    frozen) and returns d loss / d inputs, one per input (a tuple when there are several).
+  * `set_training_data(inputs, outputs)` stores local data; `fit()` trains the step alone on
+    it and on its prior, with torch.optim; `parameters` / `gradients` are structured values.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..errors import PipelineError
+
+__all__ = ["Primitive"]
+
+
+class Primitive:
+    """Base class of pipeline steps. Subclasses implement `produce` (or `sample`),
+    `backprop`, and where they have a local objective `log_likelihood`."""
+
+    stochastic = False       # sample() draws; produce() gives a point (the mean)
+    differentiable = True    # backprop can return gradients with respect to the inputs
+    tensor_io = False        # takes and returns torch tensors (else float64 NumPy arrays)
+
+    def __init__(self, name: Optional[str] = None):
+        self.name = name or type(self).__name__
+        self.frozen = False
+        self.recording = True  # forward calls keep what backprop needs
+        self.training_data: Optional[Tuple[Tuple[Any, ...], Any]] = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # -- the interface -------------------------------------------------------------------------
+
+    def produce(self, *inputs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.produce")
+
+    def sample(self, *inputs: Any, n: int = 1) -> Any:
+        """n draws per row; a deterministic step's draws all equal its output (a pipeline
+        backprops through deterministic steps on tiled rows, so this is for reading only)."""
+        out = self.produce(*inputs)
+        return out if n == 1 else _tile(out, n)
+
+    def log_likelihood(self, *inputs: Any, outputs: Any) -> Any:
+        raise PipelineError(f"step {self.name!r} ({type(self).__name__}) has no "
+                            "log-likelihood: give it log_likelihood= or loss=")
+
+    def backprop(self, output_grad: Any = None) -> Any:
+        raise PipelineError(f"step {self.name!r} ({type(self).__name__}) cannot backprop")
+
+    def log_prior(self) -> float:
+        """log p(parameters); its gradient is added by `backprop_prior`."""
+        return 0.0
+
+    def backprop_prior(self, scale: float) -> None:
+        """Add `scale * d log_prior / d parameters` into the gradients."""
+
+    def set_training_data(self, inputs: Any, outputs: Any = None) -> None:
+        inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+        rows = {len(x) for x in inputs} | ({len(outputs)} if outputs is not None else set())
+        if len(rows) != 1:
+            raise PipelineError(f"step {self.name!r}: training inputs and outputs have "
+                                f"different numbers of rows {sorted(rows)}")
+        self.training_data = (inputs, outputs)
+
+    @property
+    def has_local_objective(self) -> bool:
+        return self.training_data is not None and type(self).log_likelihood is not \
+            Primitive.log_likelihood
+
+    # -- parameters ------------------------------------------------------------------------------
+
+    def tensors(self) -> List[torch.Tensor]:
+        """The leaf tensors an optimizer updates (empty for a step with no parameters)."""
+        return []
+
+    @property
+    def parameters(self) -> Any:
+        return {}
+
+    @parameters.setter
+    def parameters(self, tree: Any) -> None:
+        raise PipelineError(f"step {self.name!r} has no parameters to set")
+
+    @property
+    def gradients(self) -> Any:
+        return {}
+
+    def zero_grad(self) -> None:
+        for t in self.tensors():
+            t.grad = None
+
+    # -- training alone ------------------------------------------------------------------------
+
+    def fit(self, steps: int = 200, lr: float = 1e-2, optimizer: Optional[Callable] = None,
+            batch_size: Optional[int] = None, progress: bool = False, seed: int = 0) -> list:
+        """Train this step alone on its local data and prior; returns the loss history."""
+        from .training import minimise, batches
+        if not self.has_local_objective:
+            raise PipelineError(f"step {self.name!r} has no local training data and "
+                                "log-likelihood to fit; call set_training_data first")
+        inputs, outputs = self.training_data
+        n = len(inputs[0])
+        order = batches(n, batch_size, seed)
+
+        def objective(step: int) -> float:
+            idx = next(order)
+            total = self.local_term(tuple(_rows(x, idx) for x in inputs),
+                                    _rows(outputs, idx), weight=1.0)
+            self.backprop_prior(-1.0 / n)
+            return total - self.log_prior() / n
+        return minimise(objective, self.tensors(), steps=steps, lr=lr, optimizer=optimizer,
+                        progress=progress, desc=f"fit {self.name}")
+
+    def local_term(self, inputs: Sequence[Any], outputs: Any, weight: float) -> float:
+        """-weight * mean log-likelihood of the rows given; its gradient is accumulated."""
+        ll = np.asarray(self.log_likelihood(*inputs, outputs=outputs), dtype=np.float64)
+        rows = len(inputs[0])
+        if ll.ndim == 0:
+            self.backprop(np.float64(-weight / rows))
+            return -weight * float(ll) / rows
+        self.backprop(np.full(ll.shape, -weight / rows))
+        return -weight * float(ll.sum()) / rows
+
+
+def _tile(x: Any, n: int) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x.repeat((n,) + (1,) * (x.dim() - 1))
+    x = np.asarray(x)
+    return np.tile(x, (n,) + (1,) * (x.ndim - 1))
+
+
+def _rows(x: Any, idx: np.ndarray) -> Any:
+    if x is None:
+        return None
+    if isinstance(x, torch.Tensor):
+        return x[torch.as_tensor(idx, device=x.device)]
+    return np.asarray(x)[idx]
