@@ -88,3 +88,23 @@ def test_quick_run_learns_and_beats_pca_at_the_same_rate():
     assert abs(pca["histogram_bits"] - after["histogram_bits"]) < 0.1
     assert after["mse"] < 0.95 * pca["mse"]
     assert figures["seconds_per_step"]["llvm"] > 0
+
+
+def test_pipeline_gradient_equals_the_gradient_of_the_codec_as_one_function():
+    # z feeds both the quantizer and the loss: the pipeline must add the two gradients
+    # (the wiring does not depend on the backend; the steps are checked on each above)
+    torch = pytest.importorskip("torch")
+    backend = "python"
+    params = C.initial_params(3)
+    params["enc"]["W"] = params["enc"]["W"] * 20.0   # codes other than 0
+    x = C.digits()[0][:16]
+    pipe = C.build_codec(0.3, params, backend)
+    (record,) = pipe.fit(x, x, steps=1, lr=0.0, optimizer=torch.optim.SGD, progress=False)
+    value, pullback = adjoin.vjp(C.rd_loss, params, x, 0.3, backend=backend)
+    assert record["loss"] == pytest.approx(np.mean(value), rel=1e-12)
+    want = pullback(np.full(len(x), 1.0 / len(x)))[0]
+    g = pipe.gradients
+    got = {"enc": g["encode"], "dec": g["decode"], "prior": g["rd"]}
+    for part in want:
+        for key in want[part]:
+            np.testing.assert_allclose(got[part][key], want[part][key], rtol=1e-10, atol=1e-14)
