@@ -34,7 +34,7 @@ def check_step(fn, params, inputs, backend, inputs_fd=True):
     cot = RNG.normal(size=np.shape(expected))
     grads = pullback(cot)
     for key in params:
-        def by_param(a):
+        def by_param(a, key=key):
             return float(np.sum(fn({**params, key: a}, *inputs) * cot))
         want = numeric_grad(by_param, [params[key]], [0])[0]
         np.testing.assert_allclose(grads[0][key], want, rtol=1e-6, atol=1e-7)

@@ -19,11 +19,20 @@ step size, the step set so that the baseline spends the same bits as the learned
 Both codecs' bits are also counted the same way: a static per-latent histogram code
 fitted on the training images' codes, charged on the test images.
 
+A full run (K = 16 latents, 4000 Adam steps of 64 images per lambda; test MSE per pixel,
+bits per image counted by the histogram code) gives:
+    lambda 0.02: learned 0.0119 at 33.5 bits, PCA 0.0135 at 33.5 bits (step 0.435)
+    lambda 0.1:  learned 0.0262 at 13.2 bits, PCA 0.0296 at 13.2 bits (step 1.166)
+    lambda 0.4:  learned 0.0509 at  3.3 bits, PCA 0.0571 at  3.3 bits (step 2.334)
+(before training: MSE 0.182 at 33 bits). It writes compression.png: distortion against
+rate for both codecs, and test digits with their reconstructions.
+
     python examples/pipelines/compression.py --quick      # a few seconds, one lambda
     python examples/pipelines/compression.py              # 3 lambdas, timings, compression.png
     python examples/pipelines/compression.py --backend python|llvm|torch
 """
 import argparse
+import contextlib
 import math
 import os
 import time
@@ -225,18 +234,29 @@ def train(lam: float, steps: int, lr: float, backend: str, x_train, x_test, seed
     return pipe, before, measure(codec_params(pipe), x_train, x_test), seconds
 
 
-def seconds_per_step(backend: str, x_train, steps: int, threads: int = 0) -> float:
-    """Wall time of one training step: forward and backward of the four steps, Adam.
-    `threads`: torch's intra-op threads while timing (0: torch's default)."""
-    import torch
-    default = torch.get_num_threads()
-    torch.set_num_threads(threads or default)
-    try:
-        pipe = build_codec(QUICK_LAMBDA, initial_params(1), backend)
-        pipe.fit(x_train, x_train, steps=2, batch_size=64, lr=1e-2, progress=False)  # compiles
+def seconds_per_step(backend: str, x_train, steps: int) -> float:
+    """Wall time of one training step (forward and backward of the four steps, Adam): the
+    best of 5 runs of `steps` steps, as the machine is shared."""
+    pipe = build_codec(QUICK_LAMBDA, initial_params(1), backend)
+    pipe.fit(x_train, x_train, steps=2, batch_size=64, lr=1e-2, progress=False)  # compiles
+    best = math.inf
+    for _ in range(5):
         start = time.perf_counter()
         pipe.fit(x_train, x_train, steps=steps, batch_size=64, lr=1e-2, progress=False)
-        return (time.perf_counter() - start) / steps
+        best = min(best, (time.perf_counter() - start) / steps)
+    return best
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Tensors this small gain nothing from torch's intra-op threads, and on a busy
+    machine those threads wait for each other: Adam's updates (and the torch backend's
+    ops) then take milliseconds each instead of microseconds."""
+    import torch
+    default = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
     finally:
         torch.set_num_threads(default)
 
@@ -262,8 +282,10 @@ def plot(runs: list, baseline: PcaCodec, x_test, path: str) -> None:
     rd.set_xlim(0, 60)
     rd.legend()
     rows = [x_test] + [run["x_hat"] for run in runs] + [runs[1]["baseline_x_hat"]]
-    names = ["original"] + [f"learned, lambda {r['lambda']}, {r['after']['histogram_bits']:.0f} bits"
-                            for r in runs] + [f"PCA, {runs[1]['baseline']['histogram_bits']:.0f} bits"]
+    names = (["original"]
+             + [f"learned, lambda {r['lambda']}, {r['after']['histogram_bits']:.0f} bits"
+                for r in runs]
+             + [f"PCA, {runs[1]['baseline']['histogram_bits']:.0f} bits"])
     mosaic = np.vstack([np.hstack([np.pad(img.reshape(8, 8), 1, constant_values=0.0)
                                    for img in row[:10]]) for row in rows])
     pics.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1)
@@ -275,26 +297,30 @@ def plot(runs: list, baseline: PcaCodec, x_test, path: str) -> None:
 
 
 def main(quick: bool, backend: str = "llvm") -> dict:
+    """Train, compare, time (and in full mode plot); returns the figures: per lambda the
+    test figures before and after training and those of PCA at the same rate, and the
+    seconds per training step per backend (quick: `backend`'s, from the training)."""
+    with one_torch_thread():
+        return experiment(quick, backend)
+
+
+def experiment(quick: bool, backend: str) -> dict:
     x_train, x_test = digits()
     baseline = PcaCodec(x_train)
     lambdas = (QUICK_LAMBDA,) if quick else LAMBDAS
     steps, lr = (500, 0.05) if quick else (4000, 0.03)
     runs, seconds = [], {}
     for lam in lambdas:
-        pipe, before, after, seconds[backend] = train(lam, steps, lr, backend, x_train, x_test)
+        _, before, after, seconds[backend] = train(lam, steps, lr, backend, x_train, x_test)
         matched = baseline.at_rate(after["histogram_bits"], x_test)
         runs.append({"lambda": lam, "before": summary(before, lam), "after": summary(after, lam),
                      "baseline": {k: v for k, v in matched.items() if k != "x_hat"},
                      "x_hat": after["x_hat"], "baseline_x_hat": matched["x_hat"]})
         report(runs[-1])
     if not quick:
-        seconds = {b: seconds_per_step(b, x_train, 300) for b in ("python", "llvm")}
-        # 64 x 64 products gain nothing from torch's threads, and its default threads
-        # contend for the cores with everything else running: timed both ways
-        seconds["torch"] = seconds_per_step("torch", x_train, 300, threads=1)
-        seconds["torch, default threads"] = seconds_per_step("torch", x_train, 100)
+        seconds = {b: seconds_per_step(b, x_train, 60) for b in ("python", "llvm", "torch")}
     for b, sec in seconds.items():
-        print(f"seconds per training step, {b}: {sec * 1e3:.2f} ms (batch of 64)")
+        print(f"seconds per training step, {b:6s}: {sec * 1e3:.2f} ms (batch of 64)")
     if not quick:
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compression.png")
         plot(runs, baseline, x_test, path)
