@@ -23,7 +23,7 @@ from ..ir.core import Block, Op, Region, Value
 from ..ir.types import ArrayType, BOOL, F32, I64, NONE, ScalarType, TupleType, UnknownType
 from .arith import OP_TEXT, Arithmetic, BigInt, elt as _elt, fits as _fits
 from .desugar import COUNTER_INDEX, UNDEF
-from .scope import Closure, NOT_YET, Origins, Unbound, assigned_names, holds_arrays
+from .scope import Closure, NOT_YET, Origins, Unbound, bound_names, holds_arrays
 
 
 class Static:
@@ -134,7 +134,7 @@ class ExprTranslator(Arithmetic):
         """Parameters and names the function body assigns (cached)."""
         names = getattr(self, "_locals", None)
         if names is None:
-            names = self._locals = assigned_names(self.fdef.body) | {
+            names = self._locals = bound_names(self.fdef.body) | {
                 a.id for a in self.fdef.args.args}
         return names
 

@@ -4,7 +4,9 @@ Assumes: desugared gast statements (see desugar.py).
 Guarantees: `assigned_names` over-approximates the names a statement list may
 rebind (plain, tuple, augmented and subscript assignment, loop targets, nested
 defs, names passed to a call made as a statement or assigned, which may write into
-them), never looking inside nested function bodies. `Env` maps names to IR
+them), never looking inside nested function bodies. `bound_names` is Python's
+own rule for which names are local (only bindings: a name passed to a call or
+written through a subscript stays global). `Env` maps names to IR
 values or markers and tracks which array values may share memory.
 """
 from __future__ import annotations
@@ -53,6 +55,25 @@ def assigned_names(stmts: Iterable) -> Set[str]:
             _target_names(s.target, out)
             stack += s.body + s.orelse
         elif isinstance(s, (gast.While, gast.If)):
+            stack += s.body + s.orelse
+        elif isinstance(s, gast.FunctionDef):
+            out.add(s.name)
+    return out
+
+
+def bound_names(stmts: Iterable) -> Set[str]:
+    """Names a statement list binds, as Python decides a function's locals."""
+    out: Set[str] = set()
+    stack = list(stmts)
+    while stack:
+        s = stack.pop()
+        targets = (s.targets if isinstance(s, gast.Assign) else
+                   [s.target] if isinstance(s, (gast.AugAssign, gast.AnnAssign, gast.For))
+                   else [])
+        for t in targets:
+            if not isinstance(t, gast.Subscript):
+                _target_names(t, out)
+        if isinstance(s, (gast.For, gast.While, gast.If)):
             stack += s.body + s.orelse
         elif isinstance(s, gast.FunctionDef):
             out.add(s.name)

@@ -49,7 +49,7 @@ from .desugar import desugar
 from .kinds import NumpyScalarType, marked, split
 from .function_values import BoundClosure, api_signature, function_argument, is_function_value
 from .structs import is_structure, struct_type
-from .scope import Closure, Unbound, assigned_names, holds_arrays
+from .scope import Closure, Unbound, bound_names, holds_arrays
 from .source import SourceInfo, check_user_code, get_source
 
 COMPILE_LOCK = threading.RLock()  # one compilation at a time; compiled code runs outside it
@@ -421,7 +421,7 @@ class Registry:
 
     def free_names(self, tr, fdef, closure: Closure, node) -> Tuple[List[str], Dict[str, Any]]:
         params = {a.id for a in fdef.args.args}
-        local = assigned_names(fdef.body) | params
+        local = bound_names(fdef.body) | params
         loads = sorted({n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
                         and isinstance(n.ctx, gast.Load)} - local)
         frees, statics = [], {}

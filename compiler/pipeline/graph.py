@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import PipelineError
-from .primitive import Primitive, _rows, _tile
+from .primitive import Primitive, _convert, _numpy, _rows, _tile
 from .training import batches, minimise, process_group
 
 __all__ = ["Pipeline"]
@@ -344,25 +344,6 @@ def _log_mean_exp(ll: np.ndarray) -> np.ndarray:
         return ll
     top = ll.max(axis=0)
     return top + np.log(np.exp(ll - top).mean(axis=0))
-
-
-def _numpy(v: Any) -> np.ndarray:
-    if isinstance(v, torch.Tensor):
-        return v.detach().cpu().numpy()
-    return np.asarray(v)
-
-
-def _convert(v: Any, prim: Primitive, keep_int: bool = False) -> Any:
-    """`v` in the kind `prim` takes: a tensor in its dtype and device, or a NumPy array."""
-    if v is None or isinstance(v, (float, int)):
-        return v
-    if prim.tensor_io:
-        t = torch.as_tensor(v) if not isinstance(v, torch.Tensor) else v
-        if t.is_floating_point() or not keep_int:
-            t = t.to(getattr(prim, "dtype", torch.float64))
-        return t.to(getattr(prim, "device", t.device))
-    a = _numpy(v)
-    return a if keep_int and a.dtype.kind in "iub" else a.astype(np.float64, copy=False)
 
 
 def _untile(g: np.ndarray, times: int) -> np.ndarray:

@@ -46,7 +46,7 @@ class ProbabilisticPCA(Function):
 
     @property
     def input_shape(self) -> Optional[tuple]:
-        return None if self.params is None else (len(self.params.tensors[1]),)
+        return None if self.params is None else (self.parameters["W"].shape[0],)
 
     def sample(self, *inputs: Any, n: int = 1) -> Any:
         (x,) = inputs

@@ -116,8 +116,9 @@ class Primitive:
 
         def objective(step: int) -> float:
             idx = next(order)
-            total = self.local_term(tuple(_rows(x, idx) for x in inputs),
-                                    _rows(outputs, idx), weight=1.0)
+            total = self.local_term(tuple(_convert(_rows(x, idx), self) for x in inputs),
+                                    _convert(_rows(outputs, idx), self, keep_int=True),
+                                    weight=1.0)
             self.backprop_prior(-1.0 / n)
             return total - self.log_prior() / n
         return minimise(objective, self.tensors(), steps=steps, lr=lr, optimizer=optimizer,
@@ -147,3 +148,22 @@ def _rows(x: Any, idx: np.ndarray) -> Any:
     if isinstance(x, torch.Tensor):
         return x[torch.as_tensor(idx, device=x.device)]
     return np.asarray(x)[idx]
+
+
+def _numpy(v: Any) -> np.ndarray:
+    if isinstance(v, torch.Tensor):
+        return v.detach().cpu().numpy()
+    return np.asarray(v)
+
+
+def _convert(v: Any, prim: Primitive, keep_int: bool = False) -> Any:
+    """`v` in the kind `prim` takes: a tensor in its dtype and device, or a NumPy array."""
+    if v is None or isinstance(v, (float, int)):
+        return v
+    if prim.tensor_io:
+        t = torch.as_tensor(v) if not isinstance(v, torch.Tensor) else v
+        if t.is_floating_point() or not keep_int:
+            t = t.to(getattr(prim, "dtype", torch.float64))
+        return t.to(getattr(prim, "device", t.device))
+    a = _numpy(v)
+    return a if keep_int and a.dtype.kind in "iub" else a.astype(np.float64, copy=False)
