@@ -110,7 +110,7 @@ class Function(Primitive):
             output_grad = -_ones_like(self._out)
         cotangent = output_grad * self._scale if self._scale != 1.0 else output_grad
         grads = self._pullback(cotangent)
-        if not self.frozen and self.params is not None:
+        if not self.frozen and self.params is not None and grads[0] is not None:  # {}: None
             self.params.accumulate(grads[0])
         inputs = grads[1:self._n_inputs + 1]
         return inputs[0] if len(inputs) == 1 else tuple(inputs)
