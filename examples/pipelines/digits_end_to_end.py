@@ -189,7 +189,8 @@ def plot(figures: dict, ppca: bool) -> None:
                  "regression")
     ax.legend()
     fig.tight_layout()
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "digits_end_to_end.png")
+    stem = "digits_end_to_end" + ("_ppca" if ppca else "")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), stem + ".png")
     fig.savefig(path, dpi=120)
     print(f"wrote {path}")
 
