@@ -57,3 +57,22 @@ def test_numpy_mlp_trains_unchanged_on_every_backend(capsys):
         _, other, _ = mod["train"](backend, steps=20)
         np.testing.assert_allclose(other, history[:20], rtol=1e-9)
     assert "final loss" in capsys.readouterr().out
+
+
+def test_the_pipeline_examples_run_in_quick_mode_as_the_readme_says():
+    import re
+    import pytest
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    commands = re.findall(r"^python (examples/pipelines/\w+\.py) --quick", readme, re.M)
+    assert len(commands) == 4
+    runs = [subprocess.Popen([sys.executable, os.path.join(ROOT, path), "--quick"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+            for path in commands]
+    for path, run in zip(commands, runs):
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, f"{path}: {err[-2000:]}"
+        assert "per" in out and "step" in out, f"{path} printed no timing: {out}"
+    assert not any(name.endswith(".png") for name in os.listdir(os.path.join(
+        ROOT, "examples", "pipelines")))  # quick mode writes no plot
