@@ -50,8 +50,10 @@ def process_group(distributed: Any) -> Optional[Any]:
 def _all_reduce(tensors: List[torch.Tensor], loss: float, group: Any) -> float:
     import torch.distributed as dist
     grads = [t.grad if t.grad is not None else torch.zeros_like(t) for t in tensors]
-    flat = torch.cat([g.reshape(-1).to(torch.float64).cpu() for g in grads]
-                     + [torch.tensor([loss], dtype=torch.float64)])
+    # NCCL reduces CUDA tensors only; gloo reduces CPU tensors
+    device = tensors[0].device if dist.get_backend(group) == "nccl" else torch.device("cpu")
+    flat = torch.cat([g.reshape(-1).to(torch.float64).to(device) for g in grads]
+                     + [torch.tensor([loss], dtype=torch.float64, device=device)])
     dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=group)
     start = 0
     for t, g in zip(tensors, grads):
