@@ -51,7 +51,8 @@ def _all_reduce(tensors: List[torch.Tensor], loss: float, group: Any) -> float:
     import torch.distributed as dist
     grads = [t.grad if t.grad is not None else torch.zeros_like(t) for t in tensors]
     # NCCL reduces CUDA tensors only; gloo reduces CPU tensors
-    device = tensors[0].device if dist.get_backend(group) == "nccl" else torch.device("cpu")
+    device = tensors[0].device if tensors and dist.get_backend(group) == "nccl" \
+        else torch.device("cpu")
     flat = torch.cat([g.reshape(-1).to(torch.float64).to(device) for g in grads]
                      + [torch.tensor([loss], dtype=torch.float64, device=device)])
     dist.all_reduce(flat, op=dist.ReduceOp.SUM, group=group)
