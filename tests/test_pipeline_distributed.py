@@ -16,8 +16,14 @@ def test_two_processes_train_the_parameters_one_process_trains(tmp_path):
         pytest.skip("this torch build has no torch.distributed")
     one, two = tmp_path / "one.npz", tmp_path / "two.npz"
     subprocess.run([sys.executable, SCRIPT, str(one)], check=True, capture_output=True)
-    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                          "--nproc_per_node=2", SCRIPT, str(two)], capture_output=True, text=True)
+    for attempt in range(2):
+        run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                              "--nproc_per_node=2", SCRIPT, str(two)], capture_output=True,
+                             text=True)
+        # gloo's worker threads can abort a process in interpreter teardown ("terminate
+        # called without an active exception"), a torch shutdown race: run once more then
+        if run.returncode == 0 or "terminate called" not in run.stderr:
+            break
     assert run.returncode == 0, run.stderr[-3000:]
     single, parallel = np.load(one), np.load(two)
     assert set(single) == set(parallel)

@@ -46,7 +46,8 @@ def main(out: str) -> None:
                 for k, v in params.items()}
         flat["losses"] = np.array([h["loss"] for h in pipe.history])
         np.savez(out, **flat)
-    if distributed:
+    if distributed:  # every rank leaves together: one exiting mid-teardown can abort gloo
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 
