@@ -14,7 +14,10 @@ of these patterns, with bodies drawn by tests/progen.py's expression generator:
 - "lambdas": several lambdas on one line (tuple and list targets), each its own code;
 - "decorated": functions under decorators made with `functools.wraps` whose wrappers
   change the arguments and the result, stacked, and a decorator that returns the
-  function itself.
+  function itself;
+- "names": module constants and enclosing names passed as call arguments (in a loop, at
+  the top of the body, from a nested function): only bindings make a name local, so none
+  of them may be taken for a local read before assignment.
 CPython's result for each entry is the reference: compiling one function must never
 run another's code.
 """
@@ -126,10 +129,26 @@ def _decorated(draw) -> CallerProgram:
     return CallerProgram(src, "decorated", ["g", "h"])
 
 
+def _names(draw) -> CallerProgram:
+    step = _expr(draw, ["u", "d"])
+    dt, scale = draw(st.sampled_from([0.1, 0.5, -0.3])), draw(st.sampled_from([2.0, -1.5]))
+    trips = draw(st.integers(0, 3))
+    nested = draw(st.booleans())
+    lines = [f"DT = {dt}", f"SCALE = {scale}", "", "",
+             "def step(u, d):", f"{IND}return {CLAMP.format(step)}", "", "",
+             "def f(x):", f"{IND}y = step(x, SCALE)",
+             f"{IND}for k in range({trips}):", f"{IND}{IND}y = step(y, DT)"]
+    if nested:
+        lines += [f"{IND}c = x * 0.5", f"{IND}def inner(v):", f"{IND}{IND}return step(v, c)",
+                  f"{IND}y = y + inner(DT)"]
+    lines.append(f"{IND}return y")
+    return CallerProgram("\n".join(lines) + "\n", "names", ["f"])
+
+
 @st.composite
 def caller_programs(draw) -> CallerProgram:
     """A module of functions made and called in one of the patterns above."""
-    make = draw(st.sampled_from([_alias, _factory, _lambdas, _decorated]))
+    make = draw(st.sampled_from([_alias, _factory, _lambdas, _decorated, _names]))
     prog = make(draw)
     prog.source = "import functools\nimport math\n\nimport numpy as np\n\n\n" + prog.source
     return prog
