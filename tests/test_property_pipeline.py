@@ -1,7 +1,7 @@
 """Random pipelines: chains and DAGs of steps with every kind of parameter structure (dicts,
 dataclasses, tuples inside dicts, scalars, no parameters at all), torch modules and adjoin
 steps on every backend (so values cross between NumPy and tensors both ways), frozen steps,
-several inputs. The end-to-end gradient of every trainable leaf checked must
+several inputs, stochastic steps (probabilistic PCA) estimated with L draws. The end-to-end gradient of every trainable leaf checked must
 equal central differences of the pipeline's own objective."""
 import dataclasses
 
@@ -41,19 +41,19 @@ def mix(p, x, z):
     return x @ p["U"] + z @ p["V"]
 
 
-def head(p, z):
-    return z @ p["w"] + p["b"]
+def head(p, z, v):
+    return z @ p["w"] + v @ p["u"] + p["b"]
 
 
-def gauss_ll(p, z, y):
-    r = y - head(p, z)
+def gauss_ll(p, z, v, y):
+    r = y - head(p, z, v)
     return -0.5 * r * r * np.exp(-p["log_s2"]) - 0.5 * p["log_s2"]
 
 
-def _step(draw, rng, width):
+def _step(draw, rng, width, other):
     """(primitive, output width, number of inputs)."""
-    kind = draw(st.sampled_from(["affine", "scale_tanh", "no_params", "nested", "mix",
-                                 "torch"]))
+    kinds = ["affine", "affine", "scale_tanh", "no_params", "nested", "mix", "mix", "torch"]
+    kind = draw(st.sampled_from(kinds + (["ppca", "ppca"] if width >= 2 else [])))
     out = draw(st.integers(1, 3))
     backend = draw(st.sampled_from(["python", "python", "llvm", "torch"]))
     if kind == "affine":
@@ -69,8 +69,13 @@ def _step(draw, rng, width):
                            backend=backend), width, 1
     if kind == "mix":
         return pl.Function(mix, {"U": rng.normal(size=(width, out)) * 0.5,
-                                 "V": rng.normal(size=(width, out)) * 0.5},
+                                 "V": rng.normal(size=(other, out)) * 0.5},
                            backend=backend), out, 2
+    if kind == "ppca":  # stochastic: draws latents, so later steps see L rows per example
+        k = draw(st.integers(1, width - 1))
+        start = {"W": rng.normal(size=(width, k)), "mu": rng.normal(size=width),
+                 "log_s2": float(rng.normal()) * 0.3}
+        return pl.ProbabilisticPCA(k, parameters=start, backend=backend), k, 1
     torch.manual_seed(int(rng.integers(1000)))
     module = torch.nn.Sequential(torch.nn.Linear(width, out, dtype=torch.float64),
                                  torch.nn.Tanh())
@@ -82,28 +87,37 @@ def pipelines(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
     widths = {"input": 3}
     steps = []
-    for i in range(draw(st.integers(1, 4))):
+    for i in range(draw(st.integers(1, 5))):
         names = list(widths)
         first = draw(st.sampled_from(names))
-        prim, out, arity = _step(draw, rng, widths[first])
-        sources = (first,)
-        if arity == 2:  # the second input must have the same width
-            same = [n for n in names if widths[n] == widths[first]]
-            sources = (first, draw(st.sampled_from(same)))
+        second = draw(st.sampled_from(names[1:] or names))  # read by two-input steps
+        prim, out, arity = _step(draw, rng, widths[first], widths[second])
+        sources = (first, second)[:arity]
         prim.frozen = draw(st.booleans()) and i > 0
         steps.append((f"s{i}", prim, sources))
         widths[f"s{i}"] = out
-    last = draw(st.sampled_from(list(widths)))
-    steps.append(("head", pl.Function(head, {"w": rng.normal(size=widths[last]), "b": 0.2,
-                                            "log_s2": 0.1}, log_likelihood=gauss_ll,
-                                      backend="python"), (last,)))
+    last, other = draw(st.sampled_from(list(widths))), draw(st.sampled_from(list(widths)))
+    steps.append(("head", pl.Function(head, {"w": rng.normal(size=widths[last]),
+                                            "u": rng.normal(size=widths[other]) * 0.3,
+                                            "b": 0.2, "log_s2": 0.1},
+                                      log_likelihood=gauss_ll, backend="python"),
+                  (last, other)))
     x = rng.normal(size=(ROWS, 3))
     y = rng.normal(size=ROWS)
-    return pl.Pipeline(steps), x, y
+    samples = draw(st.integers(1, 3))
+    return pl.Pipeline(steps), x, y, samples
 
 
-def _loss(pipe, x, y):
-    return -pipe.log_likelihood(x, y).sum() / len(y)
+def _reseed(pipe):
+    """The same draws for every evaluation, so the estimate is a function of the parameters."""
+    for i, step in enumerate(pipe.steps):
+        if step.primitive.stochastic:
+            step.primitive.rng = np.random.default_rng(i)
+
+
+def _loss(pipe, x, y, samples):
+    _reseed(pipe)
+    return -pipe.log_likelihood(x, y, samples=samples).sum() / len(y)
 
 
 def _leaves(prim):
@@ -115,11 +129,12 @@ def _leaves(prim):
 @settings(max_examples=int(__import__("os").environ.get("PIPELINE_EXAMPLES", 25)), deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=pipelines(), data=st.data())
 def test_random_pipelines_backprop_the_gradient_of_their_objective(case, data):
-    pipe, x, y = case
-    note(repr(pipe))
+    pipe, x, y, samples = case
+    note(f"{pipe!r}, samples={samples}")
     pipe.check(x, y)
-    loss = pipe._objective(x, y, 1, len(y))
-    assert loss == pytest.approx(_loss(pipe, x, y), rel=1e-12, abs=1e-12)
+    _reseed(pipe)
+    loss = pipe._objective(x, y, samples, len(y))
+    assert loss == pytest.approx(_loss(pipe, x, y, samples), rel=1e-12, abs=1e-12)
     for step in pipe.steps:
         prim = step.primitive
         for path, tensor in _leaves(prim):
@@ -132,9 +147,9 @@ def test_random_pipelines_backprop_the_gradient_of_their_objective(case, data):
             h = 1e-6
             with torch.no_grad():
                 flat[k] += h
-                up = _loss(pipe, x, y)
+                up = _loss(pipe, x, y, samples)
                 flat[k] -= 2 * h
-                down = _loss(pipe, x, y)
+                down = _loss(pipe, x, y, samples)
                 flat[k] += h
             assert grad == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-7), \
                 f"{step.name} {path}[{k}]"
