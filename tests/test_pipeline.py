@@ -304,3 +304,12 @@ def test_the_first_tutorial_program_of_the_docs_runs_and_fits(tmp_path):
     names = runpy.run_path(str(script))
     np.testing.assert_allclose(names["step"].parameters["w"], [1.0, -2.0, 0.5], atol=0.05)
     assert names["history"][-1]["loss"] < names["history"][0]["loss"] - 1.0
+
+
+def test_steps_are_named_after_their_entry_unless_given_a_name():
+    unnamed = pl.Function(head, {"w": np.ones(3), "b": 0.0}, backend="python")
+    named = pl.Function(head, {"w": np.ones(3), "b": 0.0}, backend="python", name="mine")
+    pl.Pipeline([("first", unnamed), ("second", named)])
+    assert (unnamed.name, named.name) == ("first", "mine")
+    with pytest.raises(adjoin.PipelineError, match=r"step 'first': parameter params\['w'\]"):
+        unnamed.parameters = {"w": np.ones(4), "b": 0.0}

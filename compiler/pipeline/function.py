@@ -17,8 +17,6 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Optional
 
-import numpy as np
-
 from ..errors import PipelineError
 from .parameters import Parameters
 from .primitive import Primitive
@@ -44,14 +42,14 @@ class Function(Primitive):
     def __init__(self, fn: Callable, parameters: Any, *, log_likelihood: Optional[Callable] = None,
                  loss: Optional[Callable] = None, log_prior: Optional[Callable] = None,
                  backend: str = "llvm", name: Optional[str] = None):
-        super().__init__(name or getattr(fn, "__name__", "function"))
+        super().__init__(name, default=getattr(fn, "__name__", "function"))
         if log_likelihood is not None and loss is not None:
             raise PipelineError(f"step {self.name!r}: give log_likelihood= or loss=, not both")
         self.fn = fn
         self.backend = backend
         self.score, self.sign = (loss, -1.0) if loss is not None else (log_likelihood, 1.0)
         self.prior = log_prior
-        self.params = Parameters(parameters, f"step {self.name!r}") if parameters is not None \
+        self.params = Parameters(parameters, self) if parameters is not None \
             else None
         self._pullback: Optional[Callable] = None
         self._scale = 1.0
@@ -78,7 +76,7 @@ class Function(Primitive):
     @parameters.setter
     def parameters(self, tree: Any) -> None:
         if self.params is None:
-            self.params = Parameters(tree, f"step {self.name!r}")
+            self.params = Parameters(tree, self)
         else:
             self.params.assign(tree)
 

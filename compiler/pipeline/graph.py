@@ -72,7 +72,7 @@ class Pipeline:
             sources = (entry[2],) if isinstance(entry[2], str) else tuple(entry[2])
         else:
             sources = (self.steps[-1].name if self.steps else "input",)
-        if prim.name == type(prim).__name__ or prim.name is None:
+        if not prim.name_given:
             prim.name = name
         return _Step(name, prim, sources)
 

@@ -66,14 +66,18 @@ def _leaf_tensor(owner: str, path: str, leaf: Any, device) -> torch.Tensor:
 class Parameters:
     """The learnable values of one primitive (see the module docstring)."""
 
-    def __init__(self, tree: Any, owner: str, device: Optional[torch.device] = None):
-        self.owner = owner
+    def __init__(self, tree: Any, owner: Any, device: Optional[torch.device] = None):
+        self._owner = owner  # the primitive (named in messages by its current name) or a text
         leaves, self.spec = flatten(tree)
         self.paths = [_path_text(p) for p in optree.tree_paths(tree, none_is_leaf=True,
                                                                 namespace=NAMESPACE)]
         self.scalar = [isinstance(leaf, (float, int, np.floating)) for leaf in leaves]
         self.tensors: List[torch.Tensor] = [
-            _leaf_tensor(owner, p, leaf, device) for p, leaf in zip(self.paths, leaves)]
+            _leaf_tensor(self.owner, p, leaf, device) for p, leaf in zip(self.paths, leaves)]
+
+    @property
+    def owner(self) -> str:
+        return self._owner if isinstance(self._owner, str) else f"step {self._owner.name!r}"
 
     def __len__(self) -> int:
         return len(self.tensors)

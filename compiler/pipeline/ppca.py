@@ -38,8 +38,8 @@ class ProbabilisticPCA(Function):
 
     def __init__(self, n_components: int, *, parameters: Any = None, seed: int = 0,
                  backend: str = "llvm", name: Optional[str] = None):
-        super().__init__(ppca_model.posterior_mean, parameters, backend=backend,
-                         name=name or "ProbabilisticPCA")
+        super().__init__(ppca_model.posterior_mean, parameters, backend=backend, name=name)
+        self.name = name or "ProbabilisticPCA"
         self.n_components = n_components
         self.rng = np.random.default_rng(seed)
         self._repeat = 1

@@ -32,8 +32,9 @@ class Primitive:
     differentiable = True    # backprop can return gradients with respect to the inputs
     tensor_io = False        # takes and returns torch tensors (else float64 NumPy arrays)
 
-    def __init__(self, name: Optional[str] = None):
-        self.name = name or type(self).__name__
+    def __init__(self, name: Optional[str] = None, default: Optional[str] = None):
+        self.name = name or default or type(self).__name__
+        self.name_given = name is not None  # else a Pipeline names the step after its entry
         self.frozen = False
         self.recording = True  # forward calls keep what backprop needs
         self.training_data: Optional[Tuple[Tuple[Any, ...], Any]] = None

@@ -101,7 +101,8 @@ class SklearnTransform(Function):
         self.estimator = estimator
         params = _affine_map(estimator) if _fitted(estimator) else None
         fn = affine_rows if params is not None and "w" in params else affine
-        super().__init__(fn, params, backend=backend, name=name or type(estimator).__name__)
+        super().__init__(fn, params, backend=backend, name=name)
+        self.name = name or type(estimator).__name__
         self.frozen = not trainable
 
     @property

@@ -40,7 +40,7 @@ class TorchModule(Primitive):
         if not isinstance(module, torch.nn.Module):
             raise PipelineError(f"TorchModule takes a torch.nn.Module, not "
                                 f"{type(module).__name__}")
-        super().__init__(name or type(module).__name__)
+        super().__init__(name, default=type(module).__name__)
         if log_likelihood is not None and loss is not None:
             raise PipelineError(f"step {self.name!r}: give log_likelihood= or loss=, not both")
         self.module = module
