@@ -30,7 +30,7 @@ _EXPORTS = {
     "jvp": ".forward_api", "hessian": ".forward_api",
     "hvp": ".forward_api", "derivative": ".forward_api", "jacobian": ".forward_api",
     "custom_vjp": ".custom", "custom_jvp": ".custom", "stop_gradient": ".custom",
-    "straight_through": ".custom", "vmap": ".vmapped",
+    "straight_through": ".custom", "vmap": ".vmapped", "checkpointed": ".checkpoint",
 }
 
 __all__ = sorted(_EXPORTS) + ["ir", "torch", "pipeline", "__version__"]

@@ -25,6 +25,7 @@ from ..ir.types import TAPE, TupleType, Type
 from ..passes.manager import checkpoint, run_passes, default_pipeline
 from .activity import Activity
 from .caches import all_or_nothing
+from .checkpoint import outline_checkpoints
 from .naming import output_bar
 from ..passes.dce import dce
 from ..passes.shapes import Shapes
@@ -59,7 +60,8 @@ class ReverseContext:
         return name
 
     def primal(self, symbol: str) -> Function:
-        return self.registry.by_symbol[symbol]
+        f = self.registry.by_symbol.get(symbol)
+        return f if f is not None else self.functions[symbol]  # made here (checkpoint.py)
 
     def split(self, symbol: str, mask: Tuple[bool, ...], loc: Optional[Loc] = None) -> SplitPair:
         key = (symbol, tuple(mask))
@@ -96,6 +98,7 @@ class ReverseContext:
 
     def build_split(self, pair: SplitPair, primal: Function, mask: Tuple[bool, ...]) -> None:
         fwd = clone_function(primal, pair.fwd_name)
+        outline_checkpoints(self, fwd, primal.name)
         tape_fwd = fwd.body.block.add_arg(TAPE, "tape")
         ret_op = fwd.body.block.ops[-1]
         ret = ret_op.operands[0]
@@ -170,6 +173,7 @@ class ReverseContext:
         suffix = "_value_and_grad" if with_value else "_grad"
         g = clone_function(primal, self.fresh_name(primal.name + suffix))
         self.functions[g.name] = g
+        outline_checkpoints(self, g, primal.name)
         body = g.body.block
         ret_op = body.ops[-1]
         ret = ret_op.operands[0]

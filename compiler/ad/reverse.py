@@ -28,6 +28,7 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Op, OpResult, Region, Value
 from ..ir.types import ArrayType, I64, TupleType, Type
 from .activity import Activity, _carried
+from .checkpoint import reverse_checkpoint
 from .emitter import Emitter
 from .first_writes import first_writes
 from .naming import bar
@@ -290,6 +291,9 @@ class ReverseBuilder:
         reverse_pycall(self, op, adj)
 
     def op_call(self, op: Op, adj: Adjoints) -> None:
+        if op.attrs.get("checkpoint"):
+            reverse_checkpoint(self, op, adj)
+            return
         g = self.dense(op.result, adj.pop(id(op.result), None))
         need = [self.act.active(v) for v in op.operands]
         if g is None or not any(need):

@@ -24,6 +24,7 @@ from ..ir.types import (ArrayType, BOOL, F32, F64, I64, NONE, ScalarType, TupleT
                         UnknownType)
 from .arith import elt as _elt
 from .exprs import Static
+from ..checkpoint import checkpointed
 from ..custom import CustomFunction, StraightThrough, stop_gradient, straight_through
 from ..vmapped import Vmapped, vmap
 from .function_values import StraightValue, is_function_value
@@ -1058,3 +1059,12 @@ def _straight(tr, forward, surrogate, node):
 from . import numpy_axes, numpy_composites, numpy_indexing  # noqa: E402,F401  (registries)
 from . import numpy_contractions, numpy_norms, printing  # noqa: E402,F401,I100
 from . import linalg  # noqa: E402,F401  (registers np.linalg's factorizations)
+
+
+@prim(checkpointed)
+def _checkpointed(tr, node):
+    """`adjoin.checkpointed(...)` anywhere but as the iterable of a `for` over a range."""
+    raise TypingError("adjoin.checkpointed(range(...)) marks a for loop: write it as the "
+                      "loop's iterable (`for i in adjoin.checkpointed(range(n)):`); a loop "
+                      "left by break or return cannot be checkpointed", tr.loc(node),
+                      "checkpointed")

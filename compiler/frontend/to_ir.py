@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import gast
 
 from ..errors import CompileError, TypingError, UnsupportedSyntax
+from ..checkpoint import DEFAULT_SNAPSHOTS, checkpointed
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Region, Value
 from ..ir.types import ArrayType, I64, TupleType, Type, UNKNOWN, UnknownType
@@ -613,7 +614,7 @@ class FunctionTranslator(ExprTranslator):
         index of an enumerate from 0), else a short name the function does not use."""
         it, target = node.iter, node.target
         callee = self.static_callee(it.func) if isinstance(it, gast.Call) else None
-        if callee is range and isinstance(target, gast.Name):
+        if (callee is range or callee is checkpointed) and isinstance(target, gast.Name):
             return target.id
         if callee is enumerate and enumerate_start(it) is None and \
                 isinstance(target, gast.Tuple) and isinstance(target.elts[0], gast.Name):
@@ -632,6 +633,13 @@ class FunctionTranslator(ExprTranslator):
     def stmt_For(self, s) -> None:
         it = s.iter
         callee = self.static_callee(it.func) if isinstance(it, gast.Call) else None
+        if callee is checkpointed:
+            it, snapshots = self.checkpointed_args(it)
+            lo, hi, st = self.range_args(it)
+            self.build_loop(s, "for", [lo, hi, st], s.body,
+                            bind_index=lambda i: self.assign(s.target, i, s),
+                            attrs={"checkpoint": snapshots})
+            return
         if callee is range or (callee is reversed and self.reversed_range(it)):
             backwards = callee is reversed
             lo, hi, st = self.range_args(it.args[0] if backwards else it)
@@ -699,6 +707,39 @@ class FunctionTranslator(ExprTranslator):
             else:
                 self.assign(s.target, items[0], s)
             self.block(s.body)
+
+    def checkpointed_args(self, call) -> Tuple[gast.Call, int]:
+        """The range and snapshot count of `adjoin.checkpointed(range(...), snapshots=k)`:
+        a constant count is checked here; another is checked where the loop starts (as
+        CPython checks it, ValueError) and found there by the reverse transform
+        (attribute value -1, see ad/checkpoint.py)."""
+        kws = {k.arg: k.value for k in call.keywords}
+        args = list(call.args) + ([kws.pop("snapshots")] if "snapshots" in kws else [])
+        if kws or not 1 <= len(args) <= 2:
+            raise TypingError("checkpointed(range(...), snapshots=k) takes a range and an "
+                              "optional snapshot count", self.loc(call), "checkpointed")
+        it = args[0]
+        if not (isinstance(it, gast.Call) and self.static_callee(it.func) is range):
+            raise TypingError("checkpointed() takes range(...) written in place",
+                              self.loc(it), "checkpointed")
+        if len(args) == 1:
+            return it, DEFAULT_SNAPSHOTS
+        k = self.value(args[1])
+        if k.type != I64:
+            raise TypingError(f"checkpointed(): snapshots must be an int, not {k.type}",
+                              self.loc(args[1]), "checkpointed")
+        known = self.const_value(k)
+        if known is not None:
+            if known < 1:
+                raise TypingError("checkpointed(): snapshots must be at least 1",
+                                  self.loc(args[1]), "checkpointed")
+            return it, known
+        with self.b.at_loc(self.loc(args[1])):
+            ok = self.b.emit("ge", k, self.b.const(1))
+            self.b.op("assert", [ok], {"msg": "checkpointed(): snapshots must be at least 1",
+                                       "error": "ValueError", "snapshots": True},
+                      result_types=[])
+        return it, -1
 
     def enumerate_start(self, call) -> Optional[Value]:
         node = enumerate_start(call)

@@ -227,6 +227,10 @@ class FunctionLowering:
         callee = self.ml.functions.get(op.attrs["callee"])
         if callee is None:
             raise BackendError(f"internal: no function @{op.attrs['callee']} in the module")
+        if op.attrs.get("scoped"):
+            from .scopes import lower_scoped_call
+            lower_scoped_call(self, op, callee)
+            return
         r = self.b.call(callee, [self.ctx] + [self.get(v) for v in op.operands])
         if op.results:
             self.set(op.result, r)
@@ -242,7 +246,8 @@ class FunctionLowering:
 
     def op_assert(self, op: Op) -> None:
         with self.b.if_then(self.b.not_(self.get(op.operands[0])), likely=False):
-            self.b.call(self.rt.fail, [self.ctx, I32(ERR_ASSERT)])
+            code = ERR_SHAPE if op.attrs.get("error") == "ValueError" else ERR_ASSERT
+            self.b.call(self.rt.fail, [self.ctx, I32(code)])
 
     def op_print(self, op: Op) -> None:
         from .printing import lower_print

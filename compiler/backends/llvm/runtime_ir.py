@@ -22,7 +22,9 @@ Guarantees: a call context (`adjoin_ctx`) owning
   * the recursion depth and its limits (`adjoin_ctx_set_limits`: the deepest
     nesting of recursive calls, by default CPython's 1000, and the lowest stack
     address a call may reach, 0 for no such check);
-  * with checked memory (guards.py), guard words around every allocation.
+  * with checked memory (guards.py), guard words around every allocation;
+  * a child context for scoped calls (`adjoin_scope_enter`, see scopes.py), made on
+    first use, reset with its parent and freed with it.
 The exported names are part of the ahead-of-time library's C API.
 """
 from __future__ import annotations
@@ -38,10 +40,11 @@ from .types import I32, I64, I8P
 # 8 current chunk, 9 bytes used in it, 10 its size, 11 bytes in blocks,
 # 12 recursion depth, 13 its limit, 14 lowest stack address allowed (0: any),
 # 15 the entry point's jump buffer (null outside a call), 16 the last guarded
-# allocation (checked memory only)
+# allocation (checked memory only), 17 the child context of scoped calls (or null)
 CTX = ir.LiteralStructType([I8P.as_pointer(), I64, I64, I8P, I64, I64, I32,
-                            ir.ArrayType(I64, 8), I8P, I64, I64, I64, I64, I64, I64, I8P, I8P])
-F_DEPTH, F_LIMIT, F_STACK, F_JUMP, F_GUARDED = 12, 13, 14, 15, 16
+                            ir.ArrayType(I64, 8), I8P, I64, I64, I64, I64, I64, I64, I8P, I8P,
+                            I8P])
+F_DEPTH, F_LIMIT, F_STACK, F_JUMP, F_GUARDED, F_CHILD = 12, 13, 14, 15, 16, 17
 CHUNK = 1 << 16        # the first chunk; later ones double, up to MAX_CHUNK
 MAX_CHUNK = 1 << 26
 BIG = 1 << 18          # allocations this large get a block of their own
@@ -110,6 +113,7 @@ class Runtime:
         self.tape_size = self._tape_size()
         self.tape_set = self._tape_set()
         self.bytes = self._bytes()
+        self.scope_enter = self._scope_enter()
 
     def _ctx_new(self) -> ir.Function:
         """A zeroed context with the default recursion limit; NULL when out of memory."""
@@ -151,6 +155,9 @@ class Runtime:
             b.store(I64(0), field(b, ctx, k))
         b.store(ir.Constant(I8P, None), field(b, ctx, F_GUARDED))
         b.store(I32(0), field(b, ctx, 6))
+        child = b.bitcast(b.load(field(b, ctx, F_CHILD)), CTXP)
+        with b.if_then(b.icmp_unsigned("!=", child, ir.Constant(CTXP, None))):
+            b.call(f, [child])  # a call left by an error may have left it in use
         b.ret_void()
         return f
 
@@ -159,6 +166,9 @@ class Runtime:
         ctx = f.args[0]
         b = ir.IRBuilder(f.append_basic_block())
         b.call(self.ctx_reset, [ctx])
+        child = b.bitcast(b.load(field(b, ctx, F_CHILD)), CTXP)
+        with b.if_then(b.icmp_unsigned("!=", child, ir.Constant(CTXP, None))):
+            b.call(f, [child])
         b.call(self.free, [b.load(field(b, ctx, 8))])  # the chunk reset kept
         b.call(self.free, [b.bitcast(b.load(field(b, ctx, 0)), I8P)])
         b.call(self.free, [b.load(field(b, ctx, 3))])
@@ -304,10 +314,40 @@ class Runtime:
         return f
 
     def _bytes(self) -> ir.Function:
-        """Bytes the context holds: its blocks (arrays, chunks) and the tape's buffer."""
+        """Bytes the context holds: its blocks (arrays, chunks) and the tape's buffer,
+        its child's included."""
         f = _fn(self.m, "adjoin_ctx_bytes", I64, [CTXP])
+        entry, deeper, done = (f.append_basic_block(x) for x in ("entry", "deeper", "done"))
+        b = ir.IRBuilder(entry)
+        own = b.add(b.load(field(b, f.args[0], 11)), b.load(field(b, f.args[0], 5)))
+        child = b.bitcast(b.load(field(b, f.args[0], F_CHILD)), CTXP)
+        b.cbranch(b.icmp_unsigned("!=", child, ir.Constant(CTXP, None)), deeper, done)
+        b.position_at_end(deeper)
+        below = b.call(f, [child])
+        b.branch(done)
+        b.position_at_end(done)
+        total = b.phi(I64)
+        total.add_incoming(I64(0), entry)
+        total.add_incoming(below, deeper)
+        b.ret(b.add(own, total))
+        return f
+
+    def _scope_enter(self) -> ir.Function:
+        """adjoin_scope_enter(ctx): the child context a scoped call runs in (made on first
+        use), with the parent's recursion depth, limits and jump target."""
+        f = _fn(self.m, "adjoin_scope_enter", CTXP, [CTXP], linkage="internal")
+        ctx = f.args[0]
         b = ir.IRBuilder(f.append_basic_block())
-        b.ret(b.add(b.load(field(b, f.args[0], 11)), b.load(field(b, f.args[0], 5))))
+        slot = field(b, ctx, F_CHILD)
+        with b.if_then(b.icmp_unsigned("==", b.load(slot), ir.Constant(I8P, None)),
+                       likely=False):
+            made = b.call(self.ctx_new, [])
+            self.raise_if_null(b, ctx, made)
+            b.store(b.bitcast(made, I8P), slot)
+        child = b.bitcast(b.load(slot), CTXP)
+        for k in (F_DEPTH, F_LIMIT, F_STACK, F_JUMP):
+            b.store(b.load(field(b, ctx, k)), field(b, child, k))
+        b.ret(child)
         return f
 
     def _tape_set(self) -> ir.Function:

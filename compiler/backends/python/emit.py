@@ -183,6 +183,10 @@ class FunctionEmitter:
 
     def stmt_assert(self, op: Op, depth: int) -> None:
         msg = op.attrs.get("msg")
+        if op.attrs.get("error"):  # a check CPython makes, with its exception
+            self.emit(depth, f"if not {unparse(self.expr(op.operands[0]))}:")
+            self.emit(depth + 1, f"raise {op.attrs['error']}({msg!r})")
+            return
         tail = f", {msg!r}" if msg else ""
         self.emit(depth, f"assert {unparse(self.expr(op.operands[0]))}{tail}")
 
