@@ -58,7 +58,8 @@ def central(fn, x, eps=1e-6):
         hi, lo = x.copy().ravel(), x.copy().ravel()
         hi[i] += eps
         lo[i] -= eps
-        g[:, i] = (np.ravel(fn(hi.reshape(x.shape))) - np.ravel(fn(lo.reshape(x.shape)))) / (2 * eps)
+        diff = np.ravel(fn(hi.reshape(x.shape))) - np.ravel(fn(lo.reshape(x.shape)))
+        g[:, i] = diff / (2 * eps)
     return g
 
 

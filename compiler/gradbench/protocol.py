@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from typing import Any, Dict, IO, Optional
 
