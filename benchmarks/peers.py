@@ -2,7 +2,8 @@
 
 Numba runs the very same plain-Python workloads (it has no gradients: it stands
 for the speed of the primal on LLVM). JAX cannot jit Python loops without
-unrolling them, so it gets `lax` rewrites, written the way a JAX user would.
+unrolling them, so it gets `lax` rewrites, written the way a JAX user would
+(det by its nonrecursive permutation expansion; ht has none).
 Both are optional (`pip install ".[bench]"`); a missing one leaves its column empty.
 """
 from __future__ import annotations
@@ -141,13 +142,54 @@ def gmm_jax(alpha, mu, q, l, X):
     return const + total - n_points * lse_alpha - reg
 
 
+def kmeans_jax(points, centroids):
+    jnp = _jax().numpy
+    dist = jnp.sum((points[:, None, :] - centroids[None, :, :]) ** 2, axis=2)
+    return jnp.sum(jnp.min(dist, axis=1))
+
+
+def _permutations(ell: int):
+    """Every permutation of range(ell) as rows, and its sign (the nonrecursive expansion
+    GradBench's det notes suggest for tools that cannot recurse)."""
+    import itertools
+    perms = np.array(list(itertools.permutations(range(ell))), dtype=np.intp)
+    inversions = sum((perms[:, i] > perms[:, j]).astype(int)
+                     for i in range(ell) for j in range(i + 1, ell))
+    return perms, np.where(inversions % 2 == 0, 1.0, -1.0)
+
+
+def det_jax(a, ell):
+    jnp = _jax().numpy
+    perms, signs = _permutations(ell)
+    A = a.reshape(ell, ell)
+    return jnp.sum(signs * jnp.prod(A[np.arange(ell), perms], axis=1))
+
+
+def ba_jax(cams, X, w, obs, feats):
+    jnp = _jax().numpy
+    cam, pt = cams[obs[:, 0]], X[obs[:, 1]]
+    rot, x = cam[:, 0:3], pt - cam[:, 3:6]
+    theta = jnp.sqrt(jnp.sum(rot * rot, axis=1, keepdims=True))
+    v = rot / theta  # the data have no zero rotation
+    xcam = x * jnp.cos(theta) + jnp.cross(v, x) * jnp.sin(theta) + \
+        v * jnp.sum(v * x, axis=1, keepdims=True) * (1 - jnp.cos(theta))
+    uv = xcam[:, 0:2] / xcam[:, 2:3]
+    rsq = jnp.sum(uv * uv, axis=1, keepdims=True)
+    proj = uv * (1 + cam[:, 9:10] * rsq + cam[:, 10:11] * rsq * rsq) * cam[:, 6:7] + cam[:, 7:9]
+    err = w[:, None] * (proj - feats)
+    return jnp.sum(err * err) + jnp.sum((1 - w * w) ** 2)
+
+
 JAX_VERSIONS = {"llsq": (llsq_jax, (1,)), "ode": (ode_jax, (1,)), "lstm": (lstm_jax, ()),
-                "gmm": (gmm_jax, ())}
+                "gmm": (gmm_jax, ()), "kmeans": (kmeans_jax, ()), "det": (det_jax, (1,)),
+                "ba": (ba_jax, ())}
 
 
 def jax_columns(name: str, args, wrt, row: Dict[str, Any]) -> None:
     from .run import best_time
     jax = _jax()
+    if name not in JAX_VERSIONS:  # no rewrite: the column stays empty
+        return
     fn, static = JAX_VERSIONS[name]
     g = jax.jit(jax.grad(fn, argnums=tuple(wrt)), static_argnums=static)
     t0 = time.perf_counter()

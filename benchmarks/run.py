@@ -35,14 +35,23 @@ QUICK = {
     "ode": [(1000, 10)],
     "lstm": [(2, 256), (4, 256)],
     "gmm": [(2, 5), (10, 5)],
+    "kmeans": [(200, 5)],
+    "det": [(5,)],
+    "ba": [(5, 20, 100)],
+    "ht": [(60, 20)],
 }
 FULL = {
     "llsq": [(16,), (256,), (4096,)],
     "ode": [(1000, 10), (1000, 100), (10000, 10)],
     "lstm": [(2, 256), (2, 1024), (4, 1024), (2, 4096)],
     "gmm": [(2, 5), (10, 5), (20, 10), (64, 25)],
+    "kmeans": [(1000, 10), (2000, 20)],
+    "det": [(6,), (8,), (9,)],
+    "ba": [(10, 100, 1000), (21, 11315, 36455)],
+    "ht": [(200, 50), (544, 1000), (544, 10000)],
 }
-MAKERS = {"llsq": w.make_llsq, "ode": w.make_ode, "lstm": w.make_lstm, "gmm": w.make_gmm}
+MAKERS = {"llsq": w.make_llsq, "ode": w.make_ode, "lstm": w.make_lstm, "gmm": w.make_gmm,
+          "kmeans": w.make_kmeans, "det": w.make_det, "ba": w.make_ba, "ht": w.make_ht}
 
 
 def best_time(fn: Callable[[], Any], budget: float = 0.5, repeats: int = 3) -> float:
@@ -155,7 +164,8 @@ def torch_columns(fn, args, wrt, row: Dict[str, Any], limit: float) -> None:
     tfn = torch_eager(fn)
 
     def run():
-        targs = [torch.tensor(a, dtype=torch.float64, requires_grad=i in wrt)
+        targs = [torch.tensor(a, dtype=torch.float64 if a.dtype.kind == "f" else None,
+                              requires_grad=i in wrt)
                  if isinstance(a, np.ndarray) else a for i, a in enumerate(args)]
         out = tfn(*targs)
         torch.autograd.grad(out, [targs[i] for i in wrt])
@@ -273,7 +283,8 @@ def _row_line(cells: List[str]) -> List[str]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks")
     p.add_argument("--full", action="store_true", help="the full sizes of the workload notes")
-    p.add_argument("--only", help="comma-separated workloads (llsq,ode,lstm,gmm,vmap)")
+    p.add_argument("--only", help="comma-separated workloads (llsq,ode,lstm,gmm,kmeans,det,ba,"
+                                  "ht,vmap)")
     p.add_argument("--backends", default="python", help="comma-separated adjoin backends")
     p.add_argument("--error-models", default="python",
                    help="comma-separated error models for the llvm backend (python,numpy "

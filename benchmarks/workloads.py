@@ -1,14 +1,20 @@
 """The benchmark workloads, written the way a Python user writes them.
 
 Plain loops, NumPy arrays, element writes; no special types. Definitions follow
-the workload notes (GradBench's llsq, ode, lstm, gmm). Each `make_*` returns
-the function, its arguments for a size, and the indices to differentiate.
+the workload notes (GradBench's llsq, ode, lstm, gmm); kmeans, det, ba and ht are the
+models of the GradBench adapter (adjoin.gradbench), ba and ht reduced to their sum of
+squared residuals. Each `make_*` returns the function, its arguments for a size, and the
+indices to differentiate.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from adjoin.gradbench import models_ml as _ml
+from adjoin.gradbench import models_scalar as _sc
+from adjoin.gradbench import models_vision as _mv
 
 
 # -- llsq: linear least squares ----------------------------------------------------
@@ -153,3 +159,55 @@ def make_gmm(d, k, n=1000, seed=0):
     l = rng.standard_normal((k, d * (d - 1) // 2)) * 0.1
     X = rng.standard_normal((n, d))
     return gmm, (alpha, mu, q, l, X), (0, 1, 2, 3)
+
+
+# -- kmeans, det, ba, ht: the GradBench adapter's plain-Python models -----------------------
+# (the functions GradBench's evals run; ba and ht summed to one float, as least squares does)
+
+kmeans = _ml.kmeans_cost
+det = _sc.det_flat
+
+
+def make_kmeans(n, k, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    points = rng.standard_normal((n, d))
+    return kmeans, (points, points[:k] + 0.01), (1,)
+
+
+def make_det(ell, seed=0):
+    rng = np.random.default_rng(seed)
+    return det, (rng.standard_normal(ell * ell), ell), (0,)
+
+
+def ba(cams, X, w, obs, feats):
+    err = _mv.ba_objective(cams, X, w, obs, feats)
+    w_err = _mv.ba_weight_error(w)
+    return np.sum(err * err) + np.sum(w_err * w_err)
+
+
+def make_ba(n, m, p, seed=0):
+    rng = np.random.default_rng(seed)
+    cams = np.concatenate([0.1 * rng.standard_normal((n, 6)), 1.0 + 0.1 * rng.uniform(size=(n, 1)),
+                           0.1 * rng.standard_normal((n, 2)), 0.01 * rng.standard_normal((n, 2))],
+                          axis=1)
+    X = rng.standard_normal((m, 3)) + np.array([0.0, 0.0, 5.0])
+    obs = np.stack([np.arange(p) % n, np.arange(p) % m], axis=1).astype(np.int64)
+    return ba, (cams, X, rng.uniform(0.5, 1.5, p), obs, rng.standard_normal((p, 2))), (0, 1, 2)
+
+
+def ht(theta, parents, base_relatives, inverse_base_absolutes, base_positions, weights,
+       mirrored, correspondences, points):
+    err = _mv.ht_objective(theta, parents, base_relatives, inverse_base_absolutes,
+                           base_positions, weights, mirrored, correspondences, points)
+    return np.sum(err * err)
+
+
+def make_ht(vertices, points, seed=0):
+    from adjoin.gradbench.evals_sparse import synthetic_ht_input
+    inp = synthetic_ht_input(seed, vertices, points)
+    model, data = inp["data"]["model"], inp["data"]
+    args = (np.array(inp["theta"]), np.array(model["parents"]),
+            np.array(model["base_relatives"]), np.array(model["inverse_base_absolutes"]),
+            np.array(model["base_positions"]), np.array(model["weights"]), False,
+            np.array(data["correspondences"]), np.array(data["points"]))
+    return ht, args, (0,)
