@@ -51,7 +51,7 @@ def digest(*parts: Any) -> str:
 def environment_key() -> str:
     global _ENV
     if _ENV is None:
-        from ..runtime import ABI_VERSION, __version__
+        from .runtime import ABI_VERSION, __version__
         _ENV = digest("adjoin", __version__, ABI_VERSION, _source_stamp(),
                       sys.version, sys.implementation.name, platform.machine(),
                       platform.system(), np.__version__, sys.byteorder)
@@ -61,12 +61,9 @@ def environment_key() -> str:
 def _source_stamp() -> str:
     """Names, sizes and modification times of adjoin's own source files (a change to the
     compiler changes every key)."""
+    from . import runtime as runtime_package
     here = os.path.dirname(os.path.abspath(__file__))
-    runtime = os.path.join(os.path.dirname(here), "runtime")
-    import importlib.util
-    spec = importlib.util.find_spec("adjoin.runtime")
-    if spec is not None and spec.origin:
-        runtime = os.path.dirname(spec.origin)
+    runtime = os.path.dirname(os.path.abspath(runtime_package.__file__))
     parts = []
     for top in (here, runtime):
         for dirpath, dirnames, filenames in os.walk(top):
