@@ -181,16 +181,17 @@ def evict(bound: Optional[int] = None) -> int:
 
 
 def cache_info() -> Dict[str, object]:
-    """Where the cache is, whether it is on, its bound, and its entries and bytes by kind."""
+    """Where the cache is (`root`), whether it is on, its bound (bytes), its files and
+    bytes in all, and by kind (`entries`, `objects`, `python`: each {files, bytes})."""
     r = root()
     info: Dict[str, object] = {"root": r, "enabled": r is not None, "size_bound": size_bound()}
     files = _files()
-    info["entries"] = len(files)
+    info["files"] = len(files)
     info["bytes"] = sum(size for _, size, _ in files)
     for kind in KINDS:
         d = folder(kind)
         mine = [size for _, size, p in files if d is not None and os.path.dirname(p) == d]
-        info[kind] = {"entries": len(mine), "bytes": sum(mine)}
+        info[kind] = {"files": len(mine), "bytes": sum(mine)}
     return info
 
 
