@@ -51,18 +51,20 @@ def compiled_call(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any],
                   compile: Callable[[Call], Callable]) -> Tuple[Call, Callable]:
     """The call of `fn` on these arguments and its code compiled by `compile(call)`, from
     memory, from disk, or compiled now (see the module docstring)."""
-    if not cache_store.enabled() or target.backend.persist_version(target.error_model) is None:
-        c = prepare(fn, args, kwargs)
-        return c, compile(c)
-    values, types, n_args = bind_call(fn, args, kwargs)
-    if any(has_structure(t) or isinstance(t, FunctionSig) for t in types):
+    try:
+        values, types, n_args = bind_call(fn, args, kwargs)
+    except TypeError:  # reported by `prepare`, after the function's unsupported syntax
+        types = None
+    if types is None or any(has_structure(t) or isinstance(t, FunctionSig) for t in types):
         c = prepare(fn, args, kwargs)
         return c, compile(c)
     memo = (spec_key(fn, True), types, what, target)
     hit = _MEMORY.get(memo)
     if hit is not None and _unshared(hit[0], values):
         return Call(values, types, n_args, (), hit[0]), hit[1]
-    key = _key(fn, types, what, target) if hit is None else None
+    persistent = hit is None and cache_store.enabled() and \
+        target.backend.persist_version(target.error_model) is not None
+    key = _key(fn, types, what, target) if persistent else None
     if key is not None:
         loaded = _load(key, fn, types, target)
         count("disk_hit" if loaded is not None else "disk_miss")

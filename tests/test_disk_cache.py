@@ -195,3 +195,13 @@ def test_cache_root_settings(private_cache, monkeypatch):
     assert cache_store.root() is None and adjoin.cache_info()["enabled"] is False
     adjoin.set_cache_dir(str(private_cache / "mine"))
     assert cache_store.folder("entries") == str(private_cache / "mine" / "entries")
+
+
+def test_the_cache_command(private_cache, capsys):
+    from adjoin.cli import main
+    cache_store.store("entries", "k", bytes(100))
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert str(private_cache) in out and "entries: 1 files" in out
+    assert main(["cache", "clear"]) == 0 and "removed" in capsys.readouterr().out
+    assert adjoin.cache_info()["files"] == 0

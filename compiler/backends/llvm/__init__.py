@@ -14,6 +14,7 @@ disk cache (keyed by the LLVM IR text) keeps the two apart.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ...ir.core import Module
@@ -135,6 +136,17 @@ def compile_entry(module: Module, name: str, error_model: str = "python") -> Cal
     return compile_entries(module, [name], error_model)[0]
 
 
+@functools.lru_cache(maxsize=None)
+def _versions() -> str:
+    """llvmlite's and LLVM's versions, the target and the host CPU with its features."""
+    import llvmlite
+    import llvmlite.binding as llvm
+    from .jit import target_machine
+    return "|".join(map(str, ("llvm", llvmlite.__version__, llvm.llvm_version_info,
+                              target_machine().triple, llvm.get_host_cpu_name(),
+                              llvm.get_host_cpu_features().flatten())))
+
+
 class LLVMBackend(Backend):
     """Native code for the CPU through LLVM; tapes live in the native call context."""
 
@@ -151,15 +163,9 @@ class LLVMBackend(Backend):
         return module_llvm_ir(module, entry, error_model=error_model)
 
     def persist_version(self, error_model: str) -> Optional[str]:
-        import llvmlite
-        import llvmlite.binding as llvm
         from . import arrays, lower, runtime_ir
-        from .jit import target_machine
-        return "|".join(map(str, (
-            "llvm", error_model, llvmlite.__version__, llvm.llvm_version_info,
-            target_machine().triple, llvm.get_host_cpu_name(),
-            llvm.get_host_cpu_features().flatten(), lower.FUSE, arrays.BOUNDS,
-            runtime_ir.check_memory())))
+        return "|".join(map(str, (_versions(), error_model, lower.FUSE, arrays.BOUNDS,
+                                  runtime_ir.check_memory())))
 
     def restore(self, payload: Any) -> List[Callable]:
         return restore(payload)
