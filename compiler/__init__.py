@@ -26,7 +26,7 @@ _EXPORTS = {
     "grad": ".derivatives", "value_and_grad": ".derivatives", "vjp": ".derivatives",
     "adjoint_source": ".sources", "llvm_ir": ".sources", "tangent_source": ".sources",
     "compile_aot": ".aot", "ToolchainError": ".errors",
-    "set_cache_dir": ".backends.llvm.cache",
+    "set_cache_dir": ".cache_store", "cache_info": ".cache_store", "clear_cache": ".cache_store",
     "jvp": ".forward_api", "hessian": ".forward_api",
     "hvp": ".forward_api", "derivative": ".forward_api", "jacobian": ".forward_api",
     "custom_vjp": ".custom", "custom_jvp": ".custom", "stop_gradient": ".custom",

@@ -19,6 +19,7 @@ from .calls import (Call, bind_arguments, fast_key, parameter_names, prepare,  #
 from .errors import CompileError
 from .ir.printer import print_module
 from .ir.types import Type, parse_signature  # noqa: F401
+from .persist import compiled_call
 from .primal import (cell_values, check_backend, compiled_primal, direct_key,  # noqa: F401
                      module_of, reset_caches, run_primal, specialize, unwrap)
 
@@ -52,12 +53,12 @@ class Differentiable:
                 run = self._direct.get(fast_key(args + extra)) if extra is not None else None
                 if run is not None:
                     return run(*args, *extra)
-        call = prepare(fn, args, kwargs)
+        call, compiled = compiled_call(fn, args, kwargs, ("primal",), self.target,
+                                       lambda c: compiled_primal(fn, c, self.target))
         self.last_types = call.types
-        out = run_primal(fn, call, self.target)
+        out = run_primal(fn, call, self.target, compiled)
         key = None if kwargs or not self._direct_ok else direct_key(fn, call, len(args))
         if key is not None:
-            compiled = compiled_primal(fn, call, self.target)
             self._direct[key] = getattr(compiled, "direct", compiled)
         return out
 

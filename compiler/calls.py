@@ -108,6 +108,20 @@ class Call(NamedTuple):
 
 def prepare(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) -> Call:
     REGISTRY.parse(fn)  # unsupported syntax is reported before argument types
+    values, types, n_args = bind_call(fn, args, kwargs)
+    primal = REGISTRY.specialize(fn, list(types), entry=True)
+    aliases: Aliases = ()
+    if primal.attrs.get("mutates"):
+        aliases = array_aliases(values)
+        if aliases:
+            primal = REGISTRY.specialize(fn, list(types), entry=True, aliases=aliases)
+    return Call(values, types, n_args, aliases, primal)
+
+
+def bind_call(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]
+              ) -> Tuple[Tuple[Any, ...], Tuple[Type, ...], int]:
+    """The values compiled code takes (parameters, then captured values), their types,
+    and how many are parameters: `prepare` without specializing."""
     values = bind_arguments(fn, args, kwargs)
     types = signature_of(fn, values)
     n_args = len(values)
@@ -120,13 +134,7 @@ def prepare(fn: Callable, args: Sequence[Any], kwargs: Dict[str, Any]) -> Call:
         # lists, dicts, ...: as nested tuples; functions: specialized on, passed as None
         values = tuple(None if isinstance(t, FunctionSig) else to_nested(v, t)
                        for v, t in zip(values, types))
-    primal = REGISTRY.specialize(fn, list(types), entry=True)
-    aliases: Aliases = ()
-    if primal.attrs.get("mutates"):
-        aliases = array_aliases(values)
-        if aliases:
-            primal = REGISTRY.specialize(fn, list(types), entry=True, aliases=aliases)
-    return Call(values, types, n_args, aliases, primal)
+    return values, types, n_args
 
 
 def array_aliases(values: Sequence[Any]) -> Aliases:

@@ -126,6 +126,20 @@ def cmd_aot(args) -> str:
     return "\n".join(f"wrote {p}" for p in (art.library, art.header, art.loader))
 
 
+def cmd_cache(args) -> str:
+    from .cache_store import cache_info, clear_cache
+    if args.action == "clear":
+        return f"removed {clear_cache()} bytes from {cache_info()['root']}"
+    info = cache_info()
+    if not info["enabled"]:
+        return "disk cache: off"
+    lines = [f"disk cache: {info['root']}",
+             f"  {info['files']} files, {info['bytes']} bytes (bound {info['size_bound']})"]
+    lines += [f"  {k}: {info[k]['files']} files, {info[k]['bytes']} bytes"
+              for k in ("entries", "objects", "python")]
+    return "\n".join(lines)
+
+
 def error_model(sp) -> None:
     sp.add_argument("--error-model", default="python", choices=("python", "numpy"),
                     help="llvm code: raise CPython's exceptions for scalar errors (python, "
@@ -173,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
                     'CPU name such as "x86-64-v2" for a library that runs on other machines')
     error_model(sp)
     sp.set_defaults(run=cmd_aot)
+    sp = sub.add_parser("cache", help="the disk cache of compiled code: where it is and its "
+                        "size (info), or empty it (clear)")
+    sp.add_argument("action", choices=("info", "clear"))
+    sp.set_defaults(run=cmd_cache)
     return p
 
 

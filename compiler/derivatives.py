@@ -20,7 +20,9 @@ import numpy as np
 from .backends.base import Target
 from .calls import check_not_aliased, fast_key, parameter_names, prepare
 from .frontend.specialize import COMPILE_LOCK, REGISTRY
+from .compile_stats import count
 from .ir.core import Function, Module
+from .persist import compiled_call
 from .ir.types import F64, ArrayType, ScalarType, TupleType, Type
 from .frontend.kinds import FunctionSig
 from .frontend.structs import StructType, flatten_like, rebuild
@@ -140,6 +142,7 @@ def gradient_ir(fn: Callable, types: Sequence[Type], wrt: Sequence[int],
     with COMPILE_LOCK:
         primal = primal or specialize(fn, types)
         _check_scalar_output(fn, primal)
+        count("ad")
         ctx = reverse_context()
         g = ctx.gradient(primal, wrt, with_value)
         return g, ctx.module_for(g)
@@ -159,6 +162,12 @@ def compiled_gradient(fn: Callable, types: Tuple[Type, ...], wrt: Tuple[int, ...
                 hit = _COMPILED[key] = target.compile_one(
                     module, g.name, header_for(fn, types, "gradient"))
     return hit
+
+
+def _checked_gradient(f, c, indices, with_value: bool, target: Target) -> Callable:
+    check_wrt_types(f, c.types, indices)
+    check_not_aliased(f, c, indices, "gradient")
+    return compiled_gradient(f, c.types, indices, with_value, target, c.primal)
 
 
 def _gradient_call(fn, wrt, with_value, target: Target):
@@ -185,10 +194,9 @@ def _gradient_call(fn, wrt, with_value, target: Target):
                 run = direct.get(fast_key(args + extra))
                 if run is not None:
                     return finish(run(*args, *extra, 1.0))
-        c = prepare(f, args, kwargs)
+        c, g = compiled_call(f, args, kwargs, ("grad", indices, with_value), target,
+                             lambda c: _checked_gradient(f, c, indices, with_value, target))
         check_wrt_types(f, c.types, indices)
-        check_not_aliased(f, c, indices, "gradient")
-        g = compiled_gradient(f, c.types, indices, with_value, target, c.primal)
         key = None if kwargs or not direct_ok else direct_key(f, c, len(args))
         if key is not None:
             direct[key] = getattr(g, "direct", g)

@@ -137,9 +137,11 @@ def compiled_primal(fn: Callable, call: Call, tgt: Target) -> Callable:
     return hit
 
 
-def run_primal(fn: Callable, call: Call, tgt: Target) -> Any:
-    """What CPython's call of `fn` returns, computed by the compiled code for `tgt`."""
-    compiled = compiled_primal(fn, call, tgt)
+def run_primal(fn: Callable, call: Call, tgt: Target, compiled: Optional[Callable] = None
+               ) -> Any:
+    """What CPython's call of `fn` returns, computed by the compiled code for `tgt` (by
+    default `compiled_primal`'s)."""
+    compiled = compiled or compiled_primal(fn, call, tgt)
     values, finish = backend_arguments(fn, tgt, call.values)
     out = finish(write_back(tgt, call.primal, values, compiled(*values)))
     return rebuild(out, result_signature(call.primal))

@@ -5,8 +5,10 @@ import tempfile
 
 os.environ.setdefault("ADJOIN_VERIFY", "1")
 os.environ.setdefault("ADJOIN_CHECK_MEMORY", "1")
-os.environ.setdefault("ADJOIN_CACHE_DIR", os.path.join(tempfile.gettempdir(),
-                                                       f"adjoin-tests-{os.getpid()}"))
+# Never the user's real disk cache (platformdirs' folder): a folder of this session, and
+# a fresh one for each test (`_fresh_disk_cache`).
+os.environ["ADJOIN_CACHE_DIR"] = os.path.join(tempfile.gettempdir(),
+                                             f"adjoin-tests-{os.getpid()}")
 
 # The suite draws the same examples on every run (CI must not turn red by chance);
 # HYPOTHESIS_RANDOM=1, a hunt (PROGEN_HUNT) or PROGEN_EXAMPLES draws fresh ones.
@@ -15,3 +17,13 @@ from hypothesis import settings as _settings  # noqa: E402
 _FRESH = ("HYPOTHESIS_RANDOM", "PROGEN_HUNT", "PROGEN_EXAMPLES")
 _settings.register_profile("adjoin", derandomize=not any(os.environ.get(v) for v in _FRESH))
 _settings.load_profile("adjoin")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_disk_cache(monkeypatch, tmp_path_factory):
+    """Each test starts with an empty disk cache of its own: counts of compilations and
+    compile times are never those of a warm cache left by another test."""
+    monkeypatch.setenv("ADJOIN_CACHE_DIR", str(tmp_path_factory.mktemp("adjoin-cache")))

@@ -321,43 +321,48 @@ CACHED = textwrap.dedent("""\
 
 def test_disk_cache_is_shared_by_processes_filling_it_at_once(source_module, tmp_path):
     folder, mod = source_module
-    env = dict(os.environ, ADJOIN_LLVM_CACHE=str(tmp_path / "cache"))
+    env = dict(os.environ, ADJOIN_CACHE_DIR=str(tmp_path / "cache"))
     code = CACHED.format(folder=str(folder))
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
-    entries = os.listdir(tmp_path / "cache")
-    assert len(entries) == 1 and entries[0].endswith(".o")  # no temporary file left
+    objects = os.listdir(tmp_path / "cache" / "objects")  # machine code by LLVM IR
+    assert len(objects) == 1 and objects[0].endswith(".o")  # no temporary file left
     x, w = np.linspace(0.2, 1.2, 12), np.linspace(1.0, 0.1, 12)
     want = adjoin.grad(mod.energy, wrt=0)(x, w, 9)
     for out, _ in outs:
         np.testing.assert_allclose(json.loads(out), want, rtol=1e-12)
 
     # A damaged entry is ignored and rewritten.
-    path = tmp_path / "cache" / entries[0]
-    path.write_bytes(path.read_bytes()[:-7] + b"garbage")
+    for kind in ("objects", "entries"):
+        for path in (tmp_path / "cache" / kind).iterdir():
+            path.write_bytes(path.read_bytes()[:-7] + b"garbage")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     np.testing.assert_allclose(json.loads(done.stdout), want, rtol=1e-12)
     from adjoin.backends.llvm import cache
-    monkey_dir = cache._DIR, cache._SET
+    from adjoin import cache_store
     try:
-        cache.set_cache_dir(str(tmp_path / "cache"))
-        assert cache.load(entries[0][:-2]) is not None
+        cache_store.set_cache_dir(str(tmp_path / "cache"))
+        assert cache.load(objects[0][:-2]) is not None
     finally:
-        cache._DIR, cache._SET = monkey_dir
+        cache_store.reset_cache_dir()
 
 
-def test_cache_is_off_unless_asked(monkeypatch, tmp_path):
+def test_cache_is_on_unless_turned_off(monkeypatch, tmp_path):
     from adjoin.backends.llvm import cache
-    monkeypatch.delenv("ADJOIN_LLVM_CACHE", raising=False)
-    monkeypatch.setattr(cache, "_SET", False)
-    monkeypatch.setattr(cache, "_DIR", None)
+    from adjoin import cache_store
+    monkeypatch.delenv("ADJOIN_CACHE_DIR", raising=False)
+    monkeypatch.setenv("ADJOIN_LLVM_CACHE", str(tmp_path))  # the deprecated name of the root
+    assert cache.cache_dir() == str(tmp_path / "objects")
+    monkeypatch.setenv("ADJOIN_CACHE", "0")
     assert cache.cache_dir() is None
-    monkeypatch.setenv("ADJOIN_LLVM_CACHE", str(tmp_path))
-    assert cache.cache_dir() == str(tmp_path)
-    adjoin.set_cache_dir(None)
-    assert cache.cache_dir() is None
+    monkeypatch.delenv("ADJOIN_CACHE")
+    try:
+        adjoin.set_cache_dir(None)
+        assert cache.cache_dir() is None
+    finally:
+        cache_store.reset_cache_dir()
 
 
 def test_one_version_everywhere():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..errors import BackendError
 from ..runtime import is_tensor
@@ -49,6 +49,19 @@ class Backend:
 
     def source(self, module: Module, entry: str, header: str, error_model: str) -> str:
         """The text this backend generates for `entry` (for reading, not for running)."""
+        raise NotImplementedError
+
+    # The disk cache (`persist.py`): a backend whose compiled callables carry
+    # `__adjoin_persist__ = (payload, index)` (a picklable payload) can rebuild them with
+    # `restore(payload)` in another process, without compiling.
+
+    def persist_version(self, error_model: str) -> Optional[str]:
+        """What besides adjoin's own versions determines the payloads (library versions,
+        host CPU, settings); None when the backend's code is never persisted."""
+        return None
+
+    def restore(self, payload: Any) -> List[Callable]:
+        """The callables of a payload saved by another process (any exception: a miss)."""
         raise NotImplementedError
 
     def arguments(self, values: Tuple[Any, ...], names: Sequence[str]

@@ -245,8 +245,10 @@ class Registry:
     def translate(self, key, base: str, src, fdef, hidden, signature, statics, loc,
                   aliases: Aliases = ()) -> Function:
         """Translate one specialization; `signature` may mark NumPy-scalar parameters."""
+        from ..compile_stats import count
         from ..passes.manager import run_default_pipeline
         from .to_ir import FunctionTranslator
+        count("frontend")
         symbol = self.symbol_for(key, base)
         types, kinds = split(signature)
         assumed: Type = UNKNOWN

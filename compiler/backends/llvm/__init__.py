@@ -14,7 +14,8 @@ disk cache (keyed by the LLVM IR text) keeps the two apart.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
+import functools
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ...ir.core import Module
 from ...passes.inplace import mark_inplace
@@ -84,29 +85,47 @@ def _add_symbols(symbols: Dict[str, int]) -> None:
 
 def compile_entries(module: Module, names: Sequence[str],
                     error_model: str = "python") -> List[Callable]:
-    from ...runtime.native import NativeFunction, Runtime, python_symbols
-    from ...runtime.printing import symbols as printing_symbols
-    from .jit import jit
+    """Native callables for entries `names`; each carries `__adjoin_persist__` (the object
+    code and entry table, see `restore`) for the disk cache."""
+    from ...runtime.native import python_symbols
+    from .jit import machine_code
     ml, prepared = build(module, names, error_model)
     symbols = python_symbols()
-    py_entries = set()
-    _add_symbols(printing_symbols())
-    if symbols is not None:  # entry points that convert Python arguments in machine code
-        _add_symbols(symbols)
-        for name in names:
+    table = []
+    for name in names:
+        py = None
+        if symbols is not None:  # entry points that convert Python arguments in machine code
             fn = ml.m.get_global(entry_symbol(name))
             if define_py_entry(ml, prepared[name], fn, py_symbol(name)) is not None:
-                py_entries.add(name)
-    engine = jit(str(ml.m))
-    rt = Runtime(engine.get_function_address)
-    out = []
-    for name in names:
+                py = py_symbol(name)
         params, result = signature(prepared[name])
-        addr = engine.get_function_address(entry_symbol(name))
-        py = engine.get_function_address(py_symbol(name)) if name in py_entries else 0
-        out.append(NativeFunction(addr, params, result, rt, name, keepalive=engine,
-                                  py_address=py))
+        table.append((name, entry_symbol(name), py, params, result))
+    payload = (machine_code(str(ml.m)), tuple(table))
+    out = restore(payload)
+    for k, f in enumerate(out):
+        f.__adjoin_persist__ = (payload, k)
     return out
+
+
+def restore(payload) -> List[Callable]:
+    """The callables of `payload` = (object code, ((name, symbol, Python entry symbol or
+    None, parameter types, result type), ...)), loaded into an engine of this process."""
+    from ...runtime.native import NativeFunction, Runtime, python_symbols
+    from ...runtime.printing import symbols as printing_symbols
+    from .jit import load
+    obj, table = payload
+    symbols = python_symbols()
+    if symbols is None and any(py for _, _, py, _, _ in table):
+        raise RuntimeError("the object code needs Python entry symbols this process lacks")
+    _add_symbols(printing_symbols())
+    if symbols is not None:
+        _add_symbols(symbols)
+    engine = load(obj)
+    rt = Runtime(engine.get_function_address)
+    return [NativeFunction(engine.get_function_address(symbol), list(params), result, rt, name,
+                           keepalive=engine,
+                           py_address=engine.get_function_address(py) if py else 0)
+            for name, symbol, py, params, result in table]
 
 
 def py_symbol(name: str) -> str:
@@ -115,6 +134,17 @@ def py_symbol(name: str) -> str:
 
 def compile_entry(module: Module, name: str, error_model: str = "python") -> Callable:
     return compile_entries(module, [name], error_model)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _versions() -> str:
+    """llvmlite's and LLVM's versions, the target and the host CPU with its features."""
+    import llvmlite
+    import llvmlite.binding as llvm
+    from .jit import target_machine
+    return "|".join(map(str, ("llvm", llvmlite.__version__, llvm.llvm_version_info,
+                              target_machine().triple, llvm.get_host_cpu_name(),
+                              llvm.get_host_cpu_features().flatten())))
 
 
 class LLVMBackend(Backend):
@@ -131,6 +161,14 @@ class LLVMBackend(Backend):
 
     def source(self, module: Module, entry: str, header: str, error_model: str) -> str:
         return module_llvm_ir(module, entry, error_model=error_model)
+
+    def persist_version(self, error_model: str) -> Optional[str]:
+        from . import arrays, lower, runtime_ir
+        return "|".join(map(str, (_versions(), error_model, lower.FUSE, arrays.BOUNDS,
+                                  runtime_ir.check_memory())))
+
+    def restore(self, payload: Any) -> List[Callable]:
+        return restore(payload)
 
     def new_tape(self, forward: Callable) -> Any:
         from ...runtime.native import NativeTape

@@ -1,44 +1,33 @@
-"""The opt-in on-disk cache of machine code, shared by processes.
+"""The llvm backend's machine code in the disk cache, keyed by LLVM IR text.
 
 Assumes: LLVM IR text from lower.py/entry.py, which determines the machine code
 for a given LLVM, target machine and adjoin version (the text already reflects
 the source of the function and every callee, the signature and `wrt`).
-Guarantees: off unless `set_cache_dir(path)` or $ADJOIN_LLVM_CACHE names a folder.
-Entries are keyed by a SHA-256 of the adjoin version and ABI, llvmlite and LLVM
-versions, host CPU and features, and the IR text. Each is written to a temporary
-file and renamed into place, so processes filling the cache at once never see a
-partial entry (the last writer wins, with identical bytes); an entry whose
-checksum fails is ignored and rewritten. Cache I/O errors never fail a compile.
+Guarantees: entries live in the `objects/` folder of adjoin's disk cache
+(`cache_store`: on by default, off with ADJOIN_CACHE=0 or `set_cache_dir(None)`;
+$ADJOIN_LLVM_CACHE is a deprecated name of its root). They are keyed by a SHA-256
+of the adjoin version and ABI, llvmlite and LLVM versions, host CPU and features,
+and the IR text; written atomically and checksummed by `cache_store` (a damaged
+entry is ignored and rewritten; I/O errors never fail a compile). This tier serves
+every compile of the backend; whole calls (no frontend, no AD, no LLVM) are cached
+one level up (`persist.py`).
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from typing import Optional
 
 import llvmlite
 import llvmlite.binding as llvm
 
+from ...cache_store import folder, set_cache_dir  # noqa: F401  (adjoin.set_cache_dir)
+from ...cache_store import load as _load, store as _store
 from ...runtime import ABI_VERSION, __version__
-
-_MAGIC = b"adjoin-object-1\n"
-_DIR: Optional[str] = None
-_SET = False
-
-
-def set_cache_dir(path: Optional[str]) -> None:
-    """Cache the llvm backend's machine code in folder `path` (created if needed), or
-    turn the cache off with None. Without a call, $ADJOIN_LLVM_CACHE decides."""
-    global _DIR, _SET
-    _DIR, _SET = (os.path.abspath(os.path.expanduser(path)) if path else None), True
 
 
 def cache_dir() -> Optional[str]:
-    if _SET:
-        return _DIR
-    env = os.environ.get("ADJOIN_LLVM_CACHE")
-    return os.path.abspath(os.path.expanduser(env)) if env else None
+    """The folder of the machine-code entries, or None when the cache is off."""
+    return folder("objects")
 
 
 def key(text: str, tm) -> str:
@@ -52,32 +41,8 @@ def key(text: str, tm) -> str:
 
 
 def load(k: str) -> Optional[bytes]:
-    folder = cache_dir()
-    if folder is None:
-        return None
-    try:
-        with open(os.path.join(folder, k + ".o"), "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    head = len(_MAGIC) + 32
-    if not data.startswith(_MAGIC) or hashlib.sha256(data[head:]).digest() != \
-            data[len(_MAGIC):head]:
-        return None  # damaged: compile again and overwrite
-    return data[head:]
+    return _load("objects", k, ".o")
 
 
 def store(k: str, obj: bytes) -> None:
-    folder = cache_dir()
-    if folder is None:
-        return
-    tmp = None
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".o")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_MAGIC + hashlib.sha256(obj).digest() + obj)
-        os.replace(tmp, os.path.join(folder, k + ".o"))
-    except OSError:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+    _store("objects", k, obj, ".o")

@@ -2,9 +2,11 @@
 
 Assumes: a module produced by `lower.py` plus entry points.
 Guarantees: `optimize(text)` returns a verified, O3-optimized `ModuleRef` for the
-host CPU; `jit(text)` returns an engine kept alive for the process, from which
-function addresses are read. A module that fails LLVM's verifier raises
-BackendError with LLVM's message (a compiler bug, never the user's).
+host CPU; `machine_code(text)` its object code (from the disk cache's `objects/`
+when there, keyed by the IR text: see `cache.py`); `load(obj)` an engine holding
+object code, kept alive for the process, from which function addresses are read;
+`jit(text)` both. A module that fails LLVM's verifier raises BackendError with
+LLVM's message (a compiler bug, never the user's).
 """
 from __future__ import annotations
 
@@ -59,21 +61,31 @@ def optimize(text: str, tm=None):
     return mod
 
 
-def jit(text: str):
+def machine_code(text: str) -> bytes:
+    """Object code for the host (from the disk cache, or compiled and put there)."""
+    from ...compile_stats import count
     tm = target_machine()
-    if cache.cache_dir() is None:
-        engine = llvm.create_mcjit_compiler(optimize(text, tm), tm)
-    else:  # machine code from the disk cache, or compiled and put there
-        k = cache.key(text, tm)
-        obj = cache.load(k)
-        if obj is None:
-            obj = tm.emit_object(optimize(text, tm))
+    k = cache.key(text, tm) if cache.cache_dir() is not None else None
+    obj = cache.load(k) if k is not None else None
+    if obj is None:
+        count("llvm")
+        obj = tm.emit_object(optimize(text, tm))
+        if k is not None:
             cache.store(k, obj)
-        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    return obj
+
+
+def load(obj: bytes):
+    """An engine running object code (relocated against the symbols added to LLVM)."""
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     _ENGINES.append(engine)
     return engine
+
+
+def jit(text: str):
+    return load(machine_code(text))
 
 
 def object_code(text: str, cpu: str = "host") -> bytes:

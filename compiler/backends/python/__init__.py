@@ -19,9 +19,11 @@ import sys
 import tempfile
 import types
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from ...ir.core import Function, Module, clone_function
+from ...cache_store import folder
+from ...compile_stats import count
 from ...custom import REGISTRY as CUSTOM
 from ...passes.inplace import mark_inplace
 from ...passes.markers import lower_markers
@@ -77,18 +79,22 @@ def _module_source(module: Module, header: str, emitter=FunctionEmitter,
     return "\n\n\n".join(parts) + "\n", mods.custom
 
 
+_PRIVATE: List[str] = []  # this process's own folder while the disk cache is off
+
+
 def cache_dir() -> str:
-    d = os.environ.get("ADJOIN_CACHE_DIR") or os.path.join(tempfile.gettempdir(),
-                                                            f"adjoin-{_uid()}", "python")
+    """The `python/` folder of adjoin's disk cache (`cache_store`); with the cache off, a
+    temporary folder of this process, removed when it exits."""
+    d = folder("python")
+    if d is None:
+        if not _PRIVATE:
+            import atexit
+            import shutil
+            _PRIVATE.append(tempfile.mkdtemp(prefix="adjoin-python-"))
+            atexit.register(shutil.rmtree, _PRIVATE[0], True)
+        d = _PRIVATE[0]
     os.makedirs(d, exist_ok=True)
     return d
-
-
-def _uid() -> str:
-    try:
-        return str(os.getuid())
-    except AttributeError:  # pragma: no cover - Windows
-        return "user"
 
 
 def write_source(stem: str, source: str) -> str:
@@ -116,6 +122,7 @@ def compile_module(module: Module, entry: str, header: str = "", emitter=Functio
                    ) -> CompiledPython:
     """`module` compiled from a real file; `opaque(spec)` is what the code calls for a
     custom rule's function."""
+    count("python_codegen")
     source, custom = _module_source(module, header, emitter, imports)
     path = write_source(entry, source)
     code = compile(source, path, "exec")
@@ -149,7 +156,23 @@ class PythonBackend(Backend):
     def compile(self, module: Module, entries: Sequence[str], header: str,
                 error_model: str) -> List[Callable]:
         c = compile_module(module, entries[0], header)
-        return [c.namespace[e] for e in entries]  # type: ignore[misc]
+        out = [c.namespace[e] for e in entries]
+        if not any(k in c.namespace for k in CUSTOM):  # custom rules: never persisted
+            payload = (entries[0], c.source, tuple(entries))
+            for k, f in enumerate(out):
+                f.__adjoin_persist__ = (payload, k)  # type: ignore[attr-defined]
+        return out  # type: ignore[return-value]
+
+    def persist_version(self, error_model: str) -> Optional[str]:
+        return "python-source-1"
+
+    def restore(self, payload) -> List[Callable]:
+        """Run the saved source (written to its file again) and return its entries."""
+        stem, source, entries = payload
+        path = write_source(stem, source)
+        mod = _module_for(path)
+        exec(compile(source, path, "exec"), mod.__dict__)
+        return [mod.__dict__[e] for e in entries]
 
     def source(self, module: Module, entry: str, header: str, error_model: str) -> str:
         return module_source(module, header)
