@@ -1,5 +1,6 @@
-"""Checkpointed loops (adjoin.checkpointed): gradients equal the unchecked loop's on every
-backend, in every mode; the llvm backend's memory stays bounded; bad uses fail clearly."""
+"""Checkpointed loops (adjoin.checkpointed, for and while): gradients equal the unchecked
+loop's on every backend, in every mode; the llvm backend's memory stays bounded; bad uses
+fail clearly."""
 import numpy as np
 import pytest
 
@@ -97,6 +98,25 @@ def caller_plain(x, s):
     return np.sum(y * y) * 2.0
 
 
+def until(x, end):
+    """A while loop: the trip count depends on the values (and on x)."""
+    t = 0.0
+    y = x * 1.0
+    while adjoin.checkpointed(t < end, snapshots=2):
+        y = y + 0.1 * np.sin(y * x)
+        t = t + 0.1 + 0.01 * np.sum(y * y)
+    return np.sum(y) + t
+
+
+def until_plain(x, end):
+    t = 0.0
+    y = x * 1.0
+    while t < end:
+        y = y + 0.1 * np.sin(y * x)
+        t = t + 0.1 + 0.01 * np.sum(y * y)
+    return np.sum(y) + t
+
+
 X = np.linspace(0.1, 0.9, 4)
 
 
@@ -146,6 +166,20 @@ def test_nested_loops_calls_and_higher_order(backend):
     xs = np.stack([X, 2 * X])
     np.testing.assert_allclose(adjoin.vmap(adjoin.grad(f), in_axes=(0, None, None))(xs, 3, 2),
                                np.stack([adjoin.grad(g)(x, 3, 2) for x in xs]), rtol=1e-13)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_while_loops(backend):
+    f = adjoin.differentiable(until, backend=backend)
+    g = adjoin.differentiable(until_plain, backend=backend)
+    for end in (-1.0, 0.05, 0.15, 1.0, 3.0):
+        assert f(X, end) == until(X, end)
+        np.testing.assert_allclose(adjoin.grad(f)(X, end), adjoin.grad(g)(X, end),
+                                   rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(adjoin.hessian(f)(X, 1.0), adjoin.hessian(g)(X, 1.0),
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(adjoin.grad(f)(X, 1.0), fd_grad(until_plain, (X, 1.0), 0),
+                               rtol=1e-6)
 
 
 def test_llvm_memory_is_bounded_by_the_snapshots():
@@ -202,7 +236,7 @@ def test_misuse_fails_at_compile_time():
             x = x * 2.0
         return x
 
-    for fn, words in ((not_a_loop, "marks a for loop"), (broken, "break or return"),
+    for fn, words in ((not_a_loop, "marks a loop"), (broken, "break or return"),
                       (over_array, r"range\(\.\.\.\) written in place"), (zero, "at least 1")):
         with pytest.raises(adjoin.TypingError, match=words) as e:
             adjoin.grad(fn)(1.5, 3)
@@ -211,3 +245,4 @@ def test_misuse_fails_at_compile_time():
         adjoin.checkpointed(range(3), snapshots=0)
     with pytest.raises(TypeError):
         adjoin.checkpointed([1, 2])
+    assert adjoin.checkpointed(np.float64(2.0) > 1.0) is True

@@ -6,7 +6,9 @@ the reverse context `ctx`, which owns the functions made here.
 Guarantees:
   * `outline_checkpoints(ctx, f)` replaces each marked loop (innermost first) by
     `call @<f>_advance(carried..., outer..., start, step, 0, n, k)`, n the trip count
-    (k is a constant or, written as a variable, the value checked before the loop). Four
+    (k is a constant or, written as a variable, the value checked before the loop); a
+    marked `while` by `call @<f>_run(carried..., outer..., k)`, which runs it as written
+    and also returns its trip count (so its reverse sweep is that of range(trips)). Four
     primal functions are made once per loop:
       - `<f>_loop(carried..., outer..., i)`: one iteration (the body, as written);
       - `<f>_steps(..., t0, t1)`: iterations t0 <= t < t1 (i = start + t * step), one
@@ -16,16 +18,7 @@ Guarantees:
       - `checkpoint_split(n, k)`: how many of n iterations the right part of a binomial
         split takes (see below).
     A zero step still raises CPython's ValueError: the first `_steps` runs the real range.
-  * `reverse_checkpoint(rb, op, adj)` differentiates such a call: the forward sweep is the
-    call itself (nothing is taped); the adjoint is one call of `<f>_loop_rev`, which
-    reverses iterations [t0, t1) from the state at t0 by the binomial schedule
-    (Griewank's treeverse, the recursive form of Revolve):
-        while t1 - t0 > 1:  mid = t1 - split(t1 - t0, k); advance t0 -> mid (no tape);
-                            reverse [mid, t1) with k - 1 snapshots (recursion); t1 = mid
-        reverse iteration t0 alone: `<f>_loop_fwd` with a fresh tape, then `<f>_loop_bwd`.
-    With C(k + r, k) >= n, each iteration runs forward at most r + 1 times; at most k + 1
-    states are held at once (one per recursion level); recursion is at most k deep.
-    Adjoints equal those of the unchecked loop (the same iteration vjps, in the same order).
+  * the adjoint of such a call is built by checkpoint_reverse.py.
   * calls marked `scoped` return values that own no memory of the callee's other
     allocations: the llvm backend runs them in a child arena it empties after copying the
     results out; other backends ignore the mark (their memory is garbage collected).
@@ -37,8 +30,7 @@ from typing import Dict, List, Sequence, Tuple
 from ..ir.builder import Builder
 from ..ir.core import Block, Function, Op, Region, Value, clone_op, replace_uses
 from ..ir.parser import parse_function
-from ..ir.types import BOOL, F64, I64, TupleType, Type
-from .emitter import Emitter
+from ..ir.types import F64, I64, TupleType, Type
 
 SPLIT = "checkpoint_split"
 
@@ -82,12 +74,15 @@ class LoopFunctions:
 
 def outline_checkpoints(ctx, f: Function, base: str) -> None:
     """Replace every `for` of `f` marked `checkpoint` by a call of its outlined loop."""
-    loops = [op for op in f.walk() if op.name == "for" and op.attrs.get("checkpoint")]
+    loops = [op for op in f.walk() if op.name in ("for", "while")
+             and op.attrs.get("checkpoint")]
     for op in reversed(loops):  # innermost first: an outer body then holds the call
-        if op.results:
+        if not op.results:
+            del op.attrs["checkpoint"]  # carries nothing: nothing to differentiate
+        elif op.name == "for":
             _outline(ctx, f, op, base)
         else:
-            del op.attrs["checkpoint"]  # carries nothing: nothing to differentiate
+            _outline_while(ctx, f, op, base)
 
 
 def _outline(ctx, f: Function, op: Op, base: str) -> None:
@@ -104,12 +99,63 @@ def _outline(ctx, f: Function, op: Op, base: str) -> None:
         call = b.op("call", list(inits) + outer + [lo, step, zero, n, snapshots],
                     {"callee": fns.advance, "checkpoint": op.attrs["checkpoint"],
                      "loop_body": fns.body, "carried": len(inits), "outer": len(outer)},
-                    result_types=[_packed_type(fns.carried)], names=[_names(op)])
-        parts = _unpack(b, call.result, len(inits))
+                    result_types=[packed_type(fns.carried)], names=[_names(op)])
+        parts = unpack(b, call.result, len(inits))
     for r, p in zip(op.results, parts):
         p.name = p.name or r.name
         replace_uses(f.body.block, r, p)
     op.erase()
+
+
+def _outline_while(ctx, f: Function, op: Op, base: str) -> None:
+    """A `while`: the forward run (`<f>_run`) also counts the iterations, which the reverse
+    sweep then treats as a loop over range(trips)."""
+    inits, outer = list(op.operands), _outer_values(op)
+    fns = _loop_functions(ctx, op, outer, base)
+    run = _run_function(ctx, op, fns, outer, base)
+    b = Builder(None, op.loc)
+    with b.before(op), b.at_loc(op.loc):
+        k = op.attrs["checkpoint"]
+        snapshots = b.const(k) if k > 0 else _checked_snapshots(op)
+        call = b.op("call", inits + outer + [snapshots],
+                    {"callee": run.name, "checkpoint": k, "loop_body": fns.body,
+                     "carried": len(inits), "outer": len(outer), "loop": "while"},
+                    result_types=[run.result_type])
+        parts = unpack(b, call.result, len(inits) + 1)
+    for r, v in zip(op.results, parts):
+        v.name = v.name or r.name
+        replace_uses(f.body.block, r, v)
+    op.erase()
+
+
+def _run_function(ctx, op: Op, fns: LoopFunctions, outer: List[Value], base: str) -> Function:
+    """`<f>_run(carried..., outer..., snapshots)`: the loop as written, one scoped call of
+    the body per iteration, returning the carried values and the trip count."""
+    body = ctx.functions[fns.body]
+    m = len(fns.carried)
+    f, b = new_function(ctx, base + "_run", body.param_types[:-1] + [I64],
+                         [p.name for p in body.params[:-1]] + ["snapshots"],
+                         TupleType(tuple(fns.carried) + (I64,)), op.loc)
+    state, outs = f.params[:m], f.params[m:-1]
+    cond_old = op.regions[0].block
+    with b.at_loc(op.loc):
+        cond = Block(fns.carried + [I64], [a.name for a in cond_old.args] + ["trips"])
+        blk = Block(fns.carried + [I64], [a.name for a in cond_old.args] + ["trips"])
+        loop = b.op("while", list(state) + [b.const(0)], {}, result_types=fns.carried + [I64],
+                    names=[r.name for r in op.results] + ["trips"],
+                    regions=[Region([cond]), Region([blk])])
+        mapping: Dict[int, Value] = {id(a): n for a, n in zip(cond_old.args, cond.args)}
+        mapping.update({id(v): p for v, p in zip(outer, outs)})
+        for o in cond_old.ops:
+            _clone_constants(f, o, mapping)
+            cond.append(clone_op(o, mapping))
+        with b.at_end(blk):
+            r = b.op("call", blk.args[:m] + list(outs) + [blk.args[m]],
+                     {"callee": body.name, "scoped": True},
+                     result_types=[body.result_type]).result
+            b.yield_(unpack(b, r, m) + [b.emit("add", blk.args[m], b.const(1))])
+        b.op("return", [b.emit("tuple", *loop.results)], result_types=[])
+    return f
 
 
 def _checked_snapshots(op: Op) -> Value:
@@ -164,10 +210,12 @@ def _trip_count(b: Builder, lo: Value, hi: Value, step: Value) -> Value:
 
 
 def _loop_functions(ctx, op: Op, outer: List[Value], base: str) -> LoopFunctions:
-    carried = [v.type for v in op.operands[3:]]
-    names = [a.name or f"c{k}" for k, a in enumerate(op.regions[0].block.args[1:])]
+    carried = [r.type for r in op.results]
+    args = op.regions[-1].block.args
+    skip = 1 if op.name == "for" else 0
+    names = [a.name or f"c{k}" for k, a in enumerate(args[skip:])]
     onames = [v.name or f"v{k}" for k, v in enumerate(outer)]
-    index = op.regions[0].block.args[0].name or "i"
+    index = (args[0].name or "i") if skip else "trip"
     body = _body_function(ctx, op, outer, base, names, onames, index)
     steps = _steps_function(ctx, body, carried, outer, names, onames, base)
     advance = _advance_function(ctx, steps, carried, outer, names, onames, base)
@@ -176,7 +224,7 @@ def _loop_functions(ctx, op: Op, outer: List[Value], base: str) -> LoopFunctions
     return LoopFunctions(body.name, advance.name, carried, [v.type for v in outer])
 
 
-def _new_function(ctx, name: str, types: Sequence[Type], names: Sequence[str], result: Type,
+def new_function(ctx, name: str, types: Sequence[Type], names: Sequence[str], result: Type,
                   loc) -> Tuple[Function, Builder]:
     f = Function(ctx.fresh_name(name), list(types), list(names), result, loc)
     ctx.functions[f.name] = f
@@ -186,13 +234,15 @@ def _new_function(ctx, name: str, types: Sequence[Type], names: Sequence[str], r
 def _body_function(ctx, op: Op, outer, base, names, onames, index) -> Function:
     """One iteration: the loop body with its carried values, outer values and index as
     parameters, returning what it yields."""
-    carried = [v.type for v in op.operands[3:]]
-    f, b = _new_function(ctx, base + "_loop", carried + [v.type for v in outer] + [I64],
-                         names + onames + [index], _packed_type(carried), op.loc)
-    body = op.regions[0].block
+    carried = [r.type for r in op.results]
+    f, b = new_function(ctx, base + "_loop", carried + [v.type for v in outer] + [I64],
+                         names + onames + [index], packed_type(carried), op.loc)
+    body = op.regions[-1].block
     params = f.params
-    mapping: Dict[int, Value] = {id(body.args[0]): params[-1]}
-    for a, p in zip(body.args[1:], params):
+    mapping: Dict[int, Value] = {}
+    if op.name == "for":  # a `while` body has no index: the parameter goes unused
+        mapping[id(body.args[0])] = params[-1]
+    for a, p in zip(body.args[1:] if op.name == "for" else body.args, params):
         mapping[id(a)] = p
     for v, p in zip(outer, params[len(carried):]):
         mapping[id(v)] = p
@@ -201,7 +251,7 @@ def _body_function(ctx, op: Op, outer, base, names, onames, index) -> Function:
         f.body.block.append(clone_op(o, mapping))
     yielded = [mapping.get(id(v), v) for v in body.ops[-1].operands]
     with b.at_end(f.body.block), b.at_loc(op.loc):
-        b.op("return", [_pack(b, yielded)], result_types=[])
+        b.op("return", [pack(b, yielded)], result_types=[])
     return f
 
 
@@ -215,9 +265,9 @@ def _clone_constants(f: Function, op: Op, mapping: Dict[int, Value]) -> None:
 def _steps_function(ctx, body: Function, carried, outer, names, onames, base) -> Function:
     """Iterations t0 <= t < t1 over the real range (a zero step raises), one scoped call
     of the body each."""
-    f, b = _new_function(ctx, base + "_steps", carried + [v.type for v in outer] +
+    f, b = new_function(ctx, base + "_steps", carried + [v.type for v in outer] +
                          [I64] * 4, names + onames + ["start", "step", "t0", "t1"],
-                         _packed_type(carried), body.loc)
+                         packed_type(carried), body.loc)
     m, p = len(carried), len(outer)
     state, outs = f.params[:m], f.params[m:m + p]
     start, step, t0, t1 = f.params[m + p:]
@@ -231,15 +281,15 @@ def _steps_function(ctx, body: Function, carried, outer, names, onames, base) ->
             r = b.op("call", blk.args[1:] + outs + [blk.args[0]],
                      {"callee": body.name, "scoped": True},
                      result_types=[body.result_type]).result
-            b.yield_(_unpack(b, r, m))
-        b.op("return", [_pack(b, loop.results)], result_types=[])
+            b.yield_(unpack(b, r, m))
+        b.op("return", [pack(b, loop.results)], result_types=[])
     return f
 
 
 def _advance_function(ctx, steps: Function, carried, outer, names, onames, base) -> Function:
     """Iterations t0 <= t < t1 in blocks of about sqrt(t1 - t0), each a scoped call."""
-    f, b = _new_function(ctx, base + "_advance", steps.param_types + [I64],
-                         [p.name for p in steps.params] + ["snapshots"], _packed_type(carried),
+    f, b = new_function(ctx, base + "_advance", steps.param_types + [I64],
+                         [p.name for p in steps.params] + ["snapshots"], packed_type(carried),
                          steps.loc)
     m, p = len(carried), len(outer)
     state, outs = f.params[:m], f.params[m:m + p]
@@ -256,8 +306,8 @@ def _advance_function(ctx, steps: Function, carried, outer, names, onames, base)
             r = b.op("call", blk.args[1:] + outs + [start, step, blk.args[0], b1],
                      {"callee": steps.name, "scoped": True},
                      result_types=[steps.result_type]).result
-            b.yield_(_unpack(b, r, m))
-        b.op("return", [_pack(b, loop.results)], result_types=[])
+            b.yield_(unpack(b, r, m))
+        b.op("return", [pack(b, loop.results)], result_types=[])
     return f
 
 
@@ -267,149 +317,18 @@ def split_function(ctx) -> str:
     return SPLIT
 
 
-# -- reverse mode ---------------------------------------------------------------------------
-
-
-def reverse_checkpoint(rb, op: Op, adj) -> None:
-    """The adjoint of a checkpointed loop's call: one call of its binomial reverse sweep."""
-    g = rb.dense(op.result, adj.pop(id(op.result), None))
-    m, p = op.attrs["carried"], op.attrs["outer"]
-    inits, outer = op.operands[:m], op.operands[m:m + p]
-    start, step, t0, t1, k = op.operands[m + p:]
-    omask = tuple(rb.act.active(v) for v in outer)
-    if g is None or not (any(rb.act.active(v) for v in inits) or any(omask)):
-        return
-    b = rb.b
-    body = rb.ctx.functions[op.attrs["loop_body"]]
-    rev = _reverse_function(rb.ctx, body, m, omask)
-    results = _unpack(b, op.result, m)
-    cbars = [rb.match_type(x, r) for x, r in zip(_unpack(b, g, m), results)]
-    obars = [rb.zero_of(v) for v, a in zip(outer, omask) if a]
-    r = b.op("call", list(inits) + list(outer) + [start, step, t0, t1, k] + cbars + obars, {"callee": rev.name}, result_types=[rev.result_type]).result
-    parts = [b.op("tuple_get", [r], {"index": k}).result for k in range(len(rev.result_type.elts))]
-    for v, x in zip(inits, parts[:m]):
-        rb.accumulate(adj, v, x)
-    for v, x in zip([v for v, a in zip(outer, omask) if a], parts[m:]):
-        rb.accumulate(adj, v, x)
-
-
-def _reverse_function(ctx, body: Function, m: int, omask: Tuple[bool, ...]) -> Function:
-    key = ("checkpoint", body.name, omask)
-    hit = ctx.pairs.get(key)
-    if hit is not None:
-        return hit
-    from .reverse import adjoint_type
-    carried, outer = body.param_types[:m], body.param_types[m:-1]
-    bar_types = [adjoint_type(t) for t in carried] + [t for t, a in zip(outer, omask) if a]
-    step_bwd = _step_reverse_function(ctx, body, m, omask, bar_types)
-    names = [p.name for p in body.params[:-1]]
-    bar_names = [f"{n}_bar" for n in names[:m]] + \
-        [f"{n}_bar" for n, a in zip(names[m:], omask) if a]
-    f, b = _new_function(ctx, body.name + "_rev", carried + outer + [I64] * 5 + bar_types,
-                         names + ["start", "step", "t0", "t1", "snapshots"] + bar_names,
-                         TupleType(tuple(bar_types)), body.loc)
-    ctx.pairs[key] = f
-    _fill_reverse(ctx, f, b, body, m, len(outer), step_bwd, bar_types)
-    return f
-
-
-def _fill_reverse(ctx, f: Function, b: Builder, body: Function, m: int, p: int,
-                  step_bwd: Function, bar_types: List[Type]) -> None:
-    state, outs = f.params[:m], f.params[m:m + p]
-    start, step, t0, t1, k = f.params[m + p:m + p + 5]
-    bars = f.params[m + p + 5:]
-    advance = _advance_of(ctx, body)
-    with b.at_loc(body.loc):
-        one = b.const(1)
-        cond = Block([I64] + bar_types, ["t1"] + [a.name for a in bars])
-        blk = Block([I64] + bar_types, ["t1"] + [a.name for a in bars])
-        loop = b.op("while", [t1] + list(bars), {}, result_types=[I64] + bar_types,
-                    names=["t1"] + [a.name for a in bars], regions=[Region([cond]), Region([blk])])
-        with b.at_end(cond):
-            b.yield_([b.emit("gt", b.emit("sub", cond.args[0], t0), one)], "condition")
-        with b.at_end(blk):
-            hi = blk.args[0]
-            right = b.op("call", [b.emit("sub", hi, t0), k], {"callee": SPLIT},
-                         result_types=[I64]).result
-            mid = b.emit("sub", hi, right, name_hint="mid")
-            c = b.op("call", list(state) + list(outs) + [start, step, t0, mid, k],
-                     {"callee": advance.name, "scoped": True},
-                     result_types=[advance.result_type]).result
-            r = b.op("call", _unpack(b, c, m) + list(outs) + [start, step, mid, hi,
-                                                                b.emit("sub", k, one)]
-                     + blk.args[1:], {"callee": f.name, "scoped": True},
-                     result_types=[f.result_type]).result
-            b.yield_([mid] + _unpack(b, r, len(bar_types), tuple_always=True))
-        last, rest = loop.results[0], loop.results[1:]
-        single = b.emit("eq", b.emit("sub", last, t0), one)
-        branch = b.op("if", [single], {}, result_types=[f.result_type],
-                      regions=[Region([Block()]), Region([Block()])])
-        with b.at_end(branch.regions[0].block):
-            i = b.emit("add", start, b.emit("mul", t0, step), name_hint="i")
-            r = b.op("call", list(state) + list(outs) + [i] + rest,
-                     {"callee": step_bwd.name, "scoped": True},
-                     result_types=[f.result_type]).result
-            b.yield_([r])
-        with b.at_end(branch.regions[1].block):
-            b.yield_([b.emit("tuple", *rest)])
-        b.op("return", [branch.result], result_types=[])
-
-
-def _advance_of(ctx, body: Function) -> Function:
-    return ctx.functions[ctx.pairs[("checkpoint-advance", body.name)]]
-
-
-def _step_reverse_function(ctx, body: Function, m: int, omask, bar_types) -> Function:
-    """The vjp of one iteration: its forward with a fresh tape, then its adjoint; outer
-    adjoints accumulate."""
-    from .reverse import adjoint_type
-    carried = body.param_types[:m]
-    cmask = tuple(t.differentiable() for t in carried)
-    pair = ctx.split(body.name, cmask + tuple(omask) + (False,), body.loc)
-    names = [p.name for p in body.params]
-    bar_names = [f"{n}_bar" for n in names[:m]] + \
-        [f"{n}_bar" for n, a in zip(names[m:-1], omask) if a]
-    f, b = _new_function(ctx, body.name + "_step_rev", body.param_types + bar_types,
-                         names + bar_names, TupleType(tuple(bar_types)), body.loc)
-    args = f.params[:len(body.params)]
-    cbars = f.params[len(body.params):len(body.params) + m]
-    obars = f.params[len(body.params) + m:]
-    with b.at_loc(body.loc):
-        tape = b.op("tape_new", [], {}, result_types=None, names=["tape"]).result
-        b.op("call", list(args) + [tape], {"callee": pair.fwd_name, "effects": True},
-             result_types=[body.result_type])
-        out_bar = _pack(b, list(cbars))
-        if out_bar.type != adjoint_type(body.result_type):
-            raise AssertionError("checkpoint: adjoint type mismatch")
-        got = b.op("call", list(args) + [tape, out_bar],
-                   {"callee": pair.bwd_name, "effects": True},
-                   result_types=[pair.bwd_type]).result
-        n_active = sum(cmask) + sum(omask)
-        parts = _unpack(b, got, n_active)
-        em = Emitter(b, None)
-        new, j = [], 0
-        for x, active in zip(cbars, cmask):
-            new.append(parts[j] if active else x)
-            j += active
-        for x in obars:
-            new.append(em.add(x, parts[j]))
-            j += 1
-        b.op("return", [b.emit("tuple", *new)], result_types=[])
-    return f
-
-
 # -- small helpers --------------------------------------------------------------------------
 
 
-def _packed_type(types: Sequence[Type]) -> Type:
+def packed_type(types: Sequence[Type]) -> Type:
     return types[0] if len(types) == 1 else TupleType(tuple(types))
 
 
-def _pack(b: Builder, values: Sequence[Value]) -> Value:
+def pack(b: Builder, values: Sequence[Value]) -> Value:
     return values[0] if len(values) == 1 else b.emit("tuple", *values)
 
 
-def _unpack(b: Builder, v: Value, n: int, tuple_always: bool = False) -> List[Value]:
+def unpack(b: Builder, v: Value, n: int, tuple_always: bool = False) -> List[Value]:
     if n == 1 and not tuple_always:
         return [v]
     return [b.op("tuple_get", [v], {"index": k}).result for k in range(n)]

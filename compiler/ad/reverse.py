@@ -28,7 +28,7 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Op, OpResult, Region, Value
 from ..ir.types import ArrayType, I64, TupleType, Type
 from .activity import Activity, _carried
-from .checkpoint import reverse_checkpoint
+from .checkpoint_reverse import reverse_checkpoint
 from .emitter import Emitter
 from .first_writes import first_writes
 from .naming import bar

@@ -1064,7 +1064,7 @@ from . import linalg  # noqa: E402,F401  (registers np.linalg's factorizations)
 @prim(checkpointed)
 def _checkpointed(tr, node):
     """`adjoin.checkpointed(...)` anywhere but as the iterable of a `for` over a range."""
-    raise TypingError("adjoin.checkpointed(range(...)) marks a for loop: write it as the "
-                      "loop's iterable (`for i in adjoin.checkpointed(range(n)):`); a loop "
-                      "left by break or return cannot be checkpointed", tr.loc(node),
-                      "checkpointed")
+    raise TypingError("adjoin.checkpointed marks a loop: write it as a for loop's iterable "
+                      "(`for i in adjoin.checkpointed(range(n)):`) or as a while loop's whole "
+                      "condition (`while adjoin.checkpointed(t < end):`); a loop left by break "
+                      "or return cannot be checkpointed", tr.loc(node), "checkpointed")

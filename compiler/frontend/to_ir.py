@@ -628,13 +628,17 @@ class FunctionTranslator(ExprTranslator):
                                and n not in self.hidden)
 
     def stmt_While(self, s) -> None:
-        self.build_loop(s, "while", [], s.body, test=s.test)
+        test, attrs = s.test, None
+        if isinstance(test, gast.Call) and self.static_callee(test.func) is checkpointed:
+            test, snapshots = self.checkpointed_args(test, loop="while")
+            attrs = {"checkpoint": snapshots}
+        self.build_loop(s, "while", [], s.body, test=test, attrs=attrs)
 
     def stmt_For(self, s) -> None:
         it = s.iter
         callee = self.static_callee(it.func) if isinstance(it, gast.Call) else None
         if callee is checkpointed:
-            it, snapshots = self.checkpointed_args(it)
+            it, snapshots = self.checkpointed_args(it, loop="for")
             lo, hi, st = self.range_args(it)
             self.build_loop(s, "for", [lo, hi, st], s.body,
                             bind_index=lambda i: self.assign(s.target, i, s),
@@ -708,18 +712,21 @@ class FunctionTranslator(ExprTranslator):
                 self.assign(s.target, items[0], s)
             self.block(s.body)
 
-    def checkpointed_args(self, call) -> Tuple[gast.Call, int]:
-        """The range and snapshot count of `adjoin.checkpointed(range(...), snapshots=k)`:
+    def checkpointed_args(self, call, loop: str) -> Tuple[gast.expr, int]:
+        """The range (condition, for a `while`) and snapshot count of
+        `adjoin.checkpointed(range(...), snapshots=k)`:
         a constant count is checked here; another is checked where the loop starts (as
         CPython checks it, ValueError) and found there by the reverse transform
         (attribute value -1, see ad/checkpoint.py)."""
         kws = {k.arg: k.value for k in call.keywords}
         args = list(call.args) + ([kws.pop("snapshots")] if "snapshots" in kws else [])
         if kws or not 1 <= len(args) <= 2:
-            raise TypingError("checkpointed(range(...), snapshots=k) takes a range and an "
-                              "optional snapshot count", self.loc(call), "checkpointed")
+            raise TypingError("checkpointed(range(...), snapshots=k) takes a range (or a while "
+                              "loop's condition) and an optional snapshot count",
+                              self.loc(call), "checkpointed")
         it = args[0]
-        if not (isinstance(it, gast.Call) and self.static_callee(it.func) is range):
+        if loop == "for" and not (isinstance(it, gast.Call)
+                                  and self.static_callee(it.func) is range):
             raise TypingError("checkpointed() takes range(...) written in place",
                               self.loc(it), "checkpointed")
         if len(args) == 1:
