@@ -138,16 +138,17 @@ def _run_function(ctx, op: Op, fns: LoopFunctions, outer: List[Value], base: str
                          TupleType(tuple(fns.carried) + (I64,)), op.loc)
     state, outs = f.params[:m], f.params[m:-1]
     cond_old = op.regions[0].block
+    mapping: Dict[int, Value] = {id(v): p for v, p in zip(outer, outs)}
+    for o in cond_old.ops:  # constants first: they are defined before the loop
+        _clone_constants(f, o, mapping)
     with b.at_loc(op.loc):
         cond = Block(fns.carried + [I64], [a.name for a in cond_old.args] + ["trips"])
         blk = Block(fns.carried + [I64], [a.name for a in cond_old.args] + ["trips"])
         loop = b.op("while", list(state) + [b.const(0)], {}, result_types=fns.carried + [I64],
                     names=[r.name for r in op.results] + ["trips"],
                     regions=[Region([cond]), Region([blk])])
-        mapping: Dict[int, Value] = {id(a): n for a, n in zip(cond_old.args, cond.args)}
-        mapping.update({id(v): p for v, p in zip(outer, outs)})
+        mapping.update({id(a): n for a, n in zip(cond_old.args, cond.args)})
         for o in cond_old.ops:
-            _clone_constants(f, o, mapping)
             cond.append(clone_op(o, mapping))
         with b.at_end(blk):
             r = b.op("call", blk.args[:m] + list(outs) + [blk.args[m]],
