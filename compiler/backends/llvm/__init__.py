@@ -163,8 +163,8 @@ class LLVMBackend(Backend):
         return module_llvm_ir(module, entry, error_model=error_model)
 
     def persist_version(self, error_model: str) -> Optional[str]:
-        from . import arrays, lower, runtime_ir
-        return "|".join(map(str, (_versions(), error_model, lower.FUSE, arrays.BOUNDS,
+        from . import arrays, jit, lower, runtime_ir
+        return "|".join(map(str, (_versions(), jit.PIPELINE, error_model, lower.FUSE, arrays.BOUNDS,
                                   runtime_ir.check_memory())))
 
     def restore(self, payload: Any) -> List[Callable]:

@@ -7,7 +7,7 @@ Guarantees: entries live in the `objects/` folder of adjoin's disk cache
 (`cache_store`: on by default, off with ADJOIN_CACHE=0 or `set_cache_dir(None)`;
 $ADJOIN_LLVM_CACHE is a deprecated name of its root). They are keyed by a SHA-256
 of the adjoin version and ABI, llvmlite and LLVM versions, host CPU and features,
-and the IR text; written atomically and checksummed by `cache_store` (a damaged
+the optimization pipeline (`jit.PIPELINE`) and the IR text; written atomically and checksummed by `cache_store` (a damaged
 entry is ignored and rewritten; I/O errors never fail a compile). This tier serves
 every compile of the backend; whole calls (no frontend, no AD, no LLVM) are cached
 one level up (`persist.py`).
@@ -30,11 +30,12 @@ def cache_dir() -> Optional[str]:
     return folder("objects")
 
 
-def key(text: str, tm) -> str:
+def key(text: str, tm, pipeline: str = "") -> str:
     h = hashlib.sha256()
     for part in (__version__, str(ABI_VERSION), llvmlite.__version__,
                  ".".join(map(str, llvm.llvm_version_info)), tm.triple,
-                 llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), text):
+                 llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(),
+                 pipeline, text):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
