@@ -164,8 +164,8 @@ class LLVMBackend(Backend):
 
     def persist_version(self, error_model: str) -> Optional[str]:
         from . import arrays, jit, lower, runtime_ir
-        return "|".join(map(str, (_versions(), jit.PIPELINE, error_model, lower.FUSE, arrays.BOUNDS,
-                                  runtime_ir.check_memory())))
+        return "|".join(map(str, (_versions(), jit.PIPELINE, error_model, lower.FUSE,
+                                  arrays.BOUNDS, runtime_ir.check_memory())))
 
     def restore(self, payload: Any) -> List[Callable]:
         return restore(payload)
