@@ -25,9 +25,10 @@ from ...cache_store import load as _load, store as _store
 from ...runtime import ABI_VERSION, __version__
 
 
-def cache_dir() -> Optional[str]:
-    """The folder of the machine-code entries, or None when the cache is off."""
-    return folder("objects")
+def cache_dir(kind: str = "objects") -> Optional[str]:
+    """The folder of the machine-code entries (`runtime`: the shared runtime's), or None
+    when the cache is off."""
+    return folder(kind)
 
 
 def key(text: str, tm, pipeline: str = "") -> str:
@@ -41,9 +42,9 @@ def key(text: str, tm, pipeline: str = "") -> str:
     return h.hexdigest()
 
 
-def load(k: str) -> Optional[bytes]:
-    return _load("objects", k, ".o")
+def load(k: str, kind: str = "objects") -> Optional[bytes]:
+    return _load(kind, k, ".o")
 
 
-def store(k: str, obj: bytes) -> None:
-    _store("objects", k, obj, ".o")
+def store(k: str, obj: bytes, kind: str = "objects") -> None:
+    _store(kind, k, obj, ".o")

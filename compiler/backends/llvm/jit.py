@@ -72,17 +72,20 @@ def optimize(text: str, tm=None):
     return mod
 
 
-def machine_code(text: str) -> bytes:
-    """Object code for the host (from the disk cache, or compiled and put there)."""
+def machine_code(text: str, kind: str = "objects") -> bytes:
+    """Object code for the host (from the disk cache's folder `kind`, or compiled and put
+    there); compiles into `objects` are counted in compile_stats (the shared runtime's,
+    in `runtime`, are not)."""
     from ...compile_stats import count
     tm = target_machine()
-    k = cache.key(text, tm, PIPELINE) if cache.cache_dir() is not None else None
-    obj = cache.load(k) if k is not None else None
+    k = cache.key(text, tm, PIPELINE) if cache.cache_dir(kind) is not None else None
+    obj = cache.load(k, kind) if k is not None else None
     if obj is None:
-        count("llvm")
+        if kind == "objects":
+            count("llvm")
         obj = tm.emit_object(optimize(text, tm))
         if k is not None:
-            cache.store(k, obj)
+            cache.store(k, obj, kind)
     return obj
 
 
