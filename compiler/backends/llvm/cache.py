@@ -3,13 +3,13 @@
 Assumes: LLVM IR text from lower.py/entry.py, which determines the machine code
 for a given LLVM, target machine and adjoin version (the text already reflects
 the source of the function and every callee, the signature and `wrt`).
-Guarantees: entries live in the `objects/` folder (the shared runtime's in `runtime/`)
-of adjoin's disk cache
-(`cache_store`: on by default, off with ADJOIN_CACHE=0 or `set_cache_dir(None)`;
-$ADJOIN_LLVM_CACHE is a deprecated name of its root). They are keyed by a SHA-256
-of the adjoin version and ABI, llvmlite and LLVM versions, host CPU and features,
-the optimization pipeline (`jit.PIPELINE`) and the IR text; written atomically
-and checksummed by `cache_store` (a damaged entry is ignored and rewritten; I/O errors never fail a compile). This tier serves
+Guarantees: entries live in the `objects/` folder (the shared runtime's in
+`runtime/`) of adjoin's disk cache (`cache_store`: on by default, off with
+ADJOIN_CACHE=0 or `set_cache_dir(None)`; $ADJOIN_LLVM_CACHE is a deprecated name of
+its root). They are keyed by a SHA-256 of the adjoin version and ABI, llvmlite and
+LLVM versions, host CPU and features, the optimization pipeline (`jit.PIPELINE`)
+and the IR text; written atomically and checksummed by `cache_store` (a damaged
+entry is ignored and rewritten; I/O errors never fail a compile). This tier serves
 every compile of the backend; whole calls (no frontend, no AD, no LLVM) are cached
 one level up (`persist.py`).
 """
