@@ -7,7 +7,8 @@ code from the disk cache's `runtime/` folder), loads it and registers each
 exported function (adjoin_ctx_new, adjoin_alloc, ...) with LLVM, so that modules
 built with `Runtime(m, shared=True)`, which only declare them, link against these
 definitions; `address(name)` is a function's address there. Compiling the
-runtime into every module cost each compile about 50 ms of LLVM time (docs/llvm-backend.md#compile-time).
+runtime into every module cost each compile about 50 ms of LLVM time
+(docs/llvm-backend.md#compile-time).
 """
 from __future__ import annotations
 
