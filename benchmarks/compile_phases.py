@@ -42,7 +42,7 @@ def phases(name: str) -> str:
             return out
         primal = timed(lambda: specialize(fn, types))
         g, module = timed(lambda: gradient_ir(fn, types, tuple(wrt), False, primal))
-        ml, _ = timed(lambda: backend.build(module, [g.name]))
+        ml, _ = timed(lambda: backend.build(module, [g.name], shared_runtime=True))
         text = timed(lambda: str(ml.m))
         tm = jit.target_machine()
         timed(lambda: jit.parse(text))

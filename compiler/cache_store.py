@@ -7,7 +7,8 @@ Guarantees:
     $ADJOIN_CACHE is 0/false/off/no, else $ADJOIN_CACHE_DIR, else the deprecated
     $ADJOIN_LLVM_CACHE, else `platformdirs.user_cache_dir("adjoin")`. Each kind of entry
     has its own subfolder (`entries/` whole compiled calls, `objects/` llvm machine code
-    keyed by LLVM IR, `python/` the python backend's generated files).
+    keyed by LLVM IR, `runtime/` the llvm backend's shared runtime, `python/` the python
+    backend's generated files).
   * With the cache off nothing is written under any root (`root()` is None).
   * `store` writes a temporary file in the destination folder and renames it into place:
     a reader sees a whole entry or none. Each entry carries a SHA-256 of its contents; a
@@ -28,7 +29,7 @@ from typing import Dict, List, Optional, Tuple
 
 _MAGIC = b"adjoin-cache-1\n"
 _OFF = ("0", "false", "off", "no")
-KINDS = ("entries", "objects", "python")
+KINDS = ("entries", "objects", "runtime", "python")
 DEFAULT_SIZE = 512 * 2**20
 _SET = False
 _ROOT: Optional[str] = None
@@ -182,7 +183,7 @@ def evict(bound: Optional[int] = None) -> int:
 
 def cache_info() -> Dict[str, object]:
     """Where the cache is (`root`), whether it is on, its bound (bytes), its files and
-    bytes in all, and by kind (`entries`, `objects`, `python`: each {files, bytes})."""
+    bytes in all, and by kind (`entries`, `objects`, `runtime`, `python`: each {files, bytes})."""
     r = root()
     info: Dict[str, object] = {"root": r, "enabled": r is not None, "size_bound": size_bound()}
     files = _files()

@@ -53,12 +53,14 @@ def entry_symbol(name: str) -> str:
 
 
 def build(module: Module, entries: Union[Sequence[str], Dict[str, str]],
-          error_model: str = "python") -> Tuple[ModuleLowering, Module]:
+          error_model: str = "python",
+          shared_runtime: bool = False) -> Tuple[ModuleLowering, Module]:
     """The lowered module with a C entry point per IR function in `entries` (named
-    `adjoin_<name>`, or as `entries` maps them)."""
+    `adjoin_<name>`, or as `entries` maps them); with `shared_runtime` (JIT only) it
+    links against the process's runtime (shared_runtime.py) instead of defining one."""
     symbols = entries if isinstance(entries, dict) else {n: entry_symbol(n) for n in entries}
     prepared = prepare(module, error_model)
-    ml = ModuleLowering(prepared, f"adjoin error_model={error_model}")
+    ml = ModuleLowering(prepared, f"adjoin error_model={error_model}", shared_runtime)
     for name, symbol in symbols.items():
         define_entry(ml, prepared[name], symbol)
     return ml, prepared
@@ -89,7 +91,9 @@ def compile_entries(module: Module, names: Sequence[str],
     code and entry table, see `restore`) for the disk cache."""
     from ...runtime.native import python_symbols
     from .jit import machine_code
-    ml, prepared = build(module, names, error_model)
+    from .shared_runtime import engine
+    engine()  # loaded before any module that links against it
+    ml, prepared = build(module, names, error_model, shared_runtime=True)
     symbols = python_symbols()
     table = []
     for name in names:
@@ -113,6 +117,7 @@ def restore(payload) -> List[Callable]:
     from ...runtime.native import NativeFunction, Runtime, python_symbols
     from ...runtime.printing import symbols as printing_symbols
     from .jit import load
+    from .shared_runtime import address
     obj, table = payload
     symbols = python_symbols()
     if symbols is None and any(py for _, _, py, _, _ in table):
@@ -120,8 +125,9 @@ def restore(payload) -> List[Callable]:
     _add_symbols(printing_symbols())
     if symbols is not None:
         _add_symbols(symbols)
+    address("adjoin_ctx_new")  # the shared runtime, loaded before `obj` links against it
     engine = load(obj)
-    rt = Runtime(engine.get_function_address)
+    rt = Runtime(lambda name: engine.get_function_address(name) or address(name))
     return [NativeFunction(engine.get_function_address(symbol), list(params), result, rt, name,
                            keepalive=engine,
                            py_address=engine.get_function_address(py) if py else 0)
@@ -163,9 +169,9 @@ class LLVMBackend(Backend):
         return module_llvm_ir(module, entry, error_model=error_model)
 
     def persist_version(self, error_model: str) -> Optional[str]:
-        from . import arrays, lower, runtime_ir
-        return "|".join(map(str, (_versions(), error_model, lower.FUSE, arrays.BOUNDS,
-                                  runtime_ir.check_memory())))
+        from . import arrays, jit, lower, runtime_ir
+        return "|".join(map(str, (_versions(), jit.PIPELINE, error_model, lower.FUSE,
+                                  arrays.BOUNDS, runtime_ir.check_memory())))
 
     def restore(self, payload: Any) -> List[Callable]:
         return restore(payload)

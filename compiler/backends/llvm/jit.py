@@ -1,8 +1,8 @@
 """LLVM IR text to machine code: verification, O3 optimization, MCJIT.
 
 Assumes: a module produced by `lower.py` plus entry points.
-Guarantees: `optimize(text)` returns a verified, O3-optimized `ModuleRef` for the
-host CPU; `machine_code(text)` its object code (from the disk cache's `objects/`
+Guarantees: `optimize(text)` returns a verified `ModuleRef` optimized by `PIPELINE`
+for the host CPU; `machine_code(text)` its object code (from the disk cache's `objects/`
 when there, keyed by the IR text: see `cache.py`); `load(obj)` an engine holding
 object code, kept alive for the process, from which function addresses are read;
 `jit(text)` both. A module that fails LLVM's verifier raises BackendError with
@@ -19,6 +19,7 @@ from . import cache
 
 _ENGINES: List[object] = []
 _TM = None
+PIPELINE = "O3 unroll=0 interleave=0"  # what `tuning` sets; part of the disk cache's keys
 
 
 def target_machine(jit: bool = True, reloc: str = "default", cpu: str = "host"):
@@ -41,6 +42,17 @@ def target_machine(jit: bool = True, reloc: str = "default", cpu: str = "host"):
     return tm
 
 
+def tuning():
+    """O3 without loop unrolling and interleaving: every array op is a small outlined loop
+    that the vectorizer already widens; unrolling it (and its scalar remainder) and
+    interleaving vector iterations made about a third of the machine code and of LLVM's
+    time, for no measured run-time gain (docs/llvm-backend.md#compile-time)."""
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_unrolling = False
+    pto.loop_interleaving = False
+    return pto
+
+
 def parse(text: str):
     try:
         mod = llvm.parse_assembly(text)
@@ -55,23 +67,25 @@ def optimize(text: str, tm=None):
     mod = parse(text)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
-    pto = llvm.create_pipeline_tuning_options(speed_level=3)
-    pb = llvm.create_pass_builder(tm, pto)
+    pb = llvm.create_pass_builder(tm, tuning())
     pb.getModulePassManager().run(mod, pb)
     return mod
 
 
-def machine_code(text: str) -> bytes:
-    """Object code for the host (from the disk cache, or compiled and put there)."""
+def machine_code(text: str, kind: str = "objects") -> bytes:
+    """Object code for the host (from the disk cache's folder `kind`, or compiled and put
+    there); compiles into `objects` are counted in compile_stats (the shared runtime's,
+    in `runtime`, are not)."""
     from ...compile_stats import count
     tm = target_machine()
-    k = cache.key(text, tm) if cache.cache_dir() is not None else None
-    obj = cache.load(k) if k is not None else None
+    k = cache.key(text, tm, PIPELINE) if cache.cache_dir(kind) is not None else None
+    obj = cache.load(k, kind) if k is not None else None
     if obj is None:
-        count("llvm")
+        if kind == "objects":
+            count("llvm")
         obj = tm.emit_object(optimize(text, tm))
         if k is not None:
-            cache.store(k, obj)
+            cache.store(k, obj, kind)
     return obj
 
 

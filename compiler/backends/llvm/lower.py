@@ -30,10 +30,10 @@ FUSE = os.environ.get("ADJOIN_FUSE", "1") not in ("0", "")  # elementwise fusion
 
 
 class ModuleLowering:
-    def __init__(self, module: Module, name: str = "adjoin"):
+    def __init__(self, module: Module, name: str = "adjoin", shared_runtime: bool = False):
         self.source = module
         self.m = ir.Module(name=name)
-        self.rt = Runtime(self.m, checked=check_memory())
+        self.rt = Runtime(self.m, checked=check_memory(), shared=shared_runtime)
         self.scalar = scalar.Scalar(self.m)
         self.functions: Dict[str, ir.Function] = {}
         self.helpers: Dict[tuple, ir.Function] = {}

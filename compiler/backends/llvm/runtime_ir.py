@@ -84,9 +84,13 @@ def field(b: ir.IRBuilder, ctx, k: int):
 class Runtime:
     """Declares and defines the runtime functions in module `m`."""
 
-    def __init__(self, m: ir.Module, checked: bool = False):
+    def __init__(self, m: ir.Module, checked: bool = False, shared: bool = False):
+        """`shared`: the process's compiled runtime (shared_runtime.py) defines the
+        functions; `m` only declares them, but keeps the bodies its code inlines (fail,
+        push, pop, alloc, error) as available_externally copies, so the code is the same."""
         self.m = m
         self.checked = checked
+        self.shared = shared and not checked
         self.malloc = _fn(m, "malloc", I8P, [I64])
         self.calloc = _fn(m, "calloc", I8P, [I64, I64])
         self.realloc = _fn(m, "realloc", I8P, [I8P, I64])
@@ -97,23 +101,36 @@ class Runtime:
         self.longjmp.attributes.add("noreturn")
         self.memcpy = m.declare_intrinsic("llvm.memcpy", [I8P, I8P, I64])
         self.frameaddress = _fn(m, "llvm.frameaddress.p0i8", I8P, [I32])
-        self.fail = self._fail()
-        self.raise_ = self._raise()
-        self.ctx_new = self._ctx_new()
-        self.ctx_reset = self._ctx_reset()
-        self.ctx_free = self._ctx_free()
-        self.set_limits = self._set_limits()
-        self.alloc = self._alloc()
+        self.fail = self._inlined(self._fail())
+        self.raise_ = self._declared(self._raise, "adjoin_raise", ir.VoidType(), [CTXP, I32])
+        if self.shared:
+            self.raise_.attributes.add("cold")
+        self.ctx_new = self._declared(self._ctx_new, "adjoin_ctx_new", CTXP, [])
+        self.ctx_reset = self._declared(self._ctx_reset, "adjoin_ctx_reset", ir.VoidType(),
+                                        [CTXP])
+        self.ctx_free = self._declared(self._ctx_free, "adjoin_ctx_free", ir.VoidType(), [CTXP])
+        self.set_limits = self._declared(self._set_limits, "adjoin_ctx_set_limits",
+                                         ir.VoidType(), [CTXP, I64, I64])
+        self.alloc = self._inlined(self._alloc())
         if checked:
             from .guards import define_guards
             self.alloc, self.check = define_guards(self)
-        self.push = self._push()
-        self.pop = self._pop()
-        self.error = self._error()
-        self.tape_size = self._tape_size()
-        self.tape_set = self._tape_set()
-        self.bytes = self._bytes()
+        self.push = self._inlined(self._push())
+        self.pop = self._inlined(self._pop())
+        self.error = self._inlined(self._error())
+        if not self.shared:  # only Python calls these: the shared runtime has them
+            self.tape_size = self._tape_size()
+            self.tape_set = self._tape_set()
+            self.bytes = self._bytes()
         self.scope_enter = self._scope_enter()
+
+    def _declared(self, define, name: str, ret, args) -> ir.Function:
+        return _fn(self.m, name, ret, args) if self.shared else define()
+
+    def _inlined(self, f: ir.Function) -> ir.Function:
+        if self.shared:
+            f.linkage = "available_externally"
+        return f
 
     def _ctx_new(self) -> ir.Function:
         """A zeroed context with the default recursion limit; NULL when out of memory."""
