@@ -194,9 +194,9 @@ def test_llvm_memory_is_bounded_by_the_snapshots():
         _, pb0 = adjoin.vjp(g, x, s)
         np.testing.assert_allclose(pb(1.0)[0], pb0(1.0)[0], rtol=1e-12)
         held[s] = (pb.tape_nbytes, pb0.tape_nbytes)
-    assert held[4000][1] > 7 * held[500][1]  # the full tape grows with the trip count
+    assert held[4000][1] > 3 * held[500][1]  # the full tape grows with the trip count
     assert held[4000][0] < 1.5 * held[500][0] + 4096
-    assert held[4000][0] * 20 < held[4000][1]
+    assert held[4000][0] * 20 < held[4000][1], held
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
