@@ -19,7 +19,7 @@ from .arrays import (Arr, accumulate_loop, alloc, counted, fill, handler, load, 
 from .matvec import rows_by_four
 from .shapes_and_reductions import const_like
 from .runtime_ir import ERR_SHAPE
-from .types import I64
+from .types import I1, I64
 
 SMALL = 1 << 12  # elements: a matrix this small sits in L1, whatever the walk
 
@@ -74,8 +74,9 @@ def op_dot(lw, op: Op) -> None:
 
 
 def _matrix_vector(lw, x: Arr, y: Arr, out: Arr, n, t) -> None:
-    """out = x @ y: columns of x walked when they are unit-stride (or x is small);
-    float64 rows of unit stride four at a time (matvec.py); else row by row."""
+    """out = x @ y: float64 with unit-stride columns or rows, rows 16 or 4 at a time
+    (matvec.py); otherwise columns of x walked when they are unit-stride (or x is
+    small), else row by row."""
     b = lw.b
 
     def dot_row(i):
@@ -83,12 +84,16 @@ def _matrix_vector(lw, x: Arr, y: Arr, out: Arr, n, t) -> None:
             lw, x, y, n, t, b.mul(i, x.strides[0]), I64(0), x.strides[1], y.strides[0]))
     columns = b.icmp_signed("==", x.strides[0], I64(1))
     if t == F64 and x.t.dtype == F64 and y.t.dtype == F64:
-        rows4 = b.and_(b.not_(columns), b.icmp_signed("==", x.strides[1], I64(1)))
-        with b.if_else(rows4) as (by_four, other):
-            with by_four:
-                rows_by_four(lw, x, y, out, n, dot_row)
+        rows = b.icmp_signed("==", x.strides[1], I64(1))
+        with b.if_else(columns) as (by_columns, other):
+            with by_columns:
+                rows_by_four(lw, x, y, out, n, dot_row, unit_columns=True)
             with other:
-                _columns_or_rows(lw, x, y, out, n, t, columns, dot_row)
+                with b.if_else(rows) as (by_rows, strided):
+                    with by_rows:
+                        rows_by_four(lw, x, y, out, n, dot_row, unit_columns=False)
+                    with strided:
+                        _columns_or_rows(lw, x, y, out, n, t, I1(0), dot_row)
     else:
         _columns_or_rows(lw, x, y, out, n, t, columns, dot_row)
 

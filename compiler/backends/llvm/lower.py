@@ -22,7 +22,8 @@ from ...errors import BackendError
 from ...ir.core import Block, Function, Module, Op, Value
 from ...ir.types import ArrayType, BOOL, ScalarType, TupleType
 from ...passes.callgraph import recursive_functions
-from . import arrays, bounds, fuse, release, scalar
+from ...passes.inplace import Objects
+from . import arrays, bounds, fuse, rank1, release, scalar
 from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime, check_memory
 from .types import I1, I32, I64, I8, I8P, lltype, memory_type
 
@@ -107,6 +108,7 @@ class FunctionLowering:
         self.safe: set = set()  # ids of `checked` index ops that cannot overflow (bounds.py)
         self.fresh: set = set()  # ids of packed descriptors of fresh allocations (arrays.pack)
         self.depth = None  # a recursive function's depth on entry, restored on return
+        self._objects = None
 
     def ipow(self) -> ir.Function:
         return self.ml.ipow()
@@ -172,17 +174,27 @@ class FunctionLowering:
 
     def block(self, blk: Block) -> None:
         roots, absorbed = {}, set()
+        if self.uses is None:
+            self.uses = fuse.count_uses(self.f.walk())
         if FUSE:
-            if self.uses is None:
-                self.uses = fuse.count_uses(self.f.walk())
             roots, absorbed = fuse.plan(blk, self.uses)
+        updates = rank1.plan(blk, self.uses, self.objects)
+        absorbed |= {id(outer) for outer in updates.values()}
         for op in blk.ops:
             if op.name in ("yield", "condition") or id(op) in absorbed:
                 continue
             if id(op) in roots:
                 fuse.emit(self, op, roots[id(op)])
+            elif id(op) in updates:
+                rank1.emit(self, op, updates[id(op)])
             else:
                 self.op(op)
+
+    def objects(self) -> Objects:
+        """Which arrays each value may be (passes/inplace.py), computed once."""
+        if self._objects is None:
+            self._objects = Objects(self.f)
+        return self._objects
 
     def op(self, op: Op) -> None:
         self.op_name = op.name
