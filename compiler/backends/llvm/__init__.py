@@ -21,6 +21,7 @@ from ...passes.inplace import mark_inplace
 from ...passes.markers import lower_markers
 from ...ir.core import clone_function
 from .accumulate import accumulate_in_place
+from .accumulate_into import accumulate_into_callees
 from .entry import define_entry, signature
 from .lower import ModuleLowering
 from .pyentry import define_py_entry
@@ -46,6 +47,7 @@ def prepare(module: Module, error_model: str = "python") -> Module:
             for op in g.walk():
                 op.attrs.pop("checked", None)
         out.add(g)
+    accumulate_into_callees(out)
     return out
 
 

@@ -115,7 +115,22 @@ def _older(v: Value, old: Set[int], inside: Set[int]) -> bool:
             return _older(_body(op).ops[-1].operands[v.index], old | {id(arg)}, inside)
         if op.name == "tuple":
             return all(_older(e, old, inside) for e in op.operands if _holds_array(e.type))
-        return False
+        into = accumulated_operand(v)
+        if into is None:
+            return False
+        v = into
+
+
+def accumulated_operand(v: Value):
+    """The operand whose memory `v` is, where `v` is a result (or a tuple_get of one) of
+    a call that accumulates into that operand (accumulate_into.py); else None."""
+    op = getattr(v, "op", None)
+    j = 0
+    if op is not None and op.name == "tuple_get":
+        j, op = op.attrs["index"], getattr(op.operands[0], "op", None)
+    if op is None or op.name != "call" or not op.attrs.get("into"):
+        return None
+    return next((op.operands[k] for i, k in op.attrs["into"] if i == j), None)
 
 
 # -- lowering: a mark at the start of an iteration, a release at its end ------------------
