@@ -15,11 +15,10 @@ before.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict
 
 from ...ir.core import Block, Op
 from ...ir.types import F64, ArrayType
-from ...passes.inplace import Objects
 
 _WRITES = ("setitem", "addat")
 
