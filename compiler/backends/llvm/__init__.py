@@ -21,6 +21,8 @@ from ...ir.core import Module
 from ...passes.inplace import mark_inplace
 from ...passes.markers import lower_markers
 from ...ir.core import clone_function
+from .accumulate import accumulate_in_place
+from .accumulate_into import accumulate_into_callees
 from .entry import define_entry, signature
 from .lower import ModuleLowering
 from .pyentry import define_py_entry
@@ -41,10 +43,12 @@ def prepare(module: Module, error_model: str = "python") -> Module:
         g = clone_function(f)
         lower_markers(g)
         mark_inplace(g)
+        accumulate_in_place(g)
         if error_model == "numpy":
             for op in g.walk():
                 op.attrs.pop("checked", None)
         out.add(g)
+    accumulate_into_callees(out)
     return out
 
 

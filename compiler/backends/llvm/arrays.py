@@ -320,19 +320,24 @@ def broadcast_helper(ml, t: ArrayType, ndim: int) -> ir.Function:
 
 
 def copy_into(lw, dst: Arr, src: Arr, add: bool = False) -> None:
-    """dst[...] = src (or += src), src broadcast to dst's shape."""
+    """dst[...] = src (or += src), src broadcast to dst's shape; one flat loop with
+    unit strides (which vectorizes) where both are contiguous and of one shape."""
     b = lw.b
     broadcast_shape(lw, [dst, src], dst.ndim)
 
-    def body(idx):
-        off = offset(b, dst, idx)
-        v = load(lw, src, broadcast_offset(b, src, idx))
-        v = scalar.convert(b, v, src.t.dtype, dst.t.dtype)
+    def element(dst_off, src_off):
+        v = scalar.convert(b, load(lw, src, src_off), src.t.dtype, dst.t.dtype)
         if add:
-            cur = load(lw, dst, off)
+            cur = load(lw, dst, dst_off)
             v = b.fadd(cur, v) if dst.t.dtype.is_float else b.add(cur, v)
-        store(lw, dst, off, v)
-    nd_loop(lw, dst.shape, body)
+        store(lw, dst, dst_off, v)
+    flat = b.and_(is_contiguous_as(b, dst, dst.shape), is_contiguous_as(b, src, dst.shape))
+    with b.if_else(flat, likely=True) as (dense, general):
+        with dense:
+            counted(lw, product(b, dst.shape), lambda k: element(k, k), "flat")
+        with general:
+            nd_loop(lw, dst.shape, lambda idx: element(offset(b, dst, idx),
+                                                       broadcast_offset(b, src, idx)))
 
 
 def fill(lw, dst: Arr, value, add: bool = False) -> None:

@@ -78,11 +78,14 @@ def same_buffer(y: Value, arg: Value) -> bool:
     descriptor (data, shape, strides), so a loop need not carry it in a phi."""
     if not isinstance(arg.type, ArrayType) or y is arg:
         return False
+    from .release import accumulated_operand
     while y is not arg:
+        into = accumulated_operand(y)  # a call that added into y's memory
         op = getattr(y, "op", None)
-        if op is None or op.name not in ("setitem", "addat") or not op.attrs.get("inplace"):
+        if into is None and (op is None or op.name not in ("setitem", "addat") or
+                             not op.attrs.get("inplace")):
             return False
-        y = op.operands[0]
+        y = into if into is not None else op.operands[0]
     return True
 
 

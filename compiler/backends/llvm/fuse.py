@@ -45,7 +45,8 @@ def count_uses(ops) -> Dict[int, int]:
 
 def _barrier(op: Op) -> bool:
     """An op across which a leaf's memory might change."""
-    return bool(op.regions) or (op.name in ("setitem", "addat") and op.attrs.get("inplace"))
+    return bool(op.regions) or (op.name in ("setitem", "addat") and op.attrs.get("inplace")) \
+        or bool(op.attrs.get("into"))  # a call adding into an operand (accumulate_into.py)
 
 
 def plan(blk: Block, uses: Dict[int, int]) -> Tuple[Dict[int, "Node"], set]:

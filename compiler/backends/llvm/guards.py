@@ -27,6 +27,7 @@ I64P = I64.as_pointer()
 
 
 def define_guards(rt) -> Tuple[ir.Function, ir.Function]:
+    rt.check_until = _check_until(rt)
     return _alloc(rt), _check(rt)
 
 
@@ -63,7 +64,18 @@ def _alloc(rt) -> ir.Function:
 
 def _check(rt) -> ir.Function:
     f = ir.Function(rt.m, ir.FunctionType(ir.VoidType(), [CTXP]), "adjoin_check_memory")
-    ctx = f.args[0]
+    b = ir.IRBuilder(f.append_basic_block())
+    b.call(rt.check_until, [f.args[0], ir.Constant(I8P, None)])
+    b.ret_void()
+    return f
+
+
+def _check_until(rt) -> ir.Function:
+    """`adjoin.check_until(ctx, stop)`: check the allocations made after `stop` (a
+    guarded allocation, or null for all of them), newest first."""
+    f = ir.Function(rt.m, ir.FunctionType(ir.VoidType(), [CTXP, I8P]), "adjoin.check_until")
+    f.linkage = "internal"
+    ctx, stop = f.args
     entry, loop, body, broken, done = (f.append_basic_block(x) for x in
                                        ("entry", "loop", "body", "broken", "done"))
     b = ir.IRBuilder(entry)
@@ -72,7 +84,8 @@ def _check(rt) -> ir.Function:
     b.position_at_end(loop)
     p = b.phi(I8P)
     p.add_incoming(first, entry)
-    b.cbranch(b.icmp_unsigned("==", p, ir.Constant(I8P, None)), done, body)
+    b.cbranch(b.or_(b.icmp_unsigned("==", p, ir.Constant(I8P, None)),
+                    b.icmp_unsigned("==", p, stop)), done, body)
     b.position_at_end(body)
     head = b.bitcast(p, I64P)
     header_ok = b.and_(_is_guard(b, p, I64(16)), _is_guard(b, p, I64(24)))

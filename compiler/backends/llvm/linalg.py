@@ -12,13 +12,14 @@ row-by-row dot products otherwise (where walking columns would miss the cache).
 from __future__ import annotations
 
 from ...ir.core import Op
-from ...ir.types import ArrayType, ScalarType
+from ...ir.types import F64, ArrayType, ScalarType
 from . import scalar
 from .arrays import (Arr, accumulate_loop, alloc, counted, fill, handler, load, nd_loop,
                      offset, pack, product, raise_, store, unpack)
+from .matvec import rows_by_four
 from .shapes_and_reductions import const_like
 from .runtime_ir import ERR_SHAPE
-from .types import I64
+from .types import I1, I64
 
 SMALL = 1 << 12  # elements: a matrix this small sits in L1, whatever the walk
 
@@ -68,21 +69,47 @@ def op_dot(lw, op: Op) -> None:
     if cols:
         _rows_of_y(lw, x, y, out, n, t)
     else:
-        walk_columns = b.or_(b.icmp_signed("==", x.strides[0], I64(1)),
-                             b.icmp_signed("<=", product(b, x.shape), I64(SMALL)))
-        with b.if_else(walk_columns) as (by_columns, by_rows):
-            with by_columns:
-                fill(lw, out, const_like(t, 0.0))
-                counted(lw, n, lambda k: _axpy(
-                    lw, out, I64(0), out.strides[0], x.shape[0],
-                    _element(lw, y, b.mul(k, y.strides[0]), t),
-                    x, b.mul(k, x.strides[1]), x.strides[0], t), "k")
-            with by_rows:
-                nd_loop(lw, out.shape, lambda idx: store(
-                    lw, out, offset(b, out, idx),
-                    _dot_lane(lw, x, y, n, t, b.mul(idx[0], x.strides[0]), I64(0),
-                              x.strides[1], y.strides[0])))
+        _matrix_vector(lw, x, y, out, n, t)
     lw.set(op.result, pack(lw, out))
+
+
+def _matrix_vector(lw, x: Arr, y: Arr, out: Arr, n, t) -> None:
+    """out = x @ y: float64 with unit-stride columns or rows, rows 16 or 4 at a time
+    (matvec.py); otherwise columns of x walked when they are unit-stride (or x is
+    small), else row by row."""
+    b = lw.b
+
+    def dot_row(i):
+        store(lw, out, b.mul(i, out.strides[0]), _dot_lane(
+            lw, x, y, n, t, b.mul(i, x.strides[0]), I64(0), x.strides[1], y.strides[0]))
+    columns = b.icmp_signed("==", x.strides[0], I64(1))
+    if t == F64 and x.t.dtype == F64 and y.t.dtype == F64:
+        rows = b.icmp_signed("==", x.strides[1], I64(1))
+        with b.if_else(columns) as (by_columns, other):
+            with by_columns:
+                rows_by_four(lw, x, y, out, n, dot_row, unit_columns=True)
+            with other:
+                with b.if_else(rows) as (by_rows, strided):
+                    with by_rows:
+                        rows_by_four(lw, x, y, out, n, dot_row, unit_columns=False)
+                    with strided:
+                        _columns_or_rows(lw, x, y, out, n, t, I1(0), dot_row)
+    else:
+        _columns_or_rows(lw, x, y, out, n, t, columns, dot_row)
+
+
+def _columns_or_rows(lw, x: Arr, y: Arr, out: Arr, n, t, columns, dot_row) -> None:
+    b = lw.b
+    walk_columns = b.or_(columns, b.icmp_signed("<=", product(b, x.shape), I64(SMALL)))
+    with b.if_else(walk_columns) as (by_columns, by_rows):
+        with by_columns:
+            fill(lw, out, const_like(t, 0.0))
+            counted(lw, n, lambda k: _axpy(
+                lw, out, I64(0), out.strides[0], x.shape[0],
+                _element(lw, y, b.mul(k, y.strides[0]), t),
+                x, b.mul(k, x.strides[1]), x.strides[0], t), "k")
+        with by_rows:
+            counted(lw, x.shape[0], dot_row, "row")
 
 
 def _rows_of_y(lw, x: Arr, y: Arr, out: Arr, n, t) -> None:

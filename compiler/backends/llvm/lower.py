@@ -22,11 +22,14 @@ from ...errors import BackendError
 from ...ir.core import Block, Function, Module, Op, Value
 from ...ir.types import ArrayType, BOOL, ScalarType, TupleType
 from ...passes.callgraph import recursive_functions
-from . import arrays, bounds, fuse, scalar
+from ...passes.inplace import Objects
+from . import arrays, bounds, fuse, rank1, release, scalar
 from .runtime_ir import CTXP, ERR_ASSERT, ERR_SHAPE, Runtime, check_memory
 from .types import I1, I32, I64, I8, I8P, lltype, memory_type
 
 FUSE = os.environ.get("ADJOIN_FUSE", "1") not in ("0", "")  # elementwise fusion (fuse.py)
+# memory allocated by one loop iteration given back at its end (release.py)
+RELEASE = os.environ.get("ADJOIN_RELEASE", "1") not in ("0", "")
 
 
 class ModuleLowering:
@@ -40,6 +43,7 @@ class ModuleLowering:
         self.fresh_helpers: set = set()  # helpers returning a fresh contiguous array
         self._ipow = None
         self.recursive = recursive_functions(module)
+        self.pushing = release.pushing_functions(module)
         for f in module:
             fnty = ir.FunctionType(lltype(f.result_type),
                                    [CTXP] + [lltype(t) for t in f.param_types])
@@ -104,6 +108,7 @@ class FunctionLowering:
         self.safe: set = set()  # ids of `checked` index ops that cannot overflow (bounds.py)
         self.fresh: set = set()  # ids of packed descriptors of fresh allocations (arrays.pack)
         self.depth = None  # a recursive function's depth on entry, restored on return
+        self._objects = None
 
     def ipow(self) -> ir.Function:
         return self.ml.ipow()
@@ -169,17 +174,27 @@ class FunctionLowering:
 
     def block(self, blk: Block) -> None:
         roots, absorbed = {}, set()
+        if self.uses is None:
+            self.uses = fuse.count_uses(self.f.walk())
         if FUSE:
-            if self.uses is None:
-                self.uses = fuse.count_uses(self.f.walk())
             roots, absorbed = fuse.plan(blk, self.uses)
+        updates = rank1.plan(blk, self.uses, self.objects)
+        absorbed |= {id(outer) for outer in updates.values()}
         for op in blk.ops:
             if op.name in ("yield", "condition") or id(op) in absorbed:
                 continue
             if id(op) in roots:
                 fuse.emit(self, op, roots[id(op)])
+            elif id(op) in updates:
+                rank1.emit(self, op, updates[id(op)])
             else:
                 self.op(op)
+
+    def objects(self) -> Objects:
+        """Which arrays each value may be (passes/inplace.py), computed once."""
+        if self._objects is None:
+            self._objects = Objects(self.f)
+        return self._objects
 
     def op(self, op: Op) -> None:
         self.op_name = op.name
@@ -400,10 +415,13 @@ class FunctionLowering:
             phi.add_incoming(v, pre)
             phis.append(phi)
         self.b.position_at_end(body)
+        mark = self.iteration_mark(op)
         self.set(blk.args[0], index_of(k))
         for a, phi in zip(blk.args[1:], phis):
             self.set(a, phi)
         yields = self.region_values(blk)
+        if mark is not None:
+            release.release(self, mark)
         latch = self.b.block
         k.add_incoming(self.b.sub(k, I64(1)) if backwards else self.b.add(k, I64(1)), latch)
         for phi, y, same in zip(phis, yields, fixed):
@@ -424,6 +442,13 @@ class FunctionLowering:
         for r, phi in zip(op.results, phis):
             self.set(r, phi)
 
+    def iteration_mark(self, op: Op):
+        """The arena's mark at the start of an iteration whose allocations can all be
+        released at its end (release.py), else None."""
+        if not RELEASE or not release.plan(op, self.ml.pushing):
+            return None
+        return release.take_mark(self)
+
     def op_while(self, op: Op) -> None:
         pre = self.b.block
         head = self.fn.append_basic_block("while")
@@ -436,6 +461,7 @@ class FunctionLowering:
             phi = self.b.phi(lltype(r.type), name=r.name or "")
             phi.add_incoming(self.get(v), pre)
             phis.append(phi)
+        mark = self.iteration_mark(op)
         cond_blk, body_blk = op.regions[0].block, op.regions[1].block
         for a, phi in zip(cond_blk.args, phis):
             self.set(a, phi)
@@ -448,6 +474,8 @@ class FunctionLowering:
         for a, phi in zip(body_blk.args, phis):
             self.set(a, phi)
         yields = self.region_values(body_blk)
+        if mark is not None:
+            release.release(self, mark)
         for phi, y in zip(phis, yields):
             phi.add_incoming(y, self.b.block)
         self.b.branch(head)
@@ -464,7 +492,7 @@ def _may_fail(blocks: List[ir.Block]) -> bool:
                for blk in blocks for ins in blk.instructions)
 
 
-_NEVER_FAIL = ("adjoin.ipow", "adjoin_push")
+_NEVER_FAIL = ("adjoin.ipow", "adjoin_push", "adjoin.release")
 
 
 def _at_most_max(b: ir.IRBuilder, n: ir.Value) -> ir.Value:
