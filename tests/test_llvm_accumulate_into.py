@@ -7,6 +7,8 @@ hand-written IR checks the cases that must keep the fresh zeroed adjoint: a call
 that reads what it accumulated, a caller that reads its accumulator between the call
 and the addition, an accumulator of another shape (broadcast), one passed to the call.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -77,7 +79,8 @@ def test_values_and_derivatives(fn, args, wrt, backend):
 
 def test_the_llvm_gradient_accumulates_into_the_caller():
     text = adjoin.llvm_ir(integrate, np.ones(4), 2, wrt=0, optimized=False)
-    assert "rhs_bwd.into.0" in text
+    # the symbol may carry a suffix when an earlier test compiled another `rhs`
+    assert re.search(r"rhs\w*_bwd\w*\.into\.0", text), text[:2000]
 
 
 # -- where the fresh zeroed adjoint must stay (hand-written IR) ------------------------
