@@ -77,6 +77,15 @@ def test_every_doc_has_blocks():
         assert collect_blocks(doc), f"{doc} has no ```python blocks"
 
 
+def test_every_output_block_belongs_to_a_program():
+    """A ```text block not right after a ```python block would go unchecked."""
+    for doc in DOC_FILES:
+        attached = sum(b.expected is not None for b in collect_blocks(doc))
+        text_blocks = sum(line.strip() == "```text"
+                          for line in (ROOT / doc).read_text().splitlines())
+        assert attached == text_blocks, f"{doc}: an output block follows no python block"
+
+
 def test_output_matching_can_fail():
     assert output_matches("a  b\n c", "a b c")
     assert output_matches("x = ...", "x = 1.2345")
