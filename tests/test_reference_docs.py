@@ -60,7 +60,11 @@ def test_docstring_examples_run(name, tmp_path, monkeypatch):
         f"<{name}>", 0)
     assert test.examples, f"{name}: the Example section has no >>> lines"
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    runner.run(test)
+    try:
+        runner.run(test)
+    finally:  # the cache examples point the cache at tmp_path: the environment decides again
+        from adjoin.cache_store import reset_cache_dir
+        reset_cache_dir()
     assert runner.failures == 0, f"{name}: {runner.failures} example(s) print something else"
 
 
