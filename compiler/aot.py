@@ -58,6 +58,35 @@ def compile_aot(fn: Callable, signature: Signature, out_dir: str,
     `cpu="host"` tunes for this machine; name an LLVM CPU ("x86-64-v2", "generic") to
     build a library for other machines. `error_model` as for `adjoin.differentiable`
     (recorded in the library's metadata). Returns the paths written.
+
+    The library is loaded without the compiler (`import adjoin.runtime`) through the
+    generated loader, or from C through the header.
+
+    Args:
+        fn: the function (plain or `adjoin.differentiable`).
+        signature: the parameter types, text like "f64[:], i64" or a sequence of types.
+        out_dir: the folder to write into (created when needed).
+        wrt: the gradient's parameters (index, name or tuple), or None for no gradient.
+        name: the library's name (a Python identifier); `fn`'s name by default.
+        cpu: "host", or an LLVM CPU name such as "x86-64-v2" or "generic".
+        error_model: "python" or "numpy".
+
+    Returns:
+        An `Artifact` with the paths of the `library`, `header` and `loader` and the
+        metadata `info`.
+
+    Raises:
+        adjoin.ToolchainError: no C compiler to link the library.
+        TypeError: the signature's length differs from `fn`'s parameters.
+        ValueError: `name` is not an identifier; an unknown error model.
+        adjoin.CompileError: `fn` cannot be compiled, differentiated or lowered.
+
+    Example:
+        >>> def f(x):
+        ...     return np.sum(x * x)
+        >>> art = adjoin.compile_aot(f, "f64[:]", tmp)
+        >>> import os; os.path.exists(art.library) and art.header.endswith("f.h")
+        True
     """
     check_backend("llvm", error_model)
     cc = c_compiler()  # before any work: without one nothing can be linked

@@ -37,7 +37,26 @@ _ROOT: Optional[str] = None
 
 def set_cache_dir(path: Optional[str]) -> None:
     """Put adjoin's disk cache in folder `path` (created when needed), or turn it off
-    with None. Without a call the environment decides (see the module docstring)."""
+    with None. Without a call the environment decides (see the module docstring):
+    ADJOIN_CACHE=0 turns it off, ADJOIN_CACHE_DIR chooses the folder.
+
+    Args:
+        path: the folder (`~` expanded), or None to turn the disk cache off.
+
+    Returns:
+        None.
+
+    Raises:
+        Nothing: the folder is created when the cache first writes.
+
+    Example:
+        >>> adjoin.set_cache_dir(tmp)
+        >>> adjoin.cache_info()["root"] == tmp
+        True
+        >>> adjoin.set_cache_dir(None)
+        >>> adjoin.cache_info()["enabled"]
+        False
+    """
     global _ROOT, _SET
     _ROOT, _SET = (os.path.abspath(os.path.expanduser(path)) if path else None), True
 
@@ -183,7 +202,24 @@ def evict(bound: Optional[int] = None) -> int:
 
 def cache_info() -> Dict[str, object]:
     """Where the cache is (`root`), whether it is on, its bound (bytes), its files and
-    bytes in all, and by kind (`entries`, `objects`, `runtime`, `python`: each {files, bytes})."""
+    bytes in all, and by kind (`entries`, `objects`, `runtime`, `python`: each {files, bytes}).
+
+    Args:
+        None.
+
+    Returns:
+        A dict with keys `root`, `enabled`, `size_bound`, `files`, `bytes`, `entries`,
+        `objects`, `runtime` and `python`.
+
+    Raises:
+        Nothing: unreadable files are skipped.
+
+    Example:
+        >>> adjoin.set_cache_dir(tmp)
+        >>> info = adjoin.cache_info()
+        >>> info["enabled"], info["files"]
+        (True, 0)
+    """
     r = root()
     info: Dict[str, object] = {"root": r, "enabled": r is not None, "size_bound": size_bound()}
     files = _files()
@@ -197,7 +233,25 @@ def cache_info() -> Dict[str, object]:
 
 
 def clear_cache() -> int:
-    """Remove every file of the cache; the number of bytes removed."""
+    """Remove every file of the cache; the number of bytes removed.
+
+    Compiled functions already loaded in this process keep working; the next process
+    compiles again.
+
+    Args:
+        None.
+
+    Returns:
+        The number of bytes removed (files that cannot be removed are skipped).
+
+    Raises:
+        Nothing: a file that cannot be removed is left in place.
+
+    Example:
+        >>> adjoin.set_cache_dir(tmp)
+        >>> adjoin.clear_cache()
+        0
+    """
     removed = 0
     for _, size, path in _files():
         try:

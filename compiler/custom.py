@@ -77,14 +77,87 @@ custom_vjp = _decorator(CustomVJP)
 custom_vjp.__doc__ = """Make `fn` opaque to adjoin, differentiated by a rule given with
 `@fn.defvjp`: `rule(*args, out, out_bar)` returns one cotangent per argument
 (a single value for a one-argument function; None for an argument with none).
-`returns="f64[:]"` declares the result type when it is not the first argument's."""
+
+The body runs in CPython (it may call SciPy, torch or C code) when compiled code calls
+it. The rule is compiled when adjoin can compile it (so Hessians differentiate it
+again) and run in CPython otherwise. A VJP rule also gives forward mode for scalar
+outputs; other forward-mode uses without a `defjvp` rule are a NotDifferentiable error
+at compile time.
+
+Args:
+    fn: the function; omitted when used as `@custom_vjp(returns=...)`.
+    returns: the result type as signature text (`"f64[:]"`) when it is not the first
+        argument's type.
+
+Returns:
+    A callable wrapper with a `defvjp(rule)` method (a decorator that returns `rule`).
+
+Raises:
+    adjoin.NotDifferentiable: at compile time, a derivative no rule gives.
+
+Example:
+    >>> @adjoin.custom_vjp
+    ... def cube(x):
+    ...     return x ** 3
+    >>> @cube.defvjp
+    ... def cube_vjp(x, out, out_bar):
+    ...     return 3.0 * x ** 2 * out_bar
+    >>> def f(x):
+    ...     return cube(x) + x
+    >>> adjoin.grad(f)(2.0)
+    13.0
+"""
 custom_jvp = _decorator(CustomJVP)
 custom_jvp.__doc__ = """Make `fn` opaque to adjoin, differentiated by a rule given with
-`@fn.defjvp`: `rule(*args, *tangents)` returns `(out, out_dot)`."""
+`@fn.defjvp`: `rule(*args, *tangents)` returns `(out, out_dot)`.
+
+The body runs in CPython when compiled code calls it. A JVP rule also gives reverse
+mode for scalar inputs; other reverse-mode uses without a `defvjp` rule are a
+NotDifferentiable error at compile time.
+
+Args:
+    fn: the function; omitted when used as `@custom_jvp(returns=...)`.
+    returns: the result type as signature text when it is not the first argument's.
+
+Returns:
+    A callable wrapper with a `defjvp(rule)` method (a decorator that returns `rule`).
+
+Raises:
+    adjoin.NotDifferentiable: at compile time, a derivative no rule gives.
+
+Example:
+    >>> @adjoin.custom_jvp
+    ... def square(x):
+    ...     return x * x
+    >>> @square.defjvp
+    ... def square_jvp(x, x_dot):
+    ...     return x * x, 2.0 * x * x_dot
+    >>> adjoin.jvp(lambda x: square(x) + 1.0, (3.0,), (1.0,))
+    (10.0, 6.0)
+"""
 
 
 def stop_gradient(x: Any) -> Any:
-    """`x`, with a derivative of zero: nothing flows back through it."""
+    """`x`, with a derivative of zero: nothing flows back through it.
+
+    Under CPython it returns `x`; in compiled code its value is `x` and its derivative
+    (reverse, forward and higher order) is zero.
+
+    Args:
+        x: a float, an array or a structure of them.
+
+    Returns:
+        `x` itself.
+
+    Raises:
+        adjoin.CompileError: never by itself; `x` must be something adjoin compiles.
+
+    Example:
+        >>> def f(x):
+        ...     return x * adjoin.stop_gradient(x)
+        >>> adjoin.grad(f)(3.0)
+        3.0
+    """
     return x
 
 
@@ -107,6 +180,25 @@ def straight_through(fn: Callable, surrogate: Optional[Callable] = None) -> Stra
     """A straight-through estimator: forward `fn`, backward `surrogate` (default: identity).
 
     `fn` and `surrogate` are anything adjoin can compile: np.round, np.sign,
-    math.floor, a lambda, a plain function.
+    math.floor, a lambda, a plain function. Compiled code computes `fn(x)` and
+    differentiates `surrogate(x)`, so a step function can sit inside a trained model.
+
+    Args:
+        fn: the function computed.
+        surrogate: the function differentiated in its place; None for the identity.
+
+    Returns:
+        A callable that runs `fn` (under CPython as well).
+
+    Raises:
+        adjoin.CompileError: at compile time, `fn` or `surrogate` cannot be compiled.
+
+    Example:
+        >>> rounded = adjoin.straight_through(np.round)
+        >>> def f(x):
+        ...     return np.sum(rounded(x) * x)
+        >>> x = np.array([0.4, 1.6])
+        >>> float(f(x)), adjoin.grad(f)(x)
+        (3.2, array([0.4, 3.6]))
     """
     return StraightThrough(fn, surrogate)

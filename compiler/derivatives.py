@@ -214,10 +214,42 @@ def grad(fn: Callable, wrt: Wrt = 0, *, backend: Optional[str] = None,
          error_model: Optional[str] = None) -> Callable:
     """The gradient of scalar-valued `fn` with respect to the arguments `wrt`.
 
-    `grad(grad(f))` works for scalar arguments: the outer derivative is taken by
-    forward mode over the inner gradient's code. The code runs on `backend`, by default
-    the one `fn` was compiled for (`differentiable(f, backend=...)`), else Python;
-    `error_model` as for `differentiable`.
+    Reverse mode: one forward pass that records what the backward pass needs, then one
+    backward pass, whatever the number of inputs. The gradient has the argument's
+    structure (an array's shape, a dict's keys, ...). `grad(grad(f))` works for scalar
+    arguments: the outer derivative is taken by forward mode over the inner gradient's
+    code. The code runs on `backend`, by default the one `fn` was compiled for
+    (`differentiable(f, backend=...)`), else Python.
+
+    Args:
+        fn: a function returning a float (plain or `adjoin.differentiable`).
+        wrt: the parameter to differentiate, by index or name, or a tuple of them.
+        backend: "python", "llvm" or "torch"; None for `fn`'s own.
+        error_model: as for `adjoin.differentiable`; None for `fn`'s own.
+
+    Returns:
+        A function taking `fn`'s arguments and returning the gradient: one value for an
+        int or str `wrt`, a tuple of them for a tuple `wrt`.
+
+    Raises:
+        TypeError: `wrt` is not an index, a name or a tuple of them, or names an int,
+            bool or other argument with no derivative; `fn` does not return a float.
+        ValueError: `wrt` is empty, out of range, names a missing parameter or one twice.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated (raised at the
+            first call, pointing at the offending line).
+
+    Example:
+        >>> def f(x, y):
+        ...     return np.sum(x ** 2) * y
+        >>> adjoin.grad(f)(np.array([1.0, 2.0]), 3.0)
+        array([ 6., 12.])
+        >>> gx, gy = adjoin.grad(f, wrt=(0, "y"))(np.array([1.0, 2.0]), 3.0)
+        >>> float(gy)
+        5.0
+        >>> def g(x):
+        ...     return x ** 3
+        >>> adjoin.grad(adjoin.grad(g))(2.0)
+        12.0
     """
     target = target_for(fn, backend, error_model)
     inner = getattr(fn, "__adjoin_grad__", None)
@@ -228,7 +260,32 @@ def grad(fn: Callable, wrt: Wrt = 0, *, backend: Optional[str] = None,
 
 def value_and_grad(fn: Callable, wrt: Wrt = 0, *, backend: Optional[str] = None,
                    error_model: Optional[str] = None) -> Callable:
-    """Like `grad`, returning `(value, gradient)`."""
+    """Like `grad`, returning `(value, gradient)` from one forward and one backward pass.
+
+    Args:
+        fn: a function returning a float.
+        wrt: the parameter to differentiate, by index or name, or a tuple of them.
+        backend: "python", "llvm" or "torch"; None for `fn`'s own.
+        error_model: as for `adjoin.differentiable`; None for `fn`'s own.
+
+    Returns:
+        A function taking `fn`'s arguments and returning `(fn(*args), gradient)`, the
+        gradient shaped as `grad`'s.
+
+    Raises:
+        TypeError: `wrt` is not an index, a name or a tuple of them, or names an int,
+            bool or other argument with no derivative; `fn` does not return a float.
+        ValueError: `wrt` is empty, out of range, names a missing parameter or one twice.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated (raised at the
+            first call, pointing at the offending line).
+
+    Example:
+        >>> def f(x):
+        ...     return np.sum(x ** 2)
+        >>> value, g = adjoin.value_and_grad(f)(np.array([1.0, 2.0]))
+        >>> float(value), g
+        (5.0, array([2., 4.]))
+    """
     return _gradient_call(fn, wrt, True, target_for(fn, backend, error_model))
 
 
@@ -239,10 +296,36 @@ def vjp(fn: Callable, *args: Any, backend: Optional[str] = None,
         error_model: Optional[str] = None, **kwargs: Any):
     """Evaluate `fn(*args)` and return `(value, pullback)`.
 
-    `pullback(cotangent)` returns one cotangent per argument (None for int and
-    bool arguments); it may be called any number of times. `pullback.tape_nbytes`
-    is the memory the forward pass keeps for it (on the llvm backend, everything
-    the pass allocated plus the tape buffer). `error_model` as for `differentiable`.
+    For functions with array or tuple results: the forward pass runs now, and
+    `pullback(cotangent)` runs the backward pass for a cotangent shaped like the value,
+    returning one cotangent per argument (None for int and bool arguments); it may be
+    called any number of times. `pullback.tape_nbytes` is the memory the forward pass
+    keeps for it (on the llvm backend, everything the pass allocated plus the tape
+    buffer).
+
+    Args:
+        fn: the function (plain or `adjoin.differentiable`).
+        *args: the arguments to evaluate `fn` at (keyword arguments too).
+        backend: "python", "llvm" or "torch"; None for `fn`'s own.
+        error_model: as for `adjoin.differentiable`; None for `fn`'s own.
+
+    Returns:
+        `(value, pullback)`: `fn(*args)` and the function from a cotangent of the value
+        to a tuple with one cotangent per argument.
+
+    Raises:
+        TypeError: no argument is a float or float array; a cotangent whose structure
+            does not match the value.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated.
+
+    Example:
+        >>> def f(x, n):
+        ...     return x ** n
+        >>> value, pullback = adjoin.vjp(f, np.array([1.0, 2.0]), 3)
+        >>> value
+        array([1., 8.])
+        >>> pullback(np.array([1.0, 0.5]))
+        (array([3., 6.]), None)
     """
     target = target_for(fn, backend, error_model)
     f = unwrap(fn)

@@ -39,13 +39,37 @@ UNKNOWN_LOC = Loc("<unknown>", 0, 0)
 
 
 class AdjoinError(Exception):
-    """Base class of every error adjoin raises on purpose."""
+    """Base class of every error adjoin raises on purpose.
+
+    Catch it to handle anything adjoin reports (compile errors, a missing toolchain, a
+    pipeline that cannot train); errors of the user's own code keep CPython's types.
+
+    Example:
+        >>> issubclass(adjoin.CompileError, adjoin.AdjoinError)
+        True
+    """
 
 
 class CompileError(AdjoinError):
     """The function cannot be compiled (or differentiated) correctly.
 
-    `construct` names the offending Python construct; `loc` points at it.
+    `construct` names the offending Python construct; `loc` points at it. Its message
+    starts with `file:line:col` and shows the source line with a caret.
+
+    Attributes:
+        message: the message without the location.
+        loc: the source location (file, line, col), or None.
+        construct: the name of the offending construct ("" when none applies).
+
+    Example:
+        >>> def f(x):
+        ...     with open("x") as fh:
+        ...         return x
+        >>> try:
+        ...     adjoin.differentiable(f)(1.0)
+        ... except adjoin.CompileError as e:
+        ...     print(e.loc.line, e.construct)
+        2 the 'with' statement
     """
 
     def __init__(self, message: str, loc: Optional[Loc] = None, construct: str = ""):
@@ -72,23 +96,71 @@ class CompileError(AdjoinError):
 
 
 class UnsupportedSyntax(CompileError):
-    """A Python construct adjoin does not compile (try, with, class, ...)."""
+    """A Python construct adjoin does not compile (try, with, class, ...).
+
+    Raised at compile time (the first call), pointing at the construct.
+
+    Example:
+        >>> def f(x):
+        ...     try:
+        ...         return x
+        ...     finally:
+        ...         pass
+        >>> try:
+        ...     adjoin.differentiable(f)(1.0)
+        ... except adjoin.UnsupportedSyntax as e:
+        ...     print(e.construct)
+        try/except
+    """
 
 
 class UnknownCallee(CompileError):
-    """A call to something that is neither a known primitive nor a Python function."""
+    """A call to something that is neither a known primitive nor a Python function.
+
+    Example:
+        >>> import random
+        >>> def f(x):
+        ...     return x * random.random()
+        >>> try:
+        ...     adjoin.differentiable(f)(1.0)
+        ... except adjoin.CompileError as e:
+        ...     print(type(e).__name__)
+        UnknownCallee
+    """
 
 
 class TypingError(CompileError):
-    """Operand types that no typing rule accepts."""
+    """Operand types that no typing rule accepts.
+
+    Example:
+        >>> def f(x):
+        ...     return x[0]
+        >>> try:
+        ...     adjoin.differentiable(f)(1.0)
+        ... except adjoin.TypingError as e:
+        ...     print(e.one_line().split(": ", 1)[1])
+        a value of type f64 cannot be indexed
+    """
 
 
 class NotDifferentiable(CompileError):
-    """A construct that compiles but whose derivative adjoin cannot produce correctly."""
+    """A construct that compiles but whose derivative adjoin cannot produce correctly.
+
+    Raised when a derivative is compiled; the primal still runs.
+
+    Example:
+        >>> issubclass(adjoin.NotDifferentiable, adjoin.CompileError)
+        True
+    """
 
 
 class BackendError(CompileError):
-    """A backend cannot lower a construct or type (the message suggests another backend)."""
+    """A backend cannot lower a construct or type (the message suggests another backend).
+
+    Example:
+        >>> issubclass(adjoin.BackendError, adjoin.CompileError)
+        True
+    """
 
 
 class IRParseError(AdjoinError):
@@ -104,10 +176,24 @@ class VerifyError(AdjoinError):
 
 
 class ToolchainError(AdjoinError):
-    """A tool adjoin needs outside Python (a C compiler to link a library) is missing or failed."""
+    """A tool adjoin needs outside Python (a C compiler to link a library) is missing or failed.
+
+    Raised by `adjoin.compile_aot` before any work when no C compiler is found.
+
+    Example:
+        >>> issubclass(adjoin.ToolchainError, adjoin.AdjoinError)
+        True
+    """
 
 
 class PipelineError(AdjoinError, ValueError):
     """A pipeline cannot be trained as built: a shape that does not fit the next step, a
     backprop asked of a step that has none, a parameter structure that does not match. Raised
-    before training starts; the message names the step."""
+    before training starts; the message names the step.
+
+    Also a ValueError, so code catching ValueError for bad configurations catches it.
+
+    Example:
+        >>> issubclass(adjoin.PipelineError, ValueError)
+        True
+    """

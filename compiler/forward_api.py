@@ -52,10 +52,34 @@ def _tangent_value(t: Any, primal: Any, ty: Type, name: str) -> Any:
 
 def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any], *,
         backend: Optional[str] = None, error_model: Optional[str] = None):
-    """`(fn(*primals), directional derivative along tangents)`.
+    """`(fn(*primals), directional derivative along tangents)`, by forward mode.
 
-    A tangent of None (or for an int or bool argument) means the argument is held fixed.
-    `backend` and `error_model` as for `grad`.
+    One pass computes the value and its tangent together, whatever the number of
+    outputs. A tangent of None (or for an int or bool argument) means the argument is
+    held fixed; the tangent of an int or bool output is None.
+
+    Args:
+        fn: the function (plain or `adjoin.differentiable`).
+        primals: the arguments, a sequence.
+        tangents: one tangent per argument, shaped like it, or None.
+        backend: "python", "llvm" or "torch"; None for `fn`'s own.
+        error_model: as for `adjoin.differentiable`; None for `fn`'s own.
+
+    Returns:
+        `(value, tangent)`, the tangent structured as the value.
+
+    Raises:
+        TypeError: `primals` and `tangents` differ in length; a nonzero tangent for an
+            int or bool argument.
+        ValueError: a tangent whose shape differs from its argument's.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated.
+
+    Example:
+        >>> def f(x, y):
+        ...     return x * np.sin(y)
+        >>> value, tangent = adjoin.jvp(f, (2.0, 0.0), (1.0, 1.0))
+        >>> value, tangent
+        (0.0, 2.0)
     """
     target = target_for(fn, backend, error_model)
     f = unwrap(fn)
@@ -112,10 +136,34 @@ def hessian(fn: Callable, wrt=0, *, backend: Optional[str] = None,
             error_model: Optional[str] = None) -> Callable:
     """The Hessian of scalar-valued `fn` (forward over reverse), as a function.
 
-    For one argument of shape s the result has shape s + s; for several (a tuple
-    `wrt`) it is a tuple of tuples of blocks, H[i][j] = d2f / dx_i dx_j. For a structured
-    argument (a dict, list, ...) the blocks nest in its structure twice, as JAX's do:
+    One forward-mode pass over the gradient's code per input element. For one argument
+    of shape s the result has shape s + s; for several (a tuple `wrt`) it is a tuple of
+    tuples of blocks, H[i][j] = d2f / dx_i dx_j. For a structured argument (a dict,
+    list, ...) the blocks nest in its structure twice, as JAX's do:
     `hessian(f)(p)["W"]["b"]` is d2f / dW db (None for int leaves).
+
+    Args:
+        fn: a function returning a float.
+        wrt: the parameter, by index or name, or a tuple of them.
+        backend: "python", "llvm" or "torch"; None for `fn`'s own.
+        error_model: as for `adjoin.differentiable`; None for `fn`'s own.
+
+    Returns:
+        A function taking `fn`'s arguments and returning the Hessian (a float for a
+        float argument, an array of shape s + s for an array of shape s).
+
+    Raises:
+        TypeError: `wrt` names an argument with no derivative (int, bool) or `fn` does
+            not return a float.
+        ValueError: `wrt` is empty, out of range or names a missing parameter.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated.
+
+    Example:
+        >>> def f(x):
+        ...     return x[0] ** 2 * x[1]
+        >>> adjoin.hessian(f)(np.array([1.0, 3.0]))
+        array([[6., 2.],
+               [2., 0.]])
     """
     target = target_for(fn, backend, error_model)
     f = unwrap(fn)
@@ -216,7 +264,34 @@ def _assemble(columns: List[Any], row_value: Any, col_value: Any) -> Any:
 
 def hvp(fn: Callable, wrt=0, *, backend: Optional[str] = None,
         error_model: Optional[str] = None) -> Callable:
-    """`hvp(f)(*args, v)`: the Hessian of `f` times `v`, without forming the Hessian."""
+    """`hvp(f)(*args, v)`: the Hessian of `f` times `v`, without forming the Hessian.
+
+    One forward-mode pass over the gradient's code (forward over reverse), so the cost
+    is a small multiple of one gradient whatever the size of the argument.
+
+    Args:
+        fn: a function returning a float.
+        wrt: the parameter, by index or name, or a tuple of them (then `v` is a tuple
+            with one vector per parameter).
+        backend: "python", "llvm" or "torch"; None for `fn`'s own.
+        error_model: as for `adjoin.differentiable`; None for `fn`'s own.
+
+    Returns:
+        A function taking `fn`'s arguments followed by `v` (shaped like the `wrt`
+        argument) and returning H @ v, shaped like `v`.
+
+    Raises:
+        TypeError: `wrt` names an argument with no derivative (int, bool) or `fn` does
+            not return a float.
+        ValueError: `wrt` is empty, out of range or names a missing parameter.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated.
+
+    Example:
+        >>> def f(x):
+        ...     return np.sum(x ** 3)
+        >>> adjoin.hvp(f)(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+        array([6., 0.])
+    """
     target = target_for(fn, backend, error_model)
     f = unwrap(fn)
     indices, single = wrt_indices(f, wrt)
@@ -265,7 +340,32 @@ def _nth_derivative_ir(primal: Function, index: int, order: int) -> Function:
 
 def derivative(fn: Callable, order: int = 1, wrt=0, *, backend: Optional[str] = None,
                error_model: Optional[str] = None) -> Callable:
-    """The `order`-th derivative of a scalar function of a scalar argument."""
+    """The `order`-th derivative of a scalar function of a scalar argument.
+
+    Computed by nesting forward mode `order` times over `fn`'s code (no finite
+    differences); the other arguments are held fixed.
+
+    Args:
+        fn: a function returning a float.
+        order: which derivative, 1 or more.
+        wrt: the float parameter, by index or name.
+        backend: "python", "llvm" or "torch"; None for `fn`'s own.
+        error_model: as for `adjoin.differentiable`; None for `fn`'s own.
+
+    Returns:
+        A function taking `fn`'s arguments and returning d^order fn / d wrt^order.
+
+    Raises:
+        ValueError: `order` is not a positive int; a bad `wrt`.
+        TypeError: the `wrt` argument is not a float, or `fn` does not return a float.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated.
+
+    Example:
+        >>> def f(x, a):
+        ...     return a * x ** 4
+        >>> adjoin.derivative(f, order=3)(1.0, 2.0)
+        48.0
+    """
     target = target_for(fn, backend, error_model)
     if not isinstance(order, int) or order < 1:
         raise ValueError("adjoin: order must be a positive integer")
@@ -299,6 +399,29 @@ def jacobian(fn: Callable, wrt=0, mode: Optional[str] = None, *,
     reverse pass per output element; by default the fewer passes win. The
     result has shape output_shape + input_shape (a tuple over `wrt` and over
     tuple outputs).
+
+    Args:
+        fn: a function returning a float, an array or a tuple of them.
+        wrt: the parameter, by index or name, or a tuple of them.
+        mode: "fwd", "rev" or None (choose by the number of passes).
+        backend: "python", "llvm" or "torch"; None for `fn`'s own.
+        error_model: as for `adjoin.differentiable`; None for `fn`'s own.
+
+    Returns:
+        A function taking `fn`'s arguments and returning the Jacobian.
+
+    Raises:
+        ValueError: `mode` is not "fwd", "rev" or None; a bad `wrt`.
+        TypeError: a `wrt` argument that is not a float or float array; `fn` returns
+            a list, dict or other structure.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated.
+
+    Example:
+        >>> def f(x):
+        ...     return np.array([x[0] * x[1], x[0] + x[1]])
+        >>> adjoin.jacobian(f)(np.array([2.0, 3.0]))
+        array([[3., 2.],
+               [1., 1.]])
     """
     if mode not in (None, "fwd", "rev"):
         raise ValueError("adjoin: mode is 'fwd', 'rev' or None")

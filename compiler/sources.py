@@ -27,6 +27,28 @@ def adjoint_source(fn: Callable, *args: Any, wrt: Wrt = 0, signature: Optional[s
     explicit `signature="f64, i64"`, or else from the function's last call. The code is
     `backend`'s (by default `fn`'s own where that backend generates Python, as the torch
     backend does, else the Python backend's).
+
+    Args:
+        fn: the function (plain or `adjoin.differentiable`).
+        *args: example arguments; only their types matter (keyword arguments too).
+        wrt: the parameter, by index or name, or a tuple of them.
+        signature: the parameter types as text ("f64[:], i64") instead of examples.
+        backend: "python" or "torch"; None as described above.
+
+    Returns:
+        The source text of the gradient function and the functions it calls.
+
+    Raises:
+        ValueError: `backend` does not generate Python (llvm: use `adjoin.llvm_ir`).
+        TypeError: a `wrt` argument with no derivative.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated.
+
+    Example:
+        >>> def f(x):
+        ...     return np.sin(x) * x
+        >>> text = adjoin.adjoint_source(f, 1.0)
+        >>> "def " in text and "cos" in text
+        True
     """
     f, target, primal, types, indices = _view(fn, args, kwargs, signature, wrt, backend)
     g, module = gradient_ir(f, types, indices, primal=primal)
@@ -61,7 +83,29 @@ def llvm_ir(fn: Callable, *args: Any, wrt: Optional[Wrt] = None, optimized: bool
             signature: Optional[str] = None, error_model: str = "python", **kwargs: Any) -> str:
     """The LLVM IR the llvm backend compiles for `fn`: of the function itself, or with
     `wrt` of its gradient (the combined value-and-gradient function), after O3
-    unless `optimized=False`. Types come as for `adjoint_source`."""
+    unless `optimized=False`. Types come as for `adjoint_source`.
+
+    Args:
+        fn: the function (plain or `adjoin.differentiable`).
+        *args: example arguments; only their types matter (keyword arguments too).
+        wrt: None for the function itself, else the parameters of the gradient.
+        optimized: the IR after LLVM's O3 (True) or as adjoin emits it.
+        signature: the parameter types as text instead of examples.
+        error_model: "python" or "numpy", as for `adjoin.differentiable`.
+
+    Returns:
+        The LLVM IR module as text.
+
+    Raises:
+        adjoin.BackendError: the llvm backend cannot lower a construct of `fn`.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated.
+
+    Example:
+        >>> def f(x):
+        ...     return x * x
+        >>> "define" in adjoin.llvm_ir(f, 1.0, wrt=0)
+        True
+    """
     check_backend("llvm", error_model)
     f = unwrap(fn)
     entry = primal_for(fn, f, args, kwargs, signature)
@@ -149,7 +193,29 @@ def tangent_ir(primal: Function, mask: Tuple[bool, ...]) -> Tuple[Function, Modu
 def tangent_source(fn: Callable, *args: Any, wrt=0, signature: Optional[str] = None,
                    backend: Optional[str] = None, **kwargs: Any) -> str:
     """The generated forward-mode (tangent) code of `fn`, as Python source text (the
-    backend is chosen as for `adjoint_source`)."""
+    backend is chosen as for `adjoint_source`).
+
+    Args:
+        fn: the function (plain or `adjoin.differentiable`).
+        *args: example arguments; only their types matter (keyword arguments too).
+        wrt: the parameters carrying a tangent, by index or name, or a tuple of them.
+        signature: the parameter types as text instead of examples.
+        backend: "python" or "torch"; None as for `adjoint_source`.
+
+    Returns:
+        The source text of the jvp function and the functions it calls.
+
+    Raises:
+        ValueError: `backend` does not generate Python.
+        TypeError: a `wrt` argument with no derivative.
+        adjoin.CompileError: `fn` cannot be compiled or differentiated.
+
+    Example:
+        >>> def f(x):
+        ...     return np.exp(x)
+        >>> "def " in adjoin.tangent_source(f, 1.0)
+        True
+    """
     f, target, primal, types, indices = _view(fn, args, kwargs, signature, wrt, backend)
     entry, module = tangent_ir(primal, tuple(i in indices for i in range(len(types))))
     return target.source(module, entry.name, header_for(f, types, "tangent"))

@@ -82,13 +82,32 @@ def vmap(fn: Callable, in_axes: Axes = 0, out_axes: Axes = 0, *,
     `adjoin.grad(f, ...)` (per-example gradients), `adjoin.value_and_grad(f, ...)`,
     `adjoin.hessian(f, ...)` or `functools.partial(adjoin.jvp, f)`.
 
-    Example::
+    Args:
+        fn: the function to map (plain, `adjoin.differentiable`, or a derivative
+            function as listed above).
+        in_axes: an int or None for every argument, or a tuple with one per argument.
+        out_axes: an int for every result, or a tuple with one per result.
+        backend: "python", "llvm" or "torch"; None for `fn`'s own.
+        error_model: as for `adjoin.differentiable`; None for `fn`'s own.
 
-        def loss(w, x, y):
-            return (np.dot(w, x) - y) ** 2
+    Returns:
+        A compiled function taking the batched arguments and returning the batched
+        results.
 
-        per_example = adjoin.vmap(adjoin.grad(loss), in_axes=(None, 0, 0))
-        g = per_example(w, X, Y)          # g[k] == adjoin.grad(loss)(w, X[k], Y[k])
+    Raises:
+        ValueError: `in_axes` has a different number of entries than arguments; batch
+            axes of different lengths.
+        adjoin.CompileError: `fn` cannot be compiled or batched.
+
+    Example:
+        >>> def loss(w, x, y):
+        ...     return (np.dot(w, x) - y) ** 2
+        >>> per_example = adjoin.vmap(adjoin.grad(loss), in_axes=(None, 0, 0))
+        >>> w = np.array([1.0, 0.0])
+        >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> per_example(w, X, np.array([0.0, 1.0]))   # row k: grad(loss)(w, X[k], Y[k])
+        array([[ 2.,  4.],
+               [12., 16.]])
     """
     from .vmap_derivatives import derivative_vmap
     special = derivative_vmap(fn, in_axes, out_axes, backend, error_model)
