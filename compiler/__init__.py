@@ -17,6 +17,9 @@ import importlib
 from typing import Any
 
 from .runtime import __version__  # noqa: E402  (one place for the version)
+from .compile_phases import configure_logging as _configure_logging
+
+_configure_logging()  # ADJOIN_LOG=info: compile times on stderr (compile_phases)
 
 _EXPORTS = {
     "differentiable": ".api", "Differentiable": ".api",
@@ -29,6 +32,7 @@ _EXPORTS = {
     "set_cache_dir": ".cache_store", "cache_info": ".cache_store", "clear_cache": ".cache_store",
     "jvp": ".forward_api", "hessian": ".forward_api",
     "hvp": ".forward_api", "derivative": ".forward_api", "jacobian": ".forward_api",
+    "compile_stats": ".compile_phases",
     "custom_vjp": ".custom", "custom_jvp": ".custom", "stop_gradient": ".custom",
     "straight_through": ".custom", "vmap": ".vmapped", "checkpointed": ".checkpoint",
 }

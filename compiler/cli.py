@@ -6,6 +6,7 @@
                 [--error-model python|numpy]
     adjoin aot  path/to/file.py:func --signature "f64[:], i64" [-o out/] [--wrt x,y]
                 [--error-model python|numpy]
+    adjoin --version | adjoin (no arguments: the help, status 0)
 
 Assumes: the file can be imported as a module (it is executed, as `python file.py`
 would, but with a module name other than `__main__`).
@@ -25,6 +26,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import AdjoinError, CompileError
+from .runtime import __version__
 
 
 class UsageError(Exception):
@@ -149,6 +151,7 @@ def error_model(sp) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adjoin", description="adjoin: a differentiating compiler "
                                 "for Python")
+    p.add_argument("--version", action="version", version=f"adjoin {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp):
@@ -161,7 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(run=cmd_ir)
     sp = sub.add_parser("show", help="print the generated gradient code of a function")
     common(sp)
-    sp.add_argument("--wrt", help="arguments to differentiate, by name: x,y (default: first)")
+    sp.add_argument("--wrt", help="arguments to differentiate, by name: x,y (default: the "
+                    "first argument, as adjoin.grad's wrt=0; when it is not a float or a float "
+                    "array, show stops with an error asking for --wrt)")
     sp.add_argument("--ir", action="store_true", help="print the IR before the gradient")
     sp.add_argument("--emit", default="python", choices=("python", "llvm", "tangent", "vmap"),
                     help="what to show: the gradient (default), its LLVM IR (the same as "
@@ -195,7 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # bare `adjoin`: the help, not a usage error
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
     try:
         out = args.run(args)
     except CompileError as e:

@@ -20,7 +20,7 @@ import numpy as np
 from .backends.base import Target
 from .calls import check_not_aliased, fast_key, parameter_names, prepare
 from .frontend.specialize import COMPILE_LOCK, REGISTRY
-from .compile_stats import count
+from .compile_phases import count, timed
 from .ir.core import Function, Module
 from .persist import compiled_call
 from .ir.types import F64, ArrayType, ScalarType, TupleType, Type
@@ -143,9 +143,10 @@ def gradient_ir(fn: Callable, types: Sequence[Type], wrt: Sequence[int],
         primal = primal or specialize(fn, types)
         _check_scalar_output(fn, primal)
         count("ad")
-        ctx = reverse_context()
-        g = ctx.gradient(primal, wrt, with_value)
-        return g, ctx.module_for(g)
+        with timed("ad"):
+            ctx = reverse_context()
+            g = ctx.gradient(primal, wrt, with_value)
+            return g, ctx.module_for(g)
 
 
 def compiled_gradient(fn: Callable, types: Tuple[Type, ...], wrt: Tuple[int, ...],
@@ -371,12 +372,13 @@ def compiled_split(f, primal: Function, types, mask, target: Target):
 
 
 def _compile_split(f, primal: Function, types, mask, target: Target):
-    ctx = reverse_context()
-    pair = ctx.split_pair(primal.name, mask)
-    module = ctx.module_for(pair.fwd)
-    for extra in ctx.module_for(pair.bwd):
-        if extra.name not in module:
-            module.add(extra)
+    with timed("ad"):
+        ctx = reverse_context()
+        pair = ctx.split_pair(primal.name, mask)
+        module = ctx.module_for(pair.fwd)
+        for extra in ctx.module_for(pair.bwd):
+            if extra.name not in module:
+                module.add(extra)
     return tuple(target.compile(module, [pair.fwd.name, pair.bwd.name],
                                 header_for(f, types, "vjp")))
 
@@ -393,8 +395,9 @@ def compiled_forward(key: Tuple, build: Callable[[], Function], target: Target, 
         with COMPILE_LOCK:
             hit = _COMPILED.get(key)
             if hit is None:
-                entry = build()
-                module = forward_context().module_for(entry)
+                with timed("ad"):
+                    entry = build()
+                    module = forward_context().module_for(entry)
                 hit = _COMPILED[key] = target.compile_one(module, entry.name,
                                                           header_for(fn, types, what))
     return hit

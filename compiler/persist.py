@@ -27,7 +27,7 @@ from . import cache_store
 from .backends.base import Target
 from .cache_keys import Uncacheable, digest, environment_key, function_key
 from .calls import Call, array_aliases, bind_call, prepare
-from .compile_stats import count
+from .compile_phases import count
 from .frontend.captures import spec_key
 from .frontend.kinds import FunctionSig, split
 from .frontend.specialize import COMPILE_LOCK, REGISTRY

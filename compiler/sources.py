@@ -148,11 +148,16 @@ def show_text(fn: Callable, values, types, wrt: Optional[Sequence[str]], emit: s
     primal = prepare(f, values or (), {}).primal if types is None else specialize(f, types)
     names = list(parameter_names(f))
     types = tuple(primal.param_types)[:len(names)]
-    if wrt is None:
-        floats = [n for n, t in zip(names, types) if t.differentiable()]
-        wrt = floats[:1] or names[:1]
+    if wrt is None:  # adjoin.grad's default: the first argument
+        wrt = names[:1]
+        if emit != "vmap" and names and not types[0].differentiable():
+            raise TypeError(f"adjoin: the default --wrt is the first argument, as for "
+                            f"adjoin.grad, and '{names[0]}' of {f.__name__}() is not a float "
+                            "or a float array; name the arguments to differentiate with "
+                            "--wrt")
     indices, _ = wrt_indices(f, tuple(wrt))
-    check_wrt_types(f, types, indices)
+    if emit != "vmap":  # vmap batches the function itself: nothing is differentiated
+        check_wrt_types(f, types, indices)
     if emit == "vmap":
         return batched_source(f, primal, types, in_axes, target)
     if emit == "tangent":

@@ -1,14 +1,17 @@
 """Test configuration: verify the IR after every pass, check native memory (guard words
 around every allocation of the llvm backend), keep generated files local."""
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("ADJOIN_VERIFY", "1")
 os.environ.setdefault("ADJOIN_CHECK_MEMORY", "1")
 # Never the user's real disk cache (platformdirs' folder): a folder of this session, and
 # a fresh one for each test (`_fresh_disk_cache`).
-os.environ["ADJOIN_CACHE_DIR"] = os.path.join(tempfile.gettempdir(),
-                                             f"adjoin-tests-{os.getpid()}")
+# Removed when the run ends: a test run leaves nothing in the temp folder.
+os.environ["ADJOIN_CACHE_DIR"] = _SESSION_CACHE = tempfile.mkdtemp(prefix="adjoin-tests-")
+atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 
 # The suite draws the same examples on every run (CI must not turn red by chance);
 # HYPOTHESIS_RANDOM=1, a hunt (PROGEN_HUNT) or PROGEN_EXAMPLES draws fresh ones.

@@ -269,3 +269,40 @@ def test_show_emit_llvm_with_another_backend_is_a_usage_error(example, capsys):
                  "--emit", "llvm"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--emit llvm shows the llvm backend's code" in err[0]
+
+
+# Version, help, and show's default --wrt (adjoin.grad's: the first argument).
+
+def test_version_prints_runtime_version(tmp_path):
+    from adjoin.runtime import __version__
+    status, out, err = run_cli("--version", cwd=tmp_path)
+    assert (status, out.strip(), err) == (0, f"adjoin {__version__}", "")
+
+
+def test_bare_adjoin_prints_help_and_exits_0(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: adjoin") and "show" in out and "aot" in out
+
+
+def test_show_default_wrt_is_the_first_argument(example, capsys):
+    # h(x): the default and --wrt x give the same code; g(a, k): both floats, the
+    # default differentiates a only, as adjoin.grad(g) does.
+    status, default, _ = run_main(["show", f"{example}:g", "--signature", "f64[:], f64"], capsys)
+    status2, explicit, _ = run_main(["show", f"{example}:g", "--signature", "f64[:], f64",
+                                     "--wrt", "a"], capsys)
+    status3, both, _ = run_main(["show", f"{example}:g", "--signature", "f64[:], f64",
+                                 "--wrt", "a,k"], capsys)
+    assert status == status2 == status3 == 0
+    default, explicit, both = (re.sub(r"\bg_\d+", "g", t) for t in (default, explicit, both))
+    assert default == explicit and default != both
+
+
+def test_show_default_wrt_on_an_int_first_argument_asks_for_wrt(tmp_path, capsys):
+    (tmp_path / "m.py").write_text("def f(n, x):\n    return x * n\n")
+    line = check_user_error(*run_main(["show", f"{tmp_path}/m.py:f", "--signature",
+                                       "i64, f64"], capsys),
+                            "default --wrt is the first argument", "'n'", "--wrt")
+    assert "Traceback" not in line
+    assert run_main(["show", f"{tmp_path}/m.py:f", "--signature", "i64, f64", "--wrt", "x"],
+                    capsys)[0] == 0

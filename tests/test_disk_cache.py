@@ -3,7 +3,7 @@ stale entry is never used.
 
 Each test writes a small program (a function calling a helper in another file and
 reading a global constant) under tmp_path and runs it in fresh processes, which report
-their results and the compile phases they ran (`adjoin.compile_stats.COUNTS`).
+their results and the compile phases they ran (`adjoin.compile_phases.COUNTS`).
 """
 import json
 import os
@@ -42,7 +42,7 @@ RUN = textwrap.dedent("""\
     x = np.linspace(0.1, 1.0, 5)
     value = adjoin.differentiable(prog.energy, backend=sys.argv[2])(x, 3)
     grad = adjoin.grad(prog.energy, backend=sys.argv[2])(x, 3)
-    from adjoin.compile_stats import COUNTS
+    from adjoin.compile_phases import COUNTS
     print(json.dumps({"value": value, "grad": grad.tolist(), "counts": dict(COUNTS)}))
 """)
 COMPILING = ("frontend", "ad", "llvm", "python_codegen")

@@ -192,7 +192,11 @@ class Target:
 
     def compile(self, module: Module, entries: Sequence[str], header: str = ""
                 ) -> List[Callable]:
-        return self.backend.compile(module, entries, header, self.error_model)
+        from ..compile_phases import finish_compile, timed
+        with timed("codegen"):
+            out = self.backend.compile(module, entries, header, self.error_model)
+        finish_compile(entries[0], self.name)
+        return out
 
     def compile_one(self, module: Module, entry: str, header: str = "") -> Callable:
         return self.compile(module, [entry], header)[0]

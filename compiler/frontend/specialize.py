@@ -179,7 +179,8 @@ class Registry:
         outside a translation, `fn` is a verb's entry function: library code is refused."""
         p = self.parsed.get(id(fn.__code__))
         if p is None:
-            with COMPILE_LOCK:
+            from ..compile_phases import timed
+            with COMPILE_LOCK, timed("frontend"):
                 p = self.parsed.get(id(fn.__code__))  # parsed by another thread meanwhile
                 if p is not None:
                     return p
@@ -242,10 +243,16 @@ class Registry:
                 return e.stub
         return None
 
-    def translate(self, key, base: str, src, fdef, hidden, signature, statics, loc,
-                  aliases: Aliases = ()) -> Function:
+    def translate(self, *args, **kwargs) -> Function:
+        """`_translate`, its time counted as the frontend's (compile_phases)."""
+        from ..compile_phases import timed
+        with timed("frontend"):
+            return self._translate(*args, **kwargs)
+
+    def _translate(self, key, base: str, src, fdef, hidden, signature, statics, loc,
+                   aliases: Aliases = ()) -> Function:
         """Translate one specialization; `signature` may mark NumPy-scalar parameters."""
-        from ..compile_stats import count
+        from ..compile_phases import count
         from ..passes.manager import run_default_pipeline
         from .to_ir import FunctionTranslator
         count("frontend")

@@ -1,9 +1,9 @@
 """Compile chain.py's function and its gradient into a shared library, then use it
 from C (main.c) and from Python (use_library.py).
 
-    python examples/aot/build.py
+    python examples/aot/build.py [OUT]
 
-writes examples/aot/build/: libchain_energy.so, chain_energy.h (the C API) and
+writes OUT (default examples/aot/build/): libchain_energy.so, chain_energy.h (the C API) and
 chain_energy.py (the Python loader), and the C program `main`. The same library
 comes from the command line with
 
@@ -18,7 +18,7 @@ import adjoin
 from adjoin.aot import c_compiler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "build")
+OUT = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(HERE, "build")
 sys.path.insert(0, HERE)
 from chain import chain_energy  # noqa: E402
 
@@ -32,7 +32,7 @@ def main() -> None:
                                            os.path.join(HERE, "main.c"), f"-I{OUT}", f"-L{OUT}",
                                            "-lchain_energy", f"-Wl,-rpath,{OUT}"], check=True)
     subprocess.run([exe], check=True)
-    subprocess.run([sys.executable, os.path.join(HERE, "use_library.py")], check=True)
+    subprocess.run([sys.executable, os.path.join(HERE, "use_library.py"), OUT], check=True)
 
 
 if __name__ == "__main__":

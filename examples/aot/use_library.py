@@ -8,7 +8,10 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "build"))
+# The folder build.py wrote (its argument; default examples/aot/build/).
+BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "build")
+sys.path.insert(0, BUILD)
 import chain_energy as lib  # noqa: E402  (the generated loader)
 
 n = 16

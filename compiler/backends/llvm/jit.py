@@ -74,9 +74,9 @@ def optimize(text: str, tm=None):
 
 def machine_code(text: str, kind: str = "objects") -> bytes:
     """Object code for the host (from the disk cache's folder `kind`, or compiled and put
-    there); compiles into `objects` are counted in compile_stats (the shared runtime's,
+    there); compiles into `objects` are counted in compile_phases (the shared runtime's,
     in `runtime`, are not)."""
-    from ...compile_stats import count
+    from ...compile_phases import count
     tm = target_machine()
     k = cache.key(text, tm, PIPELINE) if cache.cache_dir(kind) is not None else None
     obj = cache.load(k, kind) if k is not None else None

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from ...ir.core import Function, Module, clone_function
 from ...cache_store import folder
-from ...compile_stats import count
+from ...compile_phases import count
 from ...custom import REGISTRY as CUSTOM
 from ...passes.inplace import mark_inplace
 from ...passes.markers import lower_markers
