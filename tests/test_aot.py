@@ -12,6 +12,8 @@ import subprocess
 import sys
 import textwrap
 
+import re
+
 import numpy as np
 import pytest
 
@@ -286,9 +288,10 @@ def test_llvm_ir_of_primal_and_gradient(source_module):
     primal = adjoin.llvm_ir(mod.energy, x, w, n)
     raw = adjoin.llvm_ir(mod.energy, x, w, n, optimized=False)
     grad = adjoin.llvm_ir(mod.energy, signature="f64[:], f64[:], i64", wrt="x")
-    assert "define" in primal and "@adjoin_energy(" in primal
+    # the symbol may carry a suffix when an earlier test compiled another `energy`
+    assert "define" in primal and re.search(r"@adjoin_energy(_\d+)?\(", primal)
     assert raw != primal and "adjoin_ctx_new" in raw
-    assert "energy_grad" in grad or "energy_value_and_grad" in grad
+    assert re.search(r"energy(_\d+)?_(value_and_)?grad", grad)
     assert "llvm.log" in raw or "@log" in raw
 
 
