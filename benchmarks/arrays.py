@@ -3,7 +3,7 @@ NumPy operations (loops only over time steps, components and layers), at sizes w
 device matters. The same code runs on the torch backend, under PyTorch eager autograd
 (`adjoin.testing.torch_eager`) and, for CPython, on NumPy.
 
-Definitions follow ../shared/workloads.md; where the array form differs it says so:
+Definitions follow benchmarks/workloads.py; where the array form differs it says so:
 gmm takes the lower triangles of Q as a (K, D, D) array with a mask (instead of packed
 vectors), and the lstm runs B sequences side by side.
 """
@@ -66,7 +66,7 @@ def make_gmm(d, k, n, seed=0):
 
 
 def lstm_batched(main, extra, state, seq):
-    """B sequences at once: seq (C, B, b), state (2L, B, b); weights as in workloads.md."""
+    """B sequences at once: seq (C, B, b), state (2L, B, b); weights as in benchmarks/workloads.py."""
     layers = state.shape[0] // 2
     c_count = seq.shape[0]
     b = seq.shape[2]
