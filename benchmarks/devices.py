@@ -5,8 +5,8 @@ gradient (tensors on the device), PyTorch eager autograd on the same code
 (`adjoin.testing.torch_eager`), and the torch backend's gradient passed to
 `torch.compile`. Reported: times (context only) and the ratios the project targets,
 adjoin gradient / eager gradient (at most 0.8) and adjoin gradient / adjoin primal (at
-most 3). `--sizes small` is a quick check; `full` are the full sizes of the workloads (benchmarks/workloads.py)
-for devices; `--device cuda` where a GPU is present.
+most 3). `--sizes small` is a quick check; `full` are the workloads' full sizes
+(benchmarks/workloads.py) for devices; `--device cuda` where a GPU is present.
 """
 from __future__ import annotations
 
