@@ -8,8 +8,8 @@ expected text matches any run of characters.
 
 Guarantees: each program runs from a file of its own in a fresh namespace (adjoin reads a
 function's source from its file), with the working directory a fresh tmp_path, so
-nothing is written into the checkout. Add a markdown file to DOC_FILES to check its
-blocks too.
+nothing is written into the checkout. DOC_FILES is README.md and every docs/*.md, so a new
+page is checked without being listed. A fence indented inside a list item is dedented.
 """
 import os
 import re
