@@ -16,9 +16,14 @@ atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 # The suite draws the same examples on every run (CI must not turn red by chance);
 # HYPOTHESIS_RANDOM=1, a hunt (PROGEN_HUNT) or PROGEN_EXAMPLES draws fresh ones.
 from hypothesis import settings as _settings  # noqa: E402
+from hypothesis.configuration import set_hypothesis_home_dir  # noqa: E402
+
+set_hypothesis_home_dir(os.path.join(_SESSION_CACHE, "hypothesis"))  # not the checkout
 
 _FRESH = ("HYPOTHESIS_RANDOM", "PROGEN_HUNT", "PROGEN_EXAMPLES")
-_settings.register_profile("adjoin", derandomize=not any(os.environ.get(v) for v in _FRESH))
+# No example database: a test run writes nothing into the checkout (.hypothesis).
+_settings.register_profile("adjoin", derandomize=not any(os.environ.get(v) for v in _FRESH),
+                           database=None)
 _settings.load_profile("adjoin")
 
 
