@@ -36,7 +36,26 @@ __all__ = ["function", "opaque", "AdjoinFunction"]
 
 
 class AdjoinFunction:
-    """`f` compiled by adjoin, as a function of tensors that torch autograd differentiates."""
+    """`f` compiled by adjoin, as a function of tensors that torch autograd differentiates.
+
+    Built by `adjoin.torch.function`. Calling it runs adjoin's primal through `adjoin.vjp`
+    (keeping its tape) inside a `torch.autograd.Function`; torch's backward pass runs
+    adjoin's pullback, and with `create_graph=True` a second backward uses adjoin's
+    forward-over-reverse code.
+
+    Args:
+        f: a plain Python function or an `adjoin.differentiable` one.
+        backend: "python", "llvm" or "torch"; None for `f`'s own backend, else "torch".
+
+    Attributes:
+        backend: the name of the backend the code runs on.
+        fn: the plain Python function compiled.
+        compiled: the `adjoin.Differentiable` of `fn` on `backend`.
+
+    Raises:
+        adjoin.CompileError: `f` cannot be compiled or differentiated (at the first call).
+        ValueError: on "python" or "llvm", a tensor argument is not on the CPU.
+    """
 
     def __init__(self, f: Callable, backend: Optional[str] = None):
         own = getattr(f, "target", None)
@@ -58,6 +77,18 @@ class AdjoinFunction:
     # -- conversions between torch and the backend's values
 
     def to_backend(self, a: Any) -> Any:
+        """One argument as the backend takes it.
+
+        Args:
+            a: a tensor or any other argument.
+
+        Returns:
+            `a` detached on the torch backend; on python and llvm, a NumPy view of a CPU
+            tensor (a Python number for a 0-d one). Non-tensors are returned unchanged.
+
+        Raises:
+            ValueError: the backend is not torch and `a` is not on the CPU.
+        """
         if not isinstance(a, torch.Tensor):
             return a
         a = a.detach()
@@ -69,7 +100,15 @@ class AdjoinFunction:
         return a.numpy() if a.dim() else a.item()
 
     def contracted(self, arity: int, out_shape: Tuple) -> Callable:
-        """`s(*args, *cts) = <cts, f(*args)>`, compiled by adjoin (for double backward)."""
+        """`s(*args, *cts) = <cts, f(*args)>`, compiled by adjoin (for double backward).
+
+        Args:
+            arity: the number of arguments of `f`.
+            out_shape: one `(shape, is_float)` pair per output of `f`.
+
+        Returns:
+            The compiled contraction, cached per `(arity, out_shape)`.
+        """
         key = (arity, out_shape)
         hit = self._contracted.get(key)
         if hit is None:
@@ -203,8 +242,39 @@ def _contraction(fn: Callable, arity: int, out_shape: Tuple) -> Callable:
 
 
 def function(f: Callable, backend: Optional[str] = None) -> AdjoinFunction:
-    """`f` as a function of tensors that takes part in torch autograd (see the module
-    docstring). `backend` defaults to `f`'s own (a Differentiable) or "torch"."""
+    """`f` as a function of tensors that takes part in torch autograd.
+
+    Forward runs adjoin's primal through `adjoin.vjp` and keeps its tape; backward runs
+    adjoin's pullback on it. With `create_graph=True` the backward pass is itself a torch
+    op whose derivative is adjoin's forward-over-reverse code, so double backward works
+    (third order is refused by torch's `once_differentiable`). On the torch backend tensors
+    stay on their device; on python and llvm, CPU tensors are passed as NumPy views.
+
+    Args:
+        f: a plain Python function or an `adjoin.differentiable` one.
+        backend: "python", "llvm" or "torch"; None for `f`'s own backend (a
+            Differentiable), else "torch".
+
+    Returns:
+        An `AdjoinFunction`: call it with tensors (and other arguments); float tensor
+        results take part in torch autograd.
+
+    Raises:
+        adjoin.CompileError: `f` cannot be compiled or differentiated (at the first call).
+        ValueError: on "python" or "llvm", a tensor argument is not on the CPU.
+
+    Example:
+        >>> import torch
+        >>> def f(x):
+        ...     return np.sum(np.sin(x) * x)
+        >>> tf = adjoin.torch.function(f)
+        >>> tf
+        <adjoin.torch.function f on torch>
+        >>> x = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+        >>> tf(x).backward()
+        >>> torch.allclose(x.grad, torch.sin(x) + x * torch.cos(x))
+        True
+    """
     return AdjoinFunction(f, backend)
 
 
@@ -212,7 +282,18 @@ def function(f: Callable, backend: Optional[str] = None) -> AdjoinFunction:
 
 
 class TorchOpaque(CustomVJP):
-    """A torch function or module run as one opaque step by adjoin-compiled code."""
+    """A torch function or module run as one opaque step by adjoin-compiled code.
+
+    Built by `adjoin.torch.opaque`.
+
+    Args:
+        fn: the torch function or `nn.Module`.
+        returns: the result type ("f64[:]") when it is not the first argument's.
+
+    Attributes:
+        torch_fn: the wrapped torch function or module.
+        vjp_rule: the rule computing the VJP with `torch.autograd.grad`.
+    """
 
     kind = "torch.opaque"
 
@@ -281,9 +362,34 @@ def _back_like(out: Any, args: Sequence[Any]) -> Any:
 
 
 def opaque(fn: Optional[Callable] = None, *, returns: Optional[str] = None):
-    """Make a torch function or `nn.Module` callable from adjoin-compiled code, its
-    derivative taken by torch autograd. `returns` declares the result type ("f64[:]") when
-    it is not the first argument's."""
+    """Make a torch function or `nn.Module` callable from adjoin-compiled code.
+
+    It runs as one opaque step (a custom rule): tensors in and out on the torch backend,
+    NumPy arrays converted to tensors and back on the python backend; its derivative
+    comes from `torch.autograd.grad`. Usable as `opaque(fn)` or as a decorator
+    `@opaque(returns=...)`.
+
+    Args:
+        fn: the torch function or module; None to return a decorator.
+        returns: the result type ("f64[:]") when it is not the first argument's.
+
+    Returns:
+        A `TorchOpaque` callable from adjoin-compiled functions (or, with `fn` None, a
+        decorator making one).
+
+    Raises:
+        adjoin.BackendError: a function calling it is compiled for llvm, which cannot
+            call Python (at compile time).
+
+    Example:
+        >>> import torch
+        >>> square = adjoin.torch.opaque(lambda t: t * t)
+        >>> def g(x):
+        ...     return np.sum(square(x))
+        >>> dg = adjoin.grad(adjoin.differentiable(g, backend="torch"))
+        >>> dg(torch.tensor([1.0, 3.0], dtype=torch.float64))
+        tensor([2., 6.], dtype=torch.float64)
+    """
     if fn is None:
         return lambda f: TorchOpaque(f, returns)
     return TorchOpaque(fn, returns)
