@@ -42,9 +42,35 @@ class _Step:
 class Pipeline:
     """A DAG of primitives trained end to end (see the module docstring).
 
+    Steps run in the order given; the last step is the output and scores the targets.
+    `pipe[name]` is the step's primitive.
+
     Args:
         steps: a list of `(name, primitive)` (its source is the step before, or "input") or
             `(name, primitive, sources)` with `sources` a name or a tuple of names.
+
+    Attributes:
+        steps: the steps, in order.
+        history: one dict per optimizer step of every `fit` so far.
+
+    Raises:
+        PipelineError: no steps, an entry that is not a tuple of 2 or 3, a step that is not
+            a `Primitive`, or a name used twice.
+
+    Example:
+        >>> from adjoin import pipeline as pl
+        >>> def line(p, x):
+        ...     return x @ p["w"] + p["b"]
+        >>> def gaussian(p, x, y):
+        ...     r = y - line(p, x)
+        ...     return -0.5 * r * r
+        >>> step = pl.Function(line, {"w": np.zeros(1), "b": 0.0}, log_likelihood=gaussian,
+        ...                    backend="python")
+        >>> pipe = pl.Pipeline([("line", step)])
+        >>> pipe
+        Pipeline(line<-input)
+        >>> pipe["line"] is step
+        True
     """
 
     def __init__(self, steps: Sequence[tuple]):
@@ -90,23 +116,52 @@ class Pipeline:
 
     @property
     def parameters(self) -> Dict[str, Any]:
+        """Every step's parameters, by step name."""
         return {s.name: s.primitive.parameters for s in self.steps}
 
     @property
     def gradients(self) -> Dict[str, Any]:
+        """Every step's accumulated gradients, by step name."""
         return {s.name: s.primitive.gradients for s in self.steps}
 
     def freeze(self, *names: str) -> "Pipeline":
+        """Keep the named steps' parameters fixed in training.
+
+        Args:
+            *names: step names.
+
+        Returns:
+            This pipeline.
+
+        Raises:
+            KeyError: no step has one of the names.
+        """
         for n in names:
             self[n].frozen = True
         return self
 
     def unfreeze(self, *names: str) -> "Pipeline":
+        """Train the named steps' parameters again.
+
+        Args:
+            *names: step names.
+
+        Returns:
+            This pipeline.
+
+        Raises:
+            KeyError: no step has one of the names.
+        """
         for n in names:
             self[n].frozen = False
         return self
 
     def tensors(self) -> List[torch.Tensor]:
+        """The leaf tensors an optimizer updates.
+
+        Returns:
+            The unfrozen steps' parameter tensors, each once.
+        """
         out, ids = [], set()
         for s in self.steps:
             if not s.primitive.frozen:
@@ -117,18 +172,33 @@ class Pipeline:
         return out
 
     def zero_grad(self) -> None:
+        """Clear every step's accumulated gradients."""
         for s in self.steps:
             s.primitive.zero_grad()
 
     # -- running forward ----------------------------------------------------------------------
 
     def produce(self, x: Any) -> Any:
-        """The pipeline's output (stochastic steps give their mean), a NumPy array unless
-        the input is a tensor."""
+        """The pipeline's output (stochastic steps give their mean).
+
+        Args:
+            x: the input rows (an array, or a dict of arrays for named inputs).
+
+        Returns:
+            The last step's output: a NumPy array unless the input is a tensor.
+        """
         return self._output(x, self._forward(x, samples=0, record=False, upto=None)[0])
 
     def sample(self, x: Any, n: int = 1) -> Any:
-        """n draws of the output per row (draw-major rows)."""
+        """n draws of the output per row.
+
+        Args:
+            x: the input rows (an array, or a dict of arrays for named inputs).
+            n: draws per row for every stochastic step.
+
+        Returns:
+            The last step's output for `n` draws, draw-major rows.
+        """
         return self._output(x, self._forward(x, samples=n, record=False, upto=None)[0])
 
     def _output(self, x: Any, values: Dict[str, Any]) -> Any:
@@ -137,7 +207,16 @@ class Pipeline:
         return out if tensors or not isinstance(out, torch.Tensor) else _numpy(out)
 
     def log_likelihood(self, x: Any, y: Any, samples: int = 1) -> np.ndarray:
-        """The end-to-end log p(y | x) of each example, estimated with `samples` draws."""
+        """The end-to-end log p(y | x) of each example, estimated with `samples` draws.
+
+        Args:
+            x: the input rows (an array, or a dict of arrays for named inputs).
+            y: the targets, one per row.
+            samples: draws L per stochastic step: log (1/L) sum_l p(y | z_l, x).
+
+        Returns:
+            A float64 array, one log-likelihood per example.
+        """
         ll, _ = self._score(x, y, samples, record=False)
         return _log_mean_exp(ll)
 
@@ -245,8 +324,21 @@ class Pipeline:
     # -- checks and training ----------------------------------------------------------------
 
     def check(self, x: Any, y: Any, rows: int = 4) -> None:
-        """Run one objective step on the first rows and raise PipelineError on anything that
-        would fail in training (see the module docstring); gradients are cleared after."""
+        """Run one objective step on the first rows; gradients are cleared after.
+
+        Args:
+            x: the input rows (an array, or a dict of arrays for named inputs).
+            y: the targets.
+            rows: how many of the first rows to run.
+
+        Returns:
+            None.
+
+        Raises:
+            PipelineError: a shape that does not fit, a backprop asked of a step that has
+                none, a last step with no log-likelihood, or any failure of a step on
+                these rows (the message names the step).
+        """
         needs = self._needs_backprop()
         for s in self.steps:
             upstream = [src for src in s.sources if needs.get(src)]
@@ -264,7 +356,14 @@ class Pipeline:
         self.zero_grad()
 
     def pretrain(self, **fit_options: Any) -> "Pipeline":
-        """`fit()` every step that has local training data, in order."""
+        """`fit()` every step that has local training data, in order.
+
+        Args:
+            **fit_options: passed to each step's `Primitive.fit`.
+
+        Returns:
+            This pipeline.
+        """
         for s in self.steps:
             if s.primitive.training_data is not None:
                 s.primitive.fit(**fit_options)
@@ -288,6 +387,31 @@ class Pipeline:
                 every `callback_every` steps (held-out error, ...).
             distributed: True (or a process group) to split each batch over the processes
                 of torch.distributed and all-reduce the gradients.
+
+        Returns:
+            One dict per optimizer step, `{"step", "loss"}` plus what `callback` returned;
+            also appended to `history`.
+
+        Raises:
+            PipelineError: `check` on the first rows fails (before any training step).
+
+        Example:
+            >>> from adjoin import pipeline as pl
+            >>> def line(p, x):
+            ...     return x @ p["w"] + p["b"]
+            >>> def gaussian(p, x, y):
+            ...     r = y - line(p, x)
+            ...     return -0.5 * r * r
+            >>> x = np.array([[0.0], [1.0], [2.0], [3.0]])
+            >>> y = 2.0 * x[:, 0] + 1.0
+            >>> step = pl.Function(line, {"w": np.zeros(1), "b": 0.0},
+            ...                    log_likelihood=gaussian, backend="python")
+            >>> pipe = pl.Pipeline([("line", step)])
+            >>> history = pipe.fit(x, y, steps=500, lr=0.1, progress=False)
+            >>> len(history), sorted(history[0])
+            (500, ['loss', 'step'])
+            >>> np.round(pipe.produce(x), 2)
+            array([1., 3., 5., 7.])
         """
         n = _len(y)
         group = process_group(distributed)
