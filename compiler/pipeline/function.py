@@ -37,6 +37,31 @@ class Function(Primitive):
         log_prior: `log_prior(params) -> float`, added to the training objective.
         backend: the adjoin backend ("python", "llvm", "torch").
         name: the step's name in messages (default: `fn.__name__`).
+
+    Attributes:
+        fn: the step's function.
+        backend: the adjoin backend it runs on (settable).
+        parameters: the current parameters, in the structure given (settable).
+        gradients: the accumulated gradients, in the same structure.
+
+    Raises:
+        PipelineError: both `log_likelihood` and `loss` are given.
+        adjoin.CompileError: a function cannot be compiled or differentiated (at the
+            first call, which `Pipeline.check` makes before training).
+
+    Example:
+        >>> from adjoin import pipeline as pl
+        >>> def line(p, x):
+        ...     return x @ p["w"] + p["b"]
+        >>> step = pl.Function(line, {"w": np.array([2.0]), "b": 1.0}, backend="python")
+        >>> x = np.array([[0.0], [1.0]])
+        >>> step.produce(x)
+        array([1., 3.])
+        >>> step.backprop(np.array([1.0, 1.0]))
+        array([[2.],
+               [2.]])
+        >>> step.gradients["w"], float(step.gradients["b"])
+        (array([1.]), 2.0)
     """
 
     def __init__(self, fn: Callable, parameters: Any, *, log_likelihood: Optional[Callable] = None,
@@ -67,10 +92,12 @@ class Function(Primitive):
     # -- parameters
 
     def tensors(self):
+        """The parameters' leaf tensors (empty when there are none yet)."""
         return [] if self.params is None else self.params.tensors
 
     @property
     def parameters(self) -> Any:
+        """The current parameters in their own structure; None before any are set."""
         return None if self.params is None else self.params.value()
 
     @parameters.setter
@@ -82,6 +109,7 @@ class Function(Primitive):
 
     @property
     def gradients(self) -> Any:
+        """The accumulated gradients, in the parameters' structure."""
         return None if self.params is None else self.params.gradients()
 
     def _values(self) -> Any:
@@ -92,15 +120,51 @@ class Function(Primitive):
     # -- forward and backward
 
     def produce(self, *inputs: Any) -> Any:
+        """`fn(params, *inputs)`, recorded for `backprop` unless `recording` is off.
+
+        Args:
+            *inputs: the step's inputs, rows = examples.
+
+        Returns:
+            The step's output.
+
+        Raises:
+            PipelineError: the step has no parameters yet.
+        """
         return self._forward(self.fn, inputs, 1.0)
 
     def log_likelihood(self, *inputs: Any, outputs: Any) -> Any:
+        """The step's log-likelihood of `outputs` (the negated `loss`), recorded for
+        `backprop`.
+
+        Args:
+            *inputs: the step's inputs.
+            outputs: the targets scored.
+
+        Returns:
+            One value per example, or a total.
+
+        Raises:
+            PipelineError: the step has neither `log_likelihood` nor `loss`.
+        """
         if self.score is None:
             return super().log_likelihood(*inputs, outputs=outputs)
         value = self._forward(self.score, inputs + (outputs,), self.sign, drop_last=True)
         return value if self.sign > 0 else -value
 
     def backprop(self, output_grad: Any = None) -> Any:
+        """Reverse mode through the last recorded call; parameter gradients accumulate.
+
+        Args:
+            output_grad: the gradient of the loss with respect to the last call's output;
+                None when that call was `log_likelihood` and its negation is the loss.
+
+        Returns:
+            The gradient with respect to the input (a tuple for several inputs).
+
+        Raises:
+            PipelineError: no forward call was recorded.
+        """
         if self._pullback is None:
             raise PipelineError(f"step {self.name!r}: backprop needs a recorded forward call "
                                 "(produce or log_likelihood) first")
@@ -127,11 +191,21 @@ class Function(Primitive):
     # -- the prior
 
     def log_prior(self) -> float:
+        """`log_prior(params)`, 0.0 without a prior.
+
+        Returns:
+            log p(parameters) as a float.
+        """
         if self.prior is None:
             return 0.0
         return float(_compiled(self.prior, self.backend)(self._values()))
 
     def backprop_prior(self, scale: float) -> None:
+        """Add `scale * d log_prior / d parameters` into the gradients (not when frozen).
+
+        Args:
+            scale: the factor on the prior's gradient.
+        """
         if self.prior is None or self.frozen:
             return
         from ..derivatives import grad
