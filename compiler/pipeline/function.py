@@ -39,10 +39,8 @@ class Function(Primitive):
         name: the step's name in messages (default: `fn.__name__`).
 
     Attributes:
-        fn: the step's function.
-        backend: the adjoin backend it runs on (settable).
-        parameters: the current parameters, in the structure given (settable).
-        gradients: the accumulated gradients, in the same structure.
+        fn: the step's function (`backend`, `parameters` and `gradients` are properties,
+            below).
 
     Raises:
         PipelineError: both `log_likelihood` and `loss` are given.
