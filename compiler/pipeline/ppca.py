@@ -32,6 +32,10 @@ class ProbabilisticPCA(Function):
         parameters: optional initial {"W": (d, k), "mu": (d,), "log_s2": float}; else `fit`.
         seed: seed of the noise generator used by `sample`.
         backend: the adjoin backend; name: the step's name.
+
+    Attributes:
+        n_components: the latent dimension k.
+        rng: the noise generator used by `sample`.
     """
 
     stochastic = True
@@ -46,9 +50,19 @@ class ProbabilisticPCA(Function):
 
     @property
     def input_shape(self) -> Optional[tuple]:
+        """`(d,)` once the parameters are known, else None."""
         return None if self.params is None else (self.parameters["W"].shape[0],)
 
     def sample(self, *inputs: Any, n: int = 1) -> Any:
+        """n draws of the latents z ~ p(z | x) per row, recorded for `backprop`.
+
+        Args:
+            *inputs: the data rows x, shape (N, d).
+            n: draws per row.
+
+        Returns:
+            An (n * N, k) array, draw-major rows.
+        """
         (x,) = inputs
         tiled = np.tile(np.asarray(x), (n, 1))
         eps = self.rng.standard_normal((len(tiled), self.n_components))
@@ -57,16 +71,41 @@ class ProbabilisticPCA(Function):
         return z
 
     def produce(self, *inputs: Any) -> Any:
+        """The posterior mean of the latents per row.
+
+        Args:
+            *inputs: the data rows x, shape (N, d).
+
+        Returns:
+            An (N, k) array.
+        """
         self._repeat = 1
         return super().produce(*inputs)
 
     def backprop(self, output_grad: Any = None) -> Any:
+        """Reverse mode through the last recorded call; the draws of one row add up.
+
+        Args:
+            output_grad: the loss's gradient with respect to the last call's output.
+
+        Returns:
+            The gradient with respect to x, one row per data row.
+        """
         x_bar = super().backprop(output_grad)
         if self._repeat > 1 and x_bar is not None:  # the draws of one row add up
             x_bar = x_bar.reshape((self._repeat, -1) + x_bar.shape[1:]).sum(axis=0)
         return x_bar
 
     def log_likelihood(self, *inputs: Any, outputs: Any = None) -> Any:
+        """log p(x) per row, or log p(z | x) of latents `outputs`.
+
+        Args:
+            *inputs: the data rows x.
+            outputs: latents z, or None for the marginal likelihood of x.
+
+        Returns:
+            One value per row.
+        """
         self._repeat = 1
         if outputs is None:
             return self._forward(ppca_model.marginal_log_likelihood, inputs, 1.0)
@@ -75,10 +114,22 @@ class ProbabilisticPCA(Function):
 
     @property
     def has_local_objective(self) -> bool:
+        """True when training data is set (fitted in closed form)."""
         return self.training_data is not None
 
     def fit(self, steps: int = 0, **ignored: Any) -> list:
-        """Maximum-likelihood W, mu, s2 from the local training data, in closed form."""
+        """Maximum-likelihood W, mu, s2 from the local training data, in closed form.
+
+        Args:
+            steps: ignored (no optimizer steps).
+            **ignored: other fit options, ignored.
+
+        Returns:
+            An empty history.
+
+        Raises:
+            PipelineError: no training data, or `n_components` not in 1..d-1.
+        """
         if self.training_data is None:
             raise PipelineError(f"step {self.name!r}: call set_training_data before fit")
         x = np.asarray(self.training_data[0][0], dtype=np.float64)

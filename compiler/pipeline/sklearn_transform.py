@@ -88,6 +88,13 @@ class SklearnTransform(Function):
         trainable: let end-to-end training refine the fitted affine map.
         backend: the adjoin backend the map runs on.
         name: the step's name (default: the estimator's class name).
+
+    Attributes:
+        estimator: the scikit-learn estimator.
+
+    Raises:
+        PipelineError: the estimator is not affine in its input (not a supported
+            projection, scaler or linear model).
     """
 
     def __init__(self, estimator: Any, *, trainable: bool = False, backend: str = "llvm",
@@ -107,9 +114,21 @@ class SklearnTransform(Function):
 
     @property
     def input_shape(self) -> Optional[tuple]:
+        """`(n_features_in_,)` of a fitted estimator, else None."""
         return (self.estimator.n_features_in_,) if _fitted(self.estimator) else None
 
     def produce(self, *inputs: Any) -> Any:
+        """The estimator's transform (or prediction) of the rows, as adjoin's affine map.
+
+        Args:
+            *inputs: the input rows.
+
+        Returns:
+            The output rows.
+
+        Raises:
+            PipelineError: the estimator is not fitted.
+        """
         if self.params is None:
             raise PipelineError(f"step {self.name!r}: the {type(self.estimator).__name__} is not "
                                 "fitted; pass a fitted estimator, or call "
@@ -118,10 +137,22 @@ class SklearnTransform(Function):
 
     @property
     def has_local_objective(self) -> bool:
+        """False: the estimator is fitted by scikit-learn, not by a likelihood."""
         return False  # fitted by scikit-learn, not by a likelihood
 
     def fit(self, steps: int = 0, **ignored: Any) -> list:
-        """Fit the estimator on the local training data with its own `fit`."""
+        """Fit the estimator on the local training data with its own `fit`.
+
+        Args:
+            steps: ignored (no optimizer steps).
+            **ignored: other fit options, ignored.
+
+        Returns:
+            An empty history.
+
+        Raises:
+            PipelineError: no training data was set.
+        """
         if self.training_data is None:
             raise PipelineError(f"step {self.name!r}: call set_training_data before fit")
         (x,), y = self.training_data
