@@ -31,6 +31,13 @@ class TorchModule(Primitive):
         log_likelihood: `ll(output, target) -> tensor (N,)` (or a scalar total).
         loss: instead, a loss to minimise, e.g. `lambda out, y: ((out - y) ** 2).sum(1)`.
         name: the step's name in messages (default: the module's class name).
+
+    Attributes:
+        module: the wrapped module.
+
+    Raises:
+        PipelineError: `module` is not an `nn.Module`, or both `log_likelihood` and
+            `loss` are given.
     """
 
     tensor_io = True
@@ -50,19 +57,28 @@ class TorchModule(Primitive):
 
     @property
     def device(self) -> torch.device:
+        """The device of the module's first parameter (CPU without parameters)."""
         first = next(self.module.parameters(), None)
         return first.device if first is not None else torch.device("cpu")
 
     @property
     def dtype(self) -> torch.dtype:
+        """The dtype of the module's first parameter (float64 without parameters)."""
         first = next(self.module.parameters(), None)
         return first.dtype if first is not None else torch.float64
 
     def tensors(self) -> List[torch.Tensor]:
+        """The module's parameters with `requires_grad`.
+
+        Returns:
+            A list of tensors.
+        """
         return [p for p in self.module.parameters() if p.requires_grad]
 
     @property
     def parameters(self) -> Any:
+        """The module's named parameters as NumPy arrays; set from a dict with the same
+        keys and shapes (else PipelineError)."""
         return {k: v.detach().cpu().numpy() for k, v in self.module.named_parameters()}
 
     @parameters.setter
@@ -81,13 +97,34 @@ class TorchModule(Primitive):
 
     @property
     def gradients(self) -> Any:
+        """The accumulated gradients by parameter name, as NumPy arrays (zeros if none)."""
         return {k: (v.grad if v.grad is not None else torch.zeros_like(v)).detach().cpu().numpy()
                 for k, v in self.module.named_parameters()}
 
     def produce(self, *inputs: Any) -> torch.Tensor:
+        """`module(*inputs)`, recorded for `backprop` unless `recording` is off.
+
+        Args:
+            *inputs: tensors, rows = examples.
+
+        Returns:
+            The module's output, detached.
+        """
         return self._forward(self.module, inputs)
 
     def log_likelihood(self, *inputs: Any, outputs: Any) -> torch.Tensor:
+        """`log_likelihood(module(*inputs), outputs)` (or the negated `loss`), recorded.
+
+        Args:
+            *inputs: tensors, rows = examples.
+            outputs: the targets.
+
+        Returns:
+            A tensor, one value per example (or a total), detached.
+
+        Raises:
+            PipelineError: the step has neither `log_likelihood` nor `loss`.
+        """
         if self.score is None:
             return super().log_likelihood(*inputs, outputs=outputs)
         out = self._forward(lambda *xs: self.sign * self.score(self.module(*xs), outputs),
@@ -104,6 +141,20 @@ class TorchModule(Primitive):
         return self._out.detach()
 
     def backprop(self, output_grad: Any = None) -> Any:
+        """torch autograd through the last recorded call; parameter gradients accumulate
+        into `.grad` (not when frozen). The recorded graph is freed.
+
+        Args:
+            output_grad: the loss's gradient with respect to the last call's output; None
+                when that call was `log_likelihood` and its negation is the loss.
+
+        Returns:
+            The gradient with respect to the input (None for a non-float input; a tuple
+            for several inputs).
+
+        Raises:
+            PipelineError: no forward call was recorded.
+        """
         if self._out is None:
             raise PipelineError(f"step {self.name!r}: backprop needs a recorded forward call "
                                 "(produce or log_likelihood) first")
