@@ -69,3 +69,27 @@ def test_sphinx_reference_builds_without_warnings(tmp_path):
     docs = pathlib.Path(__file__).resolve().parent.parent / "docs"
     rc = build.build_main(["-W", "-q", "-b", "html", str(docs), str(tmp_path / "html")])
     assert rc == 0
+
+
+def _interop_modules():
+    import importlib
+    names = ["adjoin.torch"] + [f"adjoin.pipeline.{m}" for m in
+                                ("primitive", "function", "graph", "torch_module",
+                                 "sklearn_transform", "ppca")]
+    return [importlib.import_module(n) for n in names]
+
+
+def test_interop_docstring_examples_run(tmp_path, monkeypatch):
+    """The examples in adjoin.torch's and adjoin.pipeline's docstrings print what they show."""
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    ran = 0
+    for module in _interop_modules():
+        for test in finder.find(module, globs={"adjoin": adjoin, "np": np, "math": math}):
+            if test.examples:
+                runner.run(test)
+                ran += 1
+    assert ran >= 4, "the main entry points lost their examples"
+    assert runner.failures == 0, f"{runner.failures} example(s) print something else"
