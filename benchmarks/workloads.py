@@ -1,7 +1,8 @@
 """The benchmark workloads, written the way a Python user writes them.
 
 Plain loops, NumPy arrays, element writes; no special types. Definitions follow
-the workload notes (GradBench's llsq, ode, lstm, gmm); kmeans, det, ba and ht are the
+the workload notes (GradBench's llsq, ode, lstm, gmm; lstm and ode's right-hand side are
+the GradBench adapter's own functions); kmeans, det, ba and ht are the
 models of the GradBench adapter (adjoin.gradbench), ba and ht reduced to their sum of
 squared residuals. Each `make_*` returns the function, its arguments for a size, and the
 indices to differentiate.
@@ -44,13 +45,7 @@ def make_llsq(n, m=128, seed=0):
 # -- ode: RK4 integration ---------------------------------------------------------------
 
 
-def ode_rhs(x, y):
-    n = len(x)
-    out = np.zeros(n)
-    out[0] = x[0]
-    for i in range(1, n):
-        out[i] = x[i] * y[i - 1]
-    return out
+ode_rhs = _sc.ode_rhs  # the right-hand side, shared with the GradBench adapter
 
 
 def ode(x, s):
@@ -73,36 +68,8 @@ def make_ode(n, s, seed=0):
 # -- lstm: a character-level LSTM ----------------------------------------------------------
 
 
-def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def lstm(main, extra, state, seq):
-    n_layers = main.shape[0] // 2
-    b = seq.shape[1]
-    count = seq.shape[0]
-    st = np.copy(state)
-    total = 0.0
-    for t in range(count - 1):
-        x = seq[t] * extra[0]
-        for layer in range(n_layers):
-            w = main[2 * layer]
-            bias = main[2 * layer + 1]
-            h = st[2 * layer]
-            c = st[2 * layer + 1]
-            f = sigmoid(x * w[0:b] + bias[0:b])
-            i = sigmoid(h * w[b:2 * b] + bias[b:2 * b])
-            o = sigmoid(x * w[2 * b:3 * b] + bias[2 * b:3 * b])
-            g = np.tanh(h * w[3 * b:4 * b] + bias[3 * b:4 * b])
-            c = c * f + i * g
-            h = o * np.tanh(c)
-            st[2 * layer] = h
-            st[2 * layer + 1] = c
-            x = h
-        yhat = x * extra[1] + extra[2]
-        lse = np.log(np.sum(np.exp(yhat)) + 2.0)
-        total += np.sum(seq[t + 1] * (yhat - lse))
-    return -total / ((count - 1) * b)
+sigmoid = _ml.sigmoid
+lstm = _ml.lstm  # the LSTM as the GradBench adapter writes it (plain loops, element writes)
 
 
 def make_lstm(layers, chars, b=14, seed=0):
